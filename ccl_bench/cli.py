@@ -1,0 +1,126 @@
+"""`ccl-bench`: a thin face over the registries (suites, models, metrics) and the pipeline.
+
+User errors print one line (`error: <file or name>: <fault>`) and exit 2; `--debug` shows the traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import CCLBenchError
+
+out = Console()
+if not out.is_terminal:
+    out = Console(width=200)  # piped or captured: keep table rows whole rather than 80 columns wide
+err = Console(stderr=True)
+
+EXIT_USER_ERROR = 2
+
+
+def _list(args: argparse.Namespace) -> None:
+    if args.what == "suites":
+        from .suites import list_suites, load_suite
+
+        table = Table("suite", "renderings", "splits", "families", "spec", title="suites")
+        for name in list_suites():
+            s = load_suite(name)
+            rend = ", ".join(f"{r.name} {r.width}x{r.height} {r.fps:g}fps {r.duration:g}s" for r in s.renderings.values())
+            table.add_row(name, rend, ", ".join(s.splits), ", ".join(s.families), s.path)
+        out.print(table)
+    elif args.what == "models":
+        import reference_impl
+
+        names = reference_impl.list_models()
+        if not names:
+            out.print("no models registered yet")
+            return
+        table = Table("model", "video params", "audio params", "interaction params", "total",
+                      title=f"models at scale {args.scale}")
+        for name in names:
+            counts = reference_impl.parameter_counts(name, args.scale)
+            table.add_row(name, *(f"{counts[k] / 1e6:,.2f} M" for k in ("video", "audio", "interaction", "total")))
+        out.print(table)
+    else:
+        out.print("no metrics registered yet")
+
+
+def _suite_build(args: argparse.Namespace) -> None:
+    from .suites import build_suite, load_suite, parse_perturbation
+
+    spec = load_suite(args.suite)
+    manifest = build_suite(
+        spec, args.out, split=args.split, rendering=args.rendering, num=args.num, seed=args.seed,
+        perturbation=parse_perturbation(args.perturb), fmt=args.format, show_progress=not args.quiet,
+    )
+    out.print(f"wrote {manifest}")
+
+
+def _info(args: argparse.Namespace) -> None:
+    from .io import read_clip
+
+    table = Table("file", "frames", "fps", "size", "video s", "audio", "audio s", title="clips")
+    for f in args.files:
+        c = read_clip(f, backend=args.backend)
+        _, h, w, _ = c.video.shape
+        table.add_row(str(f), str(c.num_frames), f"{c.fps:g}", f"{w}x{h}", f"{c.video_duration:.3f}",
+                      f"{c.audio.shape[0]} ch {c.sample_rate} Hz", f"{c.audio_duration:.3f}")
+    out.print(table)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser = argparse.ArgumentParser(prog="ccl-bench", parents=[common], description="Benchmark joint audio-video generators.")
+    parser.add_argument("--version", action="version", version=f"ccl-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", parents=[common], help="list suites, models or metrics")
+    p.add_argument("what", choices=["suites", "models", "metrics"])
+    p.add_argument("--scale", default="tiny", help="model scale for parameter counts (models only)")
+    p.set_defaults(func=_list)
+
+    p = sub.add_parser("info", parents=[common], help="read clips and show their frames, rates and durations")
+    p.add_argument("files", nargs="+", help="mp4/mkv/webm/mov files (audio track or same-stem .wav/.flac)")
+    p.add_argument("--backend", choices=["auto", "decord", "pyav"], default="auto", help="video decoder")
+    p.set_defaults(func=_info)
+
+    suite = sub.add_parser("suite", parents=[common], help="build benchmark suites")
+    ssub = suite.add_subparsers(dest="suite_command", required=True)
+    b = ssub.add_parser("build", parents=[common], help="render a suite's clips and manifest.json into a folder")
+    b.add_argument("suite", help="suite name (see `ccl-bench list suites`) or path to a suite YAML")
+    b.add_argument("--split", help="train or test (default: the suite's)")
+    b.add_argument("--rendering", help="native or tiny (default: the suite's)")
+    b.add_argument("--num", type=int, help="number of clips (default: the suite's)")
+    b.add_argument("--out", required=True, help="output folder")
+    b.add_argument("--seed", type=int, help="seed (default: the suite's)")
+    b.add_argument("--perturb", help="write perturbed copies: offset=SECONDS, swap, freeze or silence")
+    b.add_argument("--format", choices=["mp4", "mkv"], help="container (default: the rendering's)")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=_suite_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], None] = args.func
+    try:
+        func(args)
+    except CCLBenchError as exc:
+        if args.debug:
+            raise
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

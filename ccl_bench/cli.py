@@ -22,6 +22,17 @@ err = Console(stderr=True)
 EXIT_USER_ERROR = 2
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean bad input, printed as one line: ours and the model registry's."""
+    from reference_impl import ModelSpecError
+    from reference_impl.models import CheckpointError
+
+    return (CCLBenchError, ModelSpecError, CheckpointError)
+
+
+USER_ERRORS = _user_errors()
+
+
 def _list(args: argparse.Namespace) -> None:
     if args.what == "suites":
         from .suites import list_suites, load_suite
@@ -35,18 +46,35 @@ def _list(args: argparse.Namespace) -> None:
     elif args.what == "models":
         import reference_impl
 
-        names = reference_impl.list_models()
-        if not names:
-            out.print("no models registered yet")
-            return
-        table = Table("model", "video params", "audio params", "interaction params", "total",
-                      title=f"models at scale {args.scale}")
+        names = [args.model] if args.model else reference_impl.list_models()
+        overrides = parse_sets(args.set)
+        table = Table("model", "interaction", "video params", "audio params", "interaction params", "total",
+                      title=f"models at scale {args.scale}" + (f" with {', '.join(args.set)}" if args.set else ""))
         for name in names:
-            counts = reference_impl.parameter_counts(name, args.scale)
-            table.add_row(name, *(f"{counts[k] / 1e6:,.2f} M" for k in ("video", "audio", "interaction", "total")))
+            cfg = reference_impl.resolve_config(name, args.scale, **overrides)
+            counts = reference_impl.parameter_counts(name, args.scale, **overrides)
+            millions = (f"{counts[k] / 1e6:,.2f} M" for k in ("video", "audio", "interaction", "total"))
+            table.add_row(name, cfg.interaction, *millions)
         out.print(table)
     else:
         out.print("no metrics registered yet")
+
+
+def parse_sets(items: list[str] | None) -> dict[str, str]:
+    """`["lct_tokens=32", "tarp_window=5"]` -> overrides (typed later by the model config)."""
+    overrides = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CCLBenchError(f"--set '{item}': use FIELD=VALUE, e.g. --set lct_tokens=32")
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
+def add_model_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """--model NAME|ABLATION.yaml and --set FIELD=VALUE, the same on every command that takes a model."""
+    p.add_argument("--model", required=required, help="model name (see `ccl-bench list models`) or an ablation YAML")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a model config field (repeatable)")
 
 
 def _suite_build(args: argparse.Namespace) -> None:
@@ -82,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", parents=[common], help="list suites, models or metrics")
     p.add_argument("what", choices=["suites", "models", "metrics"])
     p.add_argument("--scale", default="tiny", help="model scale for parameter counts (models only)")
+    add_model_args(p, required=False)
     p.set_defaults(func=_list)
 
     p = sub.add_parser("info", parents=[common], help="read clips and show their frames, rates and durations")
@@ -111,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], None] = args.func
     try:
         func(args)
-    except CCLBenchError as exc:
+    except USER_ERRORS as exc:
         if args.debug:
             raise
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)

@@ -1,5 +1,24 @@
-"""Reference dual-stream audio-video models: CCL and the baseline interactions (no metrics here)."""
+"""Reference dual-stream audio-video models: CCL and the baseline interactions (no metrics here).
 
+`build_model(name, scale, **overrides)`, `list_models()`, `parameter_counts(name, scale)`."""
 
-def list_models() -> list[str]:
-    return []
+from .config import MODELS, SCALES, ModelConfig
+from .models import DualStreamModel, load_wan_checkpoint
+from .registry import ModelSpecError, build_model, list_models, list_scales, parameter_counts, resolve_config
+from .routing import Route, Task
+
+__all__ = [
+    "MODELS",
+    "SCALES",
+    "DualStreamModel",
+    "ModelConfig",
+    "ModelSpecError",
+    "Route",
+    "Task",
+    "build_model",
+    "list_models",
+    "list_scales",
+    "load_wan_checkpoint",
+    "parameter_counts",
+    "resolve_config",
+]

@@ -84,3 +84,29 @@ def test_bad_suite_yaml(capsys, tmp_path):
     bad.write_text("name: broken\nrenderings: [1, 2]\n")
     code, _, err = run(capsys, "suite", "build", str(bad), "--out", str(tmp_path / "o"), "--quiet")
     assert code == 2 and "broken.yaml: not a valid suite spec" in err
+
+
+def test_list_models_with_counts_and_overrides(capsys, tmp_path):
+    code, out, _ = run(capsys, "list", "models", "--scale", "wan-14b")
+    assert code == 0
+    for name in ("ccl", "ccl-no-tarp", "ccl-no-lct", "ccl-no-dcr", "gated", "ovi", "ltx2", "joint", "none"):
+        assert f" {name} " in out
+    assert "14,288." in out  # the Wan2.1-14B video stream, in millions
+    code, base, _ = run(capsys, "list", "models", "--model", "ccl")
+    code, more, _ = run(capsys, "list", "models", "--model", "ccl", "--set", "lct_tokens=64")
+    assert code == 0 and base != more and "lct_tokens=64" in more
+    spec = tmp_path / "abl.yaml"
+    spec.write_text("base: ccl\nset: {lct_tokens: 64}\n")
+    code, from_file, _ = run(capsys, "list", "models", "--model", str(spec))
+    assert code == 0 and from_file.split("\n")[-3].split()[-1] == more.split("\n")[-3].split()[-1]
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["list", "models", "--model", "cll"], "unknown model 'cll'"),
+    (["list", "models", "--model", "ccl", "--set", "lct_tokenz=2"], "no config field 'lct_tokenz'"),
+    (["list", "models", "--model", "ccl", "--set", "lct"], "--set 'lct': use FIELD=VALUE"),
+    (["list", "models", "--scale", "huge"], "unknown scale 'huge'"),
+])
+def test_bad_model_arguments(capsys, argv, needle):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and needle in err and "Traceback" not in err

@@ -1,0 +1,96 @@
+"""One interface for every cross-modal interaction: how one layer of the two streams runs.
+
+The default layer is Wan's block order on both streams with an exchange after text cross-attention
+(`x += exchange`), which suits CCL, gated and LTX-2; Ovi and joint attention override `run_layer`
+because they act inside the text cross-attention or the self-attention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..models.layers import LayerNorm32, RMSNorm, attention
+from ..models.stream import WanBlock
+
+
+@dataclass
+class StreamState:
+    """What a stream carries through one forward. B batch, N tokens, D width, L text tokens."""
+
+    e: torch.Tensor  # [B, D] time embedding (float32)
+    e0: torch.Tensor  # [B, 6, D] block modulation from the time embedding (float32)
+    angles: torch.Tensor  # [N, d / 2] self-attention RoPE angles
+    context: torch.Tensor  # [B, L, D] embedded text
+    context_mask: torch.Tensor | None  # [B, L] bool, True = real token
+    times: torch.Tensor  # [N] token centre times in seconds (float64)
+    positions: torch.Tensor  # [N] time index of each token (video: latent frame, audio: token)
+    grid: tuple[int, ...]  # video (f, h, w); audio (n,)
+    reads_partner: torch.Tensor  # [B] bool: the route lets this stream read the other's tokens
+
+
+class Interaction(nn.Module):
+    """Runs one layer of both streams. Subclasses override `exchange` or `run_layer`."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def run_layer(self, vb: WanBlock, ab: WanBlock, xv, xa, sv: StreamState, sa: StreamState):
+        """xv `[B, Nv, Dv]`, xa `[B, Na, Da]` (float32 residual streams) -> both after this layer."""
+        xv = vb.self_attention(xv, sv.e0, sv.angles)
+        xa = ab.self_attention(xa, sa.e0, sa.angles)
+        xv = vb.text_attention(xv, sv.context, sv.context_mask)
+        xa = ab.text_attention(xa, sa.context, sa.context_mask)
+        dv, da = self.exchange(xv, xa, sv, sa)  # both read the other's state before either changes
+        return vb.feed_forward(xv + dv, sv.e0), ab.feed_forward(xa + da, sa.e0)
+
+    def exchange(self, xv, xa, sv: StreamState, sa: StreamState):
+        """-> residual updates (dv `[B, Nv, Dv]`, da `[B, Na, Da]`); none by default."""
+        return 0.0, 0.0
+
+
+class NoExchange(Interaction):
+    """`none`: two independent streams (the lower bound); also every layer without an interaction."""
+
+
+class CrossModalProjections(nn.Module):
+    """Pre-norms and q/k/v/o projections of one attention direction: queries from a stream of width
+    `dim_q` read tokens of width `dim_kv`; `inner` wide in heads of `head_dim`, RMS-normed q and k."""
+
+    def __init__(self, dim_q: int, dim_kv: int, inner: int, head_dim: int, eps: float, zero_out: bool,
+                 pre_norm: bool = True):
+        super().__init__()
+        self.heads, self.head_dim = inner // head_dim, head_dim
+        # Affine LayerNorms on both inputs; pre_norm=False for callers that normalise themselves (LTX-2).
+        self.norm_in_q = LayerNorm32(dim_q, eps) if pre_norm else None
+        self.norm_in_kv = LayerNorm32(dim_kv, eps) if pre_norm else None
+        self.q, self.k, self.v = nn.Linear(dim_q, inner), nn.Linear(dim_kv, inner), nn.Linear(dim_kv, inner)
+        self.o = nn.Linear(inner, dim_q)
+        self.norm_q, self.norm_k = RMSNorm(inner, eps), RMSNorm(inner, eps)
+        if zero_out:  # the branch starts at exactly zero, so a pretrained stream starts where it was
+            nn.init.zeros_(self.o.weight)
+            nn.init.zeros_(self.o.bias)
+
+    def split(self, x):
+        return x.unflatten(-1, (self.heads, self.head_dim))
+
+    def queries(self, hq):
+        return self.split(self.norm_q(self.q(hq)))
+
+    def keys_values(self, hkv):
+        return self.split(self.norm_k(self.k(hkv))), self.split(self.v(hkv))
+
+    def project(self, xq, xkv):
+        """Pre-norm then project: q `[B, Nq, H, d]`, k, v `[B, Nk, H, d]`."""
+        return (self.queries(self.norm_in_q(xq)), *self.keys_values(self.norm_in_kv(xkv)))
+
+    def output(self, out):
+        return self.o(out.flatten(-2)).float()
+
+
+def partner_attention(q, k, v, reads_partner: torch.Tensor):
+    """Full attention to the partner's tokens where the route allows; an exact zero elsewhere."""
+    return attention(q, k, v, reads_partner[:, None, None, None])

@@ -1,0 +1,91 @@
+"""CCL's Cross-Modal Context Attention (CCA): Learnable Context Tokens (LCT), TARP, routed by DCR.
+
+Per direction, the queries of one stream read `[K learnable context tokens; the partner's tokens]`:
+- LCT are a stable unconditional anchor: a query with no acoustic/visual counterpart can put its
+  mass on them, and a stream whose partner is absent (T2V, T2A, guidance's unconditional branch)
+  reads only them. They pass the same pre-norm and k/v projections as partner tokens, no RoPE.
+- TARP: q and k rotate by physical time (aligned RoPE); each query reads a window of the partner.
+- No gate: a plain residual, with a zero-initialised output projection."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..models.rope import apply_rope
+from .base import CrossModalProjections, Interaction, StreamState
+from .tarp import aligned_rope_angles, audio_query_intervals, partitioned_attention, video_query_intervals
+
+
+class LearnableContextTokens(nn.Module):
+    """K learnable tokens `[K, dim]` in the partner's token space (dim = the partner stream's width)."""
+
+    def __init__(self, count: int, dim: int):
+        super().__init__()
+        self.tokens = nn.Parameter(torch.randn(count, dim))
+
+
+class CrossModalContextAttention(nn.Module):
+    """One direction of CCA: queries of width `dim_q` read LCT + partner tokens of width `dim_kv`."""
+
+    def __init__(self, dim_q: int, dim_kv: int, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.proj = CrossModalProjections(dim_q, dim_kv, cfg.audio_dim, cfg.cross_head_dim, cfg.eps, zero_out=True)
+        self.context_tokens = LearnableContextTokens(cfg.lct_tokens, dim_kv) if cfg.lct else None
+
+    def rope_rate(self) -> float:
+        return self.cfg.tarp_rope_rate or self.cfg.audio_token_rate
+
+    def qkv(self, xq, xkv, times_q, times_kv):
+        """Projected q `[B, Nq, H, d]`, k, v `[B, Nk, H, d]`, with aligned RoPE if on, and the context
+        tokens' k, v `[K, H, d]` (or None)."""
+        q, k, v = self.proj.project(xq, xkv)
+        if self.cfg.tarp_rope:
+            d = self.proj.head_dim
+            q = apply_rope(q, aligned_rope_angles(times_q, d, self.rope_rate(), self.cfg.rope_theta))
+            k = apply_rope(k, aligned_rope_angles(times_kv, d, self.rope_rate(), self.cfg.rope_theta))
+        ck = cv = None
+        if self.context_tokens is not None:
+            tokens = self.proj.norm_in_kv(self.context_tokens.tokens.to(xkv.dtype))
+            ck, cv = self.proj.keys_values(tokens)
+        return q, k, v, ck, cv
+
+    def forward(self, xq, xkv, times_q, times_kv, lo, hi, reads_partner):
+        """xq `[B, Nq, Dq]`, xkv `[B, Nk, Dkv]`; times (s) `[Nq]`, `[Nk]`; key interval `[lo, hi)` of
+        each query `[Nq]`; reads_partner `[B]` -> update `[B, Nq, Dq]`."""
+        q, k, v, ck, cv = self.qkv(xq, xkv, times_q, times_kv)
+        return self.proj.output(partitioned_attention(q, k, v, lo, hi, reads_partner, ck, cv))
+
+
+@lru_cache(maxsize=64)
+def _intervals(frames, per_frame, n_audio, window, video_frames, partition, device):
+    if not partition:  # one group each way: every query reads every partner token
+        nv = frames * per_frame
+        z = lambda n: torch.zeros(n, dtype=torch.long, device=device)  # noqa: E731
+        return (z(nv), z(nv) + n_audio), (z(n_audio), z(n_audio) + nv)
+    lo_v, hi_v = video_query_intervals(frames, per_frame, n_audio, window)
+    lo_a, hi_a = audio_query_intervals(n_audio, frames, per_frame, video_frames)
+    return (lo_v.to(device), hi_v.to(device)), (lo_a.to(device), hi_a.to(device))
+
+
+def tarp_intervals(cfg: ModelConfig, video_grid, n_audio: int, device):
+    """Key intervals ((lo, hi) of each video token over audio, (lo, hi) of each audio token over video)."""
+    f, h, w = video_grid
+    return _intervals(f, h * w, n_audio, cfg.tarp_window, cfg.tarp_video_frames, cfg.tarp_partition, str(device))
+
+
+class CCLInteraction(Interaction):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.video_from_audio = CrossModalContextAttention(cfg.video_dim, cfg.audio_dim, cfg)
+        self.audio_from_video = CrossModalContextAttention(cfg.audio_dim, cfg.video_dim, cfg)
+
+    def exchange(self, xv, xa, sv: StreamState, sa: StreamState):
+        (lo_v, hi_v), (lo_a, hi_a) = tarp_intervals(self.cfg, sv.grid, xa.shape[1], xv.device)
+        dv = self.video_from_audio(xv, xa, sv.times, sa.times, lo_v, hi_v, sv.reads_partner)
+        da = self.audio_from_video(xa, xv, sa.times, sv.times, lo_a, hi_a, sa.reads_partner)
+        return dv, da

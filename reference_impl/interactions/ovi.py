@@ -1,0 +1,73 @@
+"""`ovi`: Ovi-style fusion inside the text cross-attention of every block.
+
+`o(attn(q, k_txt, v_txt) + attn(rope(q), rope(k_f(LN(y))), v_f(LN(y))))`: the stream's text
+cross-attention query also reads the other stream `y`, through new `k_fusion`, `v_fusion`, an
+affine LayerNorm on `y` and an RMS norm on the fused keys; q and o are the text cross-attention's.
+Both streams read the other's state after self-attention, before either cross-attention. RoPE only
+on the temporal band of the head, at positions in video latent frames (Ovi scales audio indices by
+31 / 157 for its rates; here the scale follows from the configured token times). No gate; the video
+side's fusion weights start scaled by 0.1, as in Ovi."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..models.layers import LayerNorm32, RMSNorm, attention
+from ..models.rope import apply_rope, band_frequencies, wan_bands
+from ..models.stream import WanBlock
+from .base import Interaction, StreamState
+
+
+def temporal_band_angles(positions: torch.Tensor, head_dim: int, theta: float) -> torch.Tensor:
+    """`[N]` positions -> `[N, head_dim / 2]` angles on the temporal band; other bands unrotated."""
+    bt, bh, bw = wan_bands(head_dim)
+    t = positions.double()[:, None] * band_frequencies(bt, theta, positions.device)
+    return torch.cat([t, torch.zeros(len(positions), bh + bw, dtype=t.dtype, device=t.device)], dim=1)
+
+
+class OviFusion(nn.Module):
+    """Keys and values of the other stream (width `dim_other`) for a stream of width `dim`."""
+
+    def __init__(self, dim: int, dim_other: int, heads: int, init_scale: float, eps: float):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.norm = LayerNorm32(dim_other, eps, elementwise_affine=True)
+        self.k_fusion, self.v_fusion = nn.Linear(dim_other, dim), nn.Linear(dim_other, dim)
+        self.norm_k_fusion = RMSNorm(dim, eps)
+        with torch.no_grad():
+            for lin in (self.k_fusion, self.v_fusion):
+                lin.weight.mul_(init_scale)
+                lin.bias.mul_(init_scale)
+
+    def hook(self, y, pos_q, pos_k, reads_partner, theta):
+        """A text cross-attention hook: q `[B, N, H, d]` -> attention over `y` `[B, M, dim_other]`."""
+        h = self.norm(y)
+        k = self.norm_k_fusion(self.k_fusion(h)).unflatten(-1, (self.heads, self.head_dim))
+        v = self.v_fusion(h).unflatten(-1, (self.heads, self.head_dim))
+        k = apply_rope(k, temporal_band_angles(pos_k, self.head_dim, theta))
+        angles_q = temporal_band_angles(pos_q, self.head_dim, theta)
+        return lambda q: attention(apply_rope(q, angles_q), k, v, reads_partner[:, None, None, None])
+
+
+class OviInteraction(Interaction):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.video_fusion = OviFusion(cfg.video_dim, cfg.audio_dim, cfg.video_heads, cfg.ovi_video_init_scale, cfg.eps)
+        self.audio_fusion = OviFusion(cfg.audio_dim, cfg.video_dim, cfg.audio_heads, 1.0, cfg.eps)
+
+    def frame_positions(self, times: torch.Tensor) -> torch.Tensor:
+        """Seconds -> video latent frame units."""
+        return times * self.cfg.video_fps / self.cfg.video_temporal_compression
+
+    def run_layer(self, vb: WanBlock, ab: WanBlock, xv, xa, sv: StreamState, sa: StreamState):
+        xv = vb.self_attention(xv, sv.e0, sv.angles)
+        xa = ab.self_attention(xa, sa.e0, sa.angles)
+        pv, pa = self.frame_positions(sv.times), self.frame_positions(sa.times)
+        theta = self.cfg.rope_theta
+        hook_v = self.video_fusion.hook(xa, pv, pa, sv.reads_partner, theta)
+        hook_a = self.audio_fusion.hook(xv, pa, pv, sa.reads_partner, theta)
+        xv = vb.text_attention(xv, sv.context, sv.context_mask, hook_v)
+        xa = ab.text_attention(xa, sa.context, sa.context_mask, hook_a)
+        return vb.feed_forward(xv, sv.e0), ab.feed_forward(xa, sa.e0)

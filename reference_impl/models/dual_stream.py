@@ -1,0 +1,58 @@
+"""`DualStreamModel`: a video stream and an audio stream run block by block, joined by one
+interaction in every k-th block. Routing is per example; each stream has its own timestep."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..interactions import INTERACTIONS, NoExchange, StreamState
+from ..routing import Route, Task
+from ..timing import audio_token_times, video_frame_times
+from .stream import AudioStream, VideoStream
+
+
+class DualStreamModel(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if cfg.interaction not in INTERACTIONS:
+            raise ValueError(f"unknown interaction '{cfg.interaction}' (known: {', '.join(INTERACTIONS)})")
+        self.cfg = cfg
+        self.video_stream = VideoStream(cfg)
+        self.audio_stream = AudioStream(cfg)
+        kind = INTERACTIONS[cfg.interaction]
+        layers = [] if kind is NoExchange else cfg.exchange_layers()
+        self.interactions = nn.ModuleDict({str(i): kind(cfg) for i in layers})
+        self._plain = NoExchange(cfg)
+
+    def route(self, batch: int, tasks: Sequence[Task | str] | None, device) -> Route:
+        return Route.for_tasks(tasks if tasks is not None else [Task.T2AV] * batch, self.cfg.routing, device)
+
+    def forward(self, video: torch.Tensor, audio: torch.Tensor, t_video: torch.Tensor, t_audio: torch.Tensor,
+                text: torch.Tensor, text_mask: torch.Tensor | None = None,
+                tasks: Sequence[Task | str] | None = None, route: Route | None = None):
+        """video `[B, Cv, F, H, W]` and audio `[B, Ca, T]` latents; t_video, t_audio `[B]` in [0, 1]
+        (a conditioning stream has t = 0); text `[B, L, text_dim]`, text_mask `[B, L]` bool.
+        tasks: per-example `Task` (default T2AV), turned into a route by the config's routing rule;
+        route: an explicit route instead (guidance passes). -> (video, audio) predictions, float32."""
+        vs, aud = self.video_stream, self.audio_stream
+        route = route if route is not None else self.route(video.shape[0], tasks, video.device)
+        xv, gv = vs.patchify(video)
+        xa, ga = aud.patchify(audio)
+        ev, e0v = vs.embed_time(t_video)
+        ea, e0a = aud.embed_time(t_audio)
+        frame_of_token = torch.arange(gv[0], device=video.device).repeat_interleave(gv[1] * gv[2])
+        sv = StreamState(e=ev, e0=e0v, angles=vs.rope_angles(gv, video.device), context=vs.embed_text(text),
+                         context_mask=text_mask, times=video_frame_times(self.cfg, gv[0], video.device)[frame_of_token],
+                         positions=frame_of_token, grid=gv, reads_partner=route.video_reads_audio)
+        sa = StreamState(e=ea, e0=e0a, angles=aud.rope_angles(ga, audio.device), context=aud.embed_text(text),
+                         context_mask=text_mask, times=audio_token_times(self.cfg, ga[0], audio.device),
+                         positions=torch.arange(ga[0], device=audio.device), grid=ga,
+                         reads_partner=route.audio_reads_video)
+        for i, (vb, ab) in enumerate(zip(vs.blocks, aud.blocks, strict=True)):
+            layer = self.interactions[str(i)] if str(i) in self.interactions else self._plain
+            xv, xa = layer.run_layer(vb, ab, xv, xa, sv, sa)
+        return vs.unpatchify(vs.head(xv, ev), gv), aud.unpatchify(aud.head(xa, ea), ga)

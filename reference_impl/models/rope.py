@@ -1,0 +1,60 @@
+"""Rotary position embeddings as angles: `apply_rope(x, angles)` rotates adjacent channel pairs.
+
+Wan pairs channels (2i, 2i+1) and splits a head's d/2 pairs into bands [d/2 - 2(d/2 // 3), d/2 // 3,
+d/2 // 3] for (time, height, width), each band with frequencies `theta^(-2k / (2 * band))`."""
+
+from __future__ import annotations
+
+import torch
+
+
+def band_frequencies(pairs: int, theta: float = 1e4, device=None) -> torch.Tensor:
+    """Inverse frequencies `[pairs]` of one band: `theta ** (-2k / (2 * pairs))`, k = 0..pairs-1."""
+    k = torch.arange(pairs, dtype=torch.float64, device=device)
+    return theta ** (-(2 * k) / (2 * pairs))
+
+
+def wan_bands(head_dim: int) -> tuple[int, int, int]:
+    c = head_dim // 2
+    return c - 2 * (c // 3), c // 3, c // 3
+
+
+def rope_angles_1d(positions: torch.Tensor, head_dim: int, theta: float = 1e4) -> torch.Tensor:
+    """positions `[..., N]` (any unit, float) -> angles `[..., N, head_dim / 2]` over all pairs."""
+    return positions.double()[..., None] * band_frequencies(head_dim // 2, theta, positions.device)
+
+
+def rope_angles_3d(f: torch.Tensor, h: torch.Tensor, w: torch.Tensor, head_dim: int, theta: float = 1e4) -> torch.Tensor:
+    """Token grid positions `[N]` each -> angles `[N, head_dim / 2]`: time, height, width bands."""
+    bt, bh, bw = wan_bands(head_dim)
+    return torch.cat(
+        [
+            f.double()[:, None] * band_frequencies(bt, theta, f.device),
+            h.double()[:, None] * band_frequencies(bh, theta, f.device),
+            w.double()[:, None] * band_frequencies(bw, theta, f.device),
+        ],
+        dim=1,
+    )
+
+
+def grid_positions(frames: int, height: int, width: int, device=None) -> tuple[torch.Tensor, ...]:
+    """(f, h, w) index of each token of a `frames x height x width` grid in raster order, `[N]` each."""
+    f, h, w = torch.meshgrid(
+        torch.arange(frames, device=device), torch.arange(height, device=device), torch.arange(width, device=device),
+        indexing="ij",
+    )
+    return f.flatten(), h.flatten(), w.flatten()
+
+
+def apply_rope(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """x `[B, N, heads, d]`; angles `[N, d/2]` or `[B, N, d/2]` (radians) -> rotated x, same dtype.
+
+    Pairs (x[2i], x[2i+1]) rotate by angle i, as complex multiplication by exp(i * angle)."""
+    if angles.dim() == 2:
+        angles = angles[None]
+    cos = torch.cos(angles)[:, :, None].float()
+    sin = torch.sin(angles)[:, :, None].float()
+    xf = x.float().unflatten(-1, (-1, 2))
+    x0, x1 = xf[..., 0], xf[..., 1]
+    out = torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], dim=-1)
+    return out.flatten(-2).type_as(x)

@@ -1,0 +1,223 @@
+"""The two streams: `VideoStream` (Wan2.1 T2V layout, loads its checkpoints) and `AudioStream`
+(the same block type over 1-D audio latent tokens, with 1-D RoPE and its own width).
+
+A block runs in three stages so an interaction can act between or inside them:
+`self_attention` (adaLN-modulated, gated), `text_attention` (plain residual), `feed_forward` (gated)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from .layers import FeedForward, LayerNorm32, RMSNorm, attention, timestep_embedding
+from .rope import apply_rope, grid_positions, rope_angles_1d, rope_angles_3d
+
+# A hook adds an attention output `[B, N, heads, d]` to a cross-attention before its output projection.
+AttentionHook = Callable[[torch.Tensor], torch.Tensor]
+
+
+class WanSelfAttention(nn.Module):
+    """q, k, v, o Linear(dim, dim) with RMS norm of q and k over the whole width (`norm_q`, `norm_k`)."""
+
+    def __init__(self, dim: int, heads: int, eps: float = 1e-6):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.q, self.k, self.v, self.o = (nn.Linear(dim, dim) for _ in range(4))
+        self.norm_q, self.norm_k = RMSNorm(dim, eps), RMSNorm(dim, eps)
+
+    def project_q(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm_q(self.q(x)).unflatten(-1, (self.heads, self.head_dim))
+
+    def project_kv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x `[B, M, dim]` -> k, v `[B, M, heads, head_dim]` (k normed, no RoPE)."""
+        k = self.norm_k(self.k(x)).unflatten(-1, (self.heads, self.head_dim))
+        return k, self.v(x).unflatten(-1, (self.heads, self.head_dim))
+
+    def forward(self, x, angles, extra: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None):
+        """x `[B, N, dim]`, angles `[N, d/2]`; extra: (k, v, allowed) more keys `[B, M, heads, d]`
+        (RoPE already applied) with `allowed` `[B]` bool, for joint attention over both streams."""
+        q = apply_rope(self.project_q(x), angles)
+        k, v = self.project_kv(x)
+        k = apply_rope(k, angles)
+        mask = None
+        if extra is not None:
+            ek, ev, allowed = extra
+            k, v = torch.cat([k, ek], 1), torch.cat([v, ev], 1)
+            own = torch.ones(x.shape[0], x.shape[1], dtype=torch.bool, device=x.device)
+            mask = torch.cat([own, allowed[:, None].expand(-1, ek.shape[1])], 1)[:, None, None, :]
+        return self.o(attention(q, k, v, mask).flatten(-2))
+
+
+class WanTextCrossAttention(WanSelfAttention):
+    """Cross-attention from the stream's tokens to the embedded text (Wan's `cross_attn`)."""
+
+    def forward(self, x, context, context_mask=None, hook: AttentionHook | None = None):
+        """x `[B, N, dim]`, context `[B, L, dim]`, context_mask `[B, L]` bool (True = real token).
+        hook(q) adds another attention over the same queries before `o` (Ovi's fusion)."""
+        q = self.project_q(x)
+        k, v = self.project_kv(context)
+        mask = None if context_mask is None else context_mask[:, None, None, :]
+        out = attention(q, k, v, mask)
+        if hook is not None:
+            out = out + hook(q)
+        return self.o(out.flatten(-2))
+
+
+class WanBlock(nn.Module):
+    """`x += g_sa * self_attn(norm1(x) (1 + s_sa) + b_sa)`; `x += cross_attn(norm3(x), text)`;
+    `x += g_ff * ffn(norm2(x) (1 + s_ff) + b_ff)`; (b, s, g) from `modulation + e0` `[B, 6, dim]`."""
+
+    def __init__(self, dim: int, ffn_dim: int, heads: int, eps: float = 1e-6):
+        super().__init__()
+        self.norm1 = LayerNorm32(dim, eps, elementwise_affine=False)
+        self.self_attn = WanSelfAttention(dim, heads, eps)
+        self.norm3 = LayerNorm32(dim, eps, elementwise_affine=True)
+        self.cross_attn = WanTextCrossAttention(dim, heads, eps)
+        self.norm2 = LayerNorm32(dim, eps, elementwise_affine=False)
+        self.ffn = FeedForward(dim, ffn_dim)
+        self.modulation = nn.Parameter(torch.randn(1, 6, dim) / math.sqrt(dim))
+
+    def mods(self, e0: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """e0 `[B, 6, dim]` float32 -> shift_sa, scale_sa, gate_sa, shift_ff, scale_ff, gate_ff `[B, 1, dim]`."""
+        return (self.modulation.float() + e0).chunk(6, dim=1)
+
+    def modulated_input(self, x, e0) -> torch.Tensor:
+        """The self-attention's input `norm1(x) (1 + s_sa) + b_sa` (joint attention reads it too)."""
+        shift, scale = self.mods(e0)[:2]
+        return self.norm1(x).float() * (1 + scale) + shift
+
+    def self_attention(self, x, e0, angles, extra=None):
+        gate = self.mods(e0)[2]
+        y = self.self_attn(self.modulated_input(x, e0).to(_compute_dtype(x, self.self_attn.q.weight)), angles, extra)
+        return x + y.float() * gate
+
+    def text_attention(self, x, context, context_mask=None, hook=None):
+        h = self.norm3(x).to(_compute_dtype(x, self.cross_attn.q.weight))
+        return x + self.cross_attn(h, context, context_mask, hook).float()
+
+    def feed_forward(self, x, e0):
+        _, _, _, shift, scale, gate = self.mods(e0)
+        y = self.ffn((self.norm2(x).float() * (1 + scale) + shift).to(_compute_dtype(x, self.ffn[0].weight)))
+        return x + y.float() * gate
+
+    def forward(self, x, e0, angles, context, context_mask=None):
+        x = self.self_attention(x, e0, angles)
+        x = self.text_attention(x, context, context_mask)
+        return self.feed_forward(x, e0)
+
+
+def _compute_dtype(x: torch.Tensor, weight: torch.Tensor) -> torch.dtype:
+    """The dtype matmuls run in: autocast's when it is on, else the weights' (the residual stream
+    stays float32, as in Wan, so bf16 weights need their inputs cast)."""
+    if torch.is_autocast_enabled(x.device.type):
+        return torch.get_autocast_dtype(x.device.type)
+    return weight.dtype
+
+
+class Head(nn.Module):
+    """`head(norm(x) (1 + s) + b)`, (b, s) = `modulation + e` from the time embedding `[B, dim]`."""
+
+    def __init__(self, dim: int, out_features: int, eps: float = 1e-6):
+        super().__init__()
+        self.norm = LayerNorm32(dim, eps, elementwise_affine=False)
+        self.head = nn.Linear(dim, out_features)
+        self.modulation = nn.Parameter(torch.randn(1, 2, dim) / math.sqrt(dim))
+
+    def forward(self, x, e):
+        shift, scale = (self.modulation.float() + e[:, None].float()).chunk(2, dim=1)
+        h = self.norm(x).float() * (1 + scale) + shift
+        return self.head(h.to(_compute_dtype(x, self.head.weight))).float()
+
+
+class Stream(nn.Module):
+    """Shared parts: text and time embeddings, blocks, head. Subclasses define the patching."""
+
+    def __init__(self, dim: int, ffn_dim: int, heads: int, layers: int, text_dim: int, freq_dim: int,
+                 out_features: int, eps: float):
+        super().__init__()
+        self.dim, self.heads, self.freq_dim = dim, heads, freq_dim
+        self.text_embedding = nn.Sequential(nn.Linear(text_dim, dim), nn.GELU(approximate="tanh"), nn.Linear(dim, dim))
+        self.time_embedding = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.time_projection = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
+        self.blocks = nn.ModuleList(WanBlock(dim, ffn_dim, heads, eps) for _ in range(layers))
+        self.head = Head(dim, out_features, eps)
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+    def embed_time(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """t `[B]` in [0, 1] -> e `[B, dim]`, e0 `[B, 6, dim]`, both float32 (outside autocast)."""
+        dtype = self.time_embedding[0].weight.dtype
+        with torch.autocast(t.device.type, enabled=False):
+            e = self.time_embedding(timestep_embedding(t, self.freq_dim).to(dtype))
+            e0 = self.time_projection(e).unflatten(1, (6, self.dim))
+        return e.float(), e0.float()
+
+    def embed_text(self, text: torch.Tensor) -> torch.Tensor:
+        return self.text_embedding(text.to(self.text_embedding[0].weight.dtype))
+
+    def forward(self, latent, t, text, text_mask=None):
+        """The stream alone (no partner): latent -> prediction of the same shape."""
+        x, grid = self.patchify(latent)
+        e, e0 = self.embed_time(t)
+        context = self.embed_text(text)
+        angles = self.rope_angles(grid, x.device)
+        for block in self.blocks:
+            x = block(x, e0, angles, context, text_mask)
+        return self.unpatchify(self.head(x, e), grid)
+
+
+class VideoStream(Stream):
+    """Wan2.1 DiT over a video latent `[B, C, F, H, W]`: Conv3d patch embedding (patch 1 x 2 x 2),
+    3-D RoPE over (frame, row, column) token indices. Its state_dict carries Wan2.1's names."""
+
+    def __init__(self, cfg: ModelConfig):
+        self.patch = tuple(cfg.video_patch)
+        self.out_dim = cfg.video_in_dim
+        super().__init__(cfg.video_dim, cfg.video_ffn_dim, cfg.video_heads, cfg.layers, cfg.text_dim, cfg.freq_dim,
+                         math.prod(self.patch) * cfg.video_in_dim, cfg.eps)
+        self.patch_embedding = nn.Conv3d(cfg.video_in_dim, cfg.video_dim, kernel_size=self.patch, stride=self.patch)
+
+    def patchify(self, latent):
+        """`[B, C, F, H, W]` -> tokens `[B, f*h*w, dim]` (float32) and the grid (f, h, w)."""
+        x = self.patch_embedding(latent.to(self.patch_embedding.weight.dtype))
+        grid = tuple(x.shape[2:])
+        return x.flatten(2).transpose(1, 2).float(), grid
+
+    def unpatchify(self, x, grid):
+        f, h, w = grid
+        pt, ph, pw = self.patch
+        x = x.view(x.shape[0], f, h, w, pt, ph, pw, self.out_dim)
+        return x.permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(x.shape[0], self.out_dim, f * pt, h * ph, w * pw)
+
+    def rope_angles(self, grid, device):
+        return rope_angles_3d(*grid_positions(*grid, device=device), self.head_dim)
+
+
+class AudioStream(Stream):
+    """The same blocks over an audio latent `[B, C, T]`: Conv1d patch embedding over time, 1-D RoPE
+    over token index [design]."""
+
+    def __init__(self, cfg: ModelConfig):
+        self.patch = cfg.audio_patch
+        self.out_dim = cfg.audio_in_dim
+        super().__init__(cfg.audio_dim, cfg.audio_ffn_dim, cfg.audio_heads, cfg.layers, cfg.text_dim, cfg.freq_dim,
+                         self.patch * cfg.audio_in_dim, cfg.eps)
+        self.patch_embedding = nn.Conv1d(cfg.audio_in_dim, cfg.audio_dim, kernel_size=self.patch, stride=self.patch)
+
+    def patchify(self, latent):
+        x = self.patch_embedding(latent.to(self.patch_embedding.weight.dtype))
+        return x.transpose(1, 2).float(), (x.shape[2],)
+
+    def unpatchify(self, x, grid):
+        (n,) = grid
+        x = x.view(x.shape[0], n, self.patch, self.out_dim)
+        return x.permute(0, 3, 1, 2).reshape(x.shape[0], self.out_dim, n * self.patch)
+
+    def rope_angles(self, grid, device):
+        return rope_angles_1d(torch.arange(grid[0], device=device), self.head_dim)

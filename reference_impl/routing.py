@@ -1,0 +1,74 @@
+"""The five tasks and Dynamic Context Routing: what each stream's cross-modal attention may read.
+
+| task | generated | video reads partner | audio reads partner |
+|------|-----------|---------------------|---------------------|
+| t2v  | video     | no (LCT only)       | no                  |
+| t2a  | audio     | no                  | no (LCT only)       |
+| t2av | both      | noisy audio         | noisy video         |
+| a2v  | video     | clean audio (t = 0) | no                  |
+| v2a  | audio     | no                  | clean video (t = 0) |
+
+With routing 'task' (CCL's DCR, and the baselines' "branch zeroed" convention) a stream reads its
+partner only where the table says so; 'always' reads it for every task (the `ccl-no-dcr` ablation)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import torch
+
+
+class Task(StrEnum):
+    T2V = "t2v"
+    T2A = "t2a"
+    T2AV = "t2av"
+    A2V = "a2v"
+    V2A = "v2a"
+
+    @property
+    def generates_video(self) -> bool:
+        return self in (Task.T2V, Task.T2AV, Task.A2V)
+
+    @property
+    def generates_audio(self) -> bool:
+        return self in (Task.T2A, Task.T2AV, Task.V2A)
+
+    @property
+    def video_reads_audio(self) -> bool:
+        return self in (Task.T2AV, Task.A2V)
+
+    @property
+    def audio_reads_video(self) -> bool:
+        return self in (Task.T2AV, Task.V2A)
+
+
+TASKS = list(Task)
+
+
+@dataclass
+class Route:
+    """Per example: may the video stream read audio tokens, may the audio stream read video tokens.
+    Each `[B]` bool. Learnable context tokens (where the model has them) are always readable."""
+
+    video_reads_audio: torch.Tensor
+    audio_reads_video: torch.Tensor
+
+    @classmethod
+    def for_tasks(cls, tasks: Sequence[Task | str], routing: str, device=None) -> Route:
+        tasks = [Task(t) for t in tasks]
+        if routing == "always":
+            ones = torch.ones(len(tasks), dtype=torch.bool, device=device)
+            return cls(ones, ones.clone())
+        if routing != "task":
+            raise ValueError(f"routing must be 'task' or 'always', got '{routing}'")
+        v = torch.tensor([t.video_reads_audio for t in tasks], dtype=torch.bool, device=device)
+        a = torch.tensor([t.audio_reads_video for t in tasks], dtype=torch.bool, device=device)
+        return cls(v, a)
+
+    @classmethod
+    def constant(cls, batch: int, video_reads_audio: bool, audio_reads_video: bool, device=None) -> Route:
+        """One route for the whole batch (guidance passes, e.g. UCG's LCT-only branch)."""
+        full = lambda b: torch.full((batch,), b, dtype=torch.bool, device=device)  # noqa: E731
+        return cls(full(video_reads_audio), full(audio_reads_video))

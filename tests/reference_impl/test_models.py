@@ -1,0 +1,134 @@
+"""Every model builds and trains at tiny scale; routing, zero-init and the LCT behave as specified."""
+
+import pytest
+import torch
+
+import reference_impl as R
+from reference_impl.interactions.tarp import dense_partitioned_attention
+from reference_impl.models.layers import attention_weights
+from tests.reference_impl.conftest import inputs, trained_like
+
+TASKS = ["t2v", "t2a", "t2av", "a2v", "v2a"]
+
+
+def test_every_model_runs_forward_and_backward(model_name):
+    torch.manual_seed(0)
+    model = trained_like(R.build_model(model_name, "tiny"))
+    x = inputs(model.cfg)
+    ov, oa = model(**x, tasks=TASKS)
+    assert ov.shape == x["video"].shape and oa.shape == x["audio"].shape
+    assert torch.isfinite(ov).all() and torch.isfinite(oa).all()
+    (ov.square().mean() + oa.square().mean()).backward()
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    assert all(g is not None and torch.isfinite(g).all() for g in grads.values())
+    if model_name != "none":
+        assert any(g.abs().sum() > 0 for n, g in grads.items() if n.startswith("interactions."))
+
+
+@pytest.mark.parametrize("name", ["ccl", "gated", "ltx2", "ccl-no-tarp", "ccl-no-lct", "ccl-no-dcr"])
+def test_at_init_each_stream_equals_the_stream_alone(name):
+    torch.manual_seed(0)
+    model = R.build_model(name, "tiny")
+    x = inputs(model.cfg)
+    ov, oa = model(**x)
+    alone_v = model.video_stream(x["video"], x["t_video"], x["text"])
+    alone_a = model.audio_stream(x["audio"], x["t_audio"], x["text"])
+    assert torch.equal(ov, alone_v) and torch.equal(oa, alone_a)
+
+
+def test_gamma_gate_option_is_zero_init_per_channel():
+    model = R.build_model("gated", "tiny", gate="gamma")
+    gate = model.interactions["0"].video_from_audio.gate
+    assert gate.shape == (model.cfg.video_dim,) and not gate.any()
+
+
+@pytest.mark.parametrize("name", [n for n in R.list_models() if n != "ccl-no-dcr"])
+def test_t2v_video_ignores_audio_and_a2v_audio_ignores_video(name):
+    model = trained_like(R.build_model(name, "tiny")).eval()
+    x = inputs(model.cfg, batch=2)
+    y = dict(x, audio=torch.randn_like(x["audio"]) * 3, video=torch.randn_like(x["video"]) * 3)
+    with torch.no_grad():
+        v1, _ = model(**x, tasks=["t2v", "t2v"])
+        v2, _ = model(**dict(x, audio=y["audio"]), tasks=["t2v", "t2v"])
+        _, a1 = model(**x, tasks=["a2v", "a2v"])
+        _, a2 = model(**dict(x, video=y["video"]), tasks=["a2v", "a2v"])
+        v3, _ = model(**x, tasks=["t2av", "t2av"])
+        v4, _ = model(**dict(x, audio=y["audio"]), tasks=["t2av", "t2av"])
+    assert torch.equal(v1, v2)  # bit-identical whatever audio is fed
+    assert torch.equal(a1, a2)  # the A2V audio stream reads no video
+    if name != "none":
+        assert not torch.allclose(v3, v4)  # ...while T2AV does read it
+
+
+def test_no_dcr_reads_the_partner_for_every_task():
+    model = trained_like(R.build_model("ccl-no-dcr", "tiny")).eval()
+    x = inputs(model.cfg, batch=2)
+    with torch.no_grad():
+        v1, _ = model(**x, tasks=["t2v", "t2v"])
+        v2, _ = model(**dict(x, audio=torch.randn_like(x["audio"])), tasks=["t2v", "t2v"])
+    assert not torch.allclose(v1, v2)
+
+
+def test_mixed_batch_equals_examples_run_alone(model_name):
+    model = trained_like(R.build_model(model_name, "tiny")).eval()
+    x = inputs(model.cfg, batch=5)
+    with torch.no_grad():
+        ov, oa = model(**x, tasks=TASKS)
+        for i, task in enumerate(TASKS):
+            one = {k: v[i : i + 1] for k, v in x.items()}
+            sv, sa = model(**one, tasks=[task])
+            torch.testing.assert_close(ov[i : i + 1], sv, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(oa[i : i + 1], sa, atol=1e-5, rtol=1e-5)
+
+
+def test_partner_absent_attends_exactly_the_learnable_context_tokens():
+    model = trained_like(R.build_model("ccl", "tiny", lct_tokens=6))
+    cca = model.interactions["0"].video_from_audio
+    g = torch.Generator().manual_seed(0)
+    xq, xkv = torch.randn(2, 10, 64, generator=g), torch.randn(2, 7, 32, generator=g)
+    tq, tk = torch.linspace(0, 1, 10, dtype=torch.float64), torch.linspace(0, 1, 7, dtype=torch.float64)
+    q, k, v, ck, cv = cca.qkv(xq, xkv, tq, tk)
+    keys = torch.cat([ck.expand(2, -1, -1, -1), k], 1)
+    absent = torch.tensor([False, True])
+    mask = torch.cat([torch.ones(2, 10, 6, dtype=torch.bool), absent[:, None, None].expand(2, 10, 7)], 2)
+    w = attention_weights(q, keys, mask[:, None])  # [B, H, Nq, K + Nk]
+    lct, partner = w[0, ..., :6], w[0, ..., 6:]
+    torch.testing.assert_close(lct.sum(-1), torch.ones_like(lct.sum(-1)))
+    assert (partner == 0).all() and (lct > 0).all()  # all K tokens, nothing else
+    assert w[1, ..., 6:].sum() > 0  # a present partner is read too
+    # and the module's own (partitioned) computation is that attention
+    out = dense_partitioned_attention(q, k, v, torch.zeros(10, dtype=torch.long), torch.full((10,), 7), absent, ck, cv)
+    full = cca(xq, xkv, tq, tk, torch.zeros(10, dtype=torch.long), torch.full((10,), 7), absent)
+    torch.testing.assert_close(full, cca.proj.output(out))
+
+
+def test_without_lct_an_absent_partner_gives_zero():
+    model = trained_like(R.build_model("ccl-no-lct", "tiny"))
+    cca = model.interactions["0"].video_from_audio
+    xq, xkv = torch.randn(1, 10, 64), torch.randn(1, 7, 32)
+    t = torch.zeros(10, dtype=torch.float64)
+    out = cca(xq, xkv, t, t[:7], torch.zeros(10, dtype=torch.long), torch.full((10,), 7), torch.tensor([False]))
+    torch.testing.assert_close(out, cca.proj.o.bias.expand_as(out).float())  # o(0) = bias
+
+
+def test_overrides_and_ablation_files(tmp_path):
+    model = R.build_model("ccl", "tiny", lct_tokens=32)
+    assert model.interactions["0"].video_from_audio.context_tokens.tokens.shape == (32, model.cfg.audio_dim)
+    spec = tmp_path / "my-ablation.yaml"
+    spec.write_text("base: ccl\nset:\n  lct_tokens: 8\n  tarp_window: 5\n  exchange_every: 2\n")
+    m2 = R.build_model(str(spec), "tiny", layers=4)
+    assert m2.cfg.lct_tokens == 8 and m2.cfg.tarp_window == 5 and sorted(m2.interactions) == ["0", "2"]
+    with pytest.raises(R.ModelSpecError, match="no config field 'lct_tokenz'"):
+        R.build_model("ccl", "tiny", lct_tokenz=3)
+    with pytest.raises(R.ModelSpecError, match="unknown model"):
+        R.build_model("cll")
+    assert R.resolve_config("ccl", "tiny", lct="false").lct is False
+
+
+def test_scales_build_on_meta_with_wan_sizes():
+    c13, c14 = R.parameter_counts("ccl", "wan-1.3b"), R.parameter_counts("ccl", "wan-14b")
+    assert 1.3e9 < c13["video"] < 1.5e9
+    assert 13.5e9 < c14["video"] < 14.5e9
+    m = R.build_model("ccl", "wan-14b", device="meta")
+    assert m.cfg.audio_dim == 2560 and m.cfg.audio_dim % 128 == 0
+    assert R.build_model("ccl", "wan-1.3b", device="meta").cfg.audio_dim == 768

@@ -100,6 +100,24 @@ def _info(args: argparse.Namespace) -> None:
     out.print(table)
 
 
+def _train(args: argparse.Namespace) -> None:
+    from .runner.train import train
+
+    out_dir = train(args.model, args.suite, args.scale, args.steps, args.out, seed=args.seed, resume=args.resume,
+                    overrides=parse_sets(args.set), num_clips=args.clips, batch_size=args.batch_size, device=args.device,
+                    show_progress=not args.quiet)
+    out.print(f"wrote {out_dir}/ema.safetensors, {out_dir}/metrics.jsonl")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    from .runner.sample import generate
+
+    m = generate(args.checkpoint, args.suite, args.task, args.num, args.out, guidance=args.guidance, steps=args.steps,
+                 sampler=args.sampler, seed=args.seed, split=args.split, device=args.device, show_progress=not args.quiet)
+    out.print(f"wrote {len(m['clips'])} clips to {args.out} ({m['passes_per_step']} passes per step, "
+              f"{m['nfe_per_clip']} network evaluations per clip)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -131,6 +149,35 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--format", choices=["mp4", "mkv"], help="container (default: the rendering's)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_suite_build)
+    t = sub.add_parser("train", parents=[common], help="train a reference model on a suite's training split")
+    add_model_args(t)
+    t.add_argument("--suite", default="av-sync")
+    t.add_argument("--scale", default="tiny", help="tiny (CPU) or small (one GPU)")
+    t.add_argument("--steps", type=int, required=True)
+    t.add_argument("--out", required=True, help="run folder: metrics.jsonl, checkpoint.pt, ema.safetensors")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.add_argument("--clips", type=int, help="training clips to render (default: 64 tiny, 2048 small)")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=_train)
+
+    s = sub.add_parser("sample", parents=[common], help="generate clips with a trained model")
+    s.add_argument("--model", help="model name (informational; the checkpoint's config decides)")
+    s.add_argument("--checkpoint", required=True, help="a `ccl-bench train` output folder")
+    s.add_argument("--suite", default="av-sync")
+    s.add_argument("--task", default="t2av", help="t2av, a2v, v2a, t2v or t2a")
+    s.add_argument("--num", type=int, default=8)
+    s.add_argument("--out", required=True)
+    s.add_argument("--guidance", default="ucg", choices=["ucg", "ucg-joint", "cfg", "ltx2"])
+    s.add_argument("--steps", type=int, default=25)
+    s.add_argument("--sampler", default="euler", choices=["euler", "heun"])
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--split", default="test")
+    s.add_argument("--device")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_sample)
     return parser
 
 

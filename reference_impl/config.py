@@ -104,8 +104,9 @@ def heads_of_128(width: int) -> int:
 SCALES: dict[str, dict[str, Any]] = {
     "tiny": dict(video_dim=64, video_ffn_dim=128, video_heads=2, layers=2, audio_dim=32, audio_ffn_dim=64,
                  audio_heads=1, cross_head_dim=32, text_dim=32, lct_tokens=4),
-    "small": dict(video_dim=256, video_ffn_dim=1024, video_heads=4, layers=6, audio_dim=128, audio_ffn_dim=512,
-                  audio_heads=2, cross_head_dim=64, text_dim=256, lct_tokens=16),
+    # small: at most ~3.2M parameters for any interaction, so a bf16 checkpoint stays under 8 MB
+    "small": dict(video_dim=128, video_ffn_dim=512, video_heads=4, layers=6, audio_dim=64, audio_ffn_dim=256,
+                  audio_heads=2, cross_head_dim=32, text_dim=128, lct_tokens=16, audio_in_dim=64),
     "wan-1.3b": dict(video_dim=1536, video_ffn_dim=8960, video_heads=12, layers=30, video_in_dim=16, text_dim=4096,
                      audio_dim=heads_of_128(1536), audio_ffn_dim=4 * heads_of_128(1536), audio_heads=heads_of_128(1536) // 128,
                      cross_head_dim=128, audio_in_dim=20, audio_patch=1, audio_latent_rate=31.25, video_fps=16.0,

@@ -49,11 +49,30 @@ TASKS = list(Task)
 
 @dataclass
 class Route:
-    """Per example: may the video stream read audio tokens, may the audio stream read video tokens.
-    Each `[B]` bool. Learnable context tokens (where the model has them) are always readable."""
+    """Per example, each `[B]` bool: may the video stream read audio tokens, may the audio stream read
+    video tokens; `lct_on`: are the learnable context tokens readable (False with no partner = the
+    cross-modal branch zeroed, the baselines' "no modality"); `perturbed`: skip self-attention in
+    `stg_layers` (LTX-2's perturbed guidance pass)."""
 
     video_reads_audio: torch.Tensor
     audio_reads_video: torch.Tensor
+    lct_on: torch.Tensor | None = None
+    perturbed: torch.Tensor | None = None
+    stg_layers: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        b, dev = self.video_reads_audio.shape[0], self.video_reads_audio.device
+        if self.lct_on is None:
+            self.lct_on = torch.ones(b, dtype=torch.bool, device=dev)
+        if self.perturbed is None:
+            self.perturbed = torch.zeros(b, dtype=torch.bool, device=dev)
+
+    @classmethod
+    def cat(cls, routes: Sequence[Route]) -> Route:
+        """Concatenate along the batch (guidance passes run as one call)."""
+        cat = lambda name: torch.cat([getattr(r, name) for r in routes])  # noqa: E731
+        return cls(cat("video_reads_audio"), cat("audio_reads_video"), cat("lct_on"), cat("perturbed"),
+                   routes[0].stg_layers)
 
     @classmethod
     def for_tasks(cls, tasks: Sequence[Task | str], routing: str, device=None) -> Route:
@@ -68,7 +87,8 @@ class Route:
         return cls(v, a)
 
     @classmethod
-    def constant(cls, batch: int, video_reads_audio: bool, audio_reads_video: bool, device=None) -> Route:
-        """One route for the whole batch (guidance passes, e.g. UCG's LCT-only branch)."""
+    def constant(cls, batch: int, video_reads_audio: bool, audio_reads_video: bool, lct_on: bool = True,
+                 device=None) -> Route:
+        """One route for the whole batch (e.g. UCG's LCT-only branch: no partner, LCT on)."""
         full = lambda b: torch.full((batch,), b, dtype=torch.bool, device=device)  # noqa: E731
-        return cls(full(video_reads_audio), full(audio_reads_video))
+        return cls(full(video_reads_audio), full(audio_reads_video), full(lct_on))

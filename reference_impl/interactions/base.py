@@ -29,6 +29,8 @@ class StreamState:
     positions: torch.Tensor  # [N] time index of each token (video: latent frame, audio: token)
     grid: tuple[int, ...]  # video (f, h, w); audio (n,)
     reads_partner: torch.Tensor  # [B] bool: the route lets this stream read the other's tokens
+    lct_on: torch.Tensor  # [B] bool: learnable context tokens readable (where the model has them)
+    sa_keep: torch.Tensor | None = None  # [B, 1, 1] float: 0 skips this layer's self-attention (perturbed pass)
 
 
 class Interaction(nn.Module):
@@ -40,8 +42,8 @@ class Interaction(nn.Module):
 
     def run_layer(self, vb: WanBlock, ab: WanBlock, xv, xa, sv: StreamState, sa: StreamState):
         """xv `[B, Nv, Dv]`, xa `[B, Na, Da]` (float32 residual streams) -> both after this layer."""
-        xv = vb.self_attention(xv, sv.e0, sv.angles)
-        xa = ab.self_attention(xa, sa.e0, sa.angles)
+        xv = vb.self_attention(xv, sv.e0, sv.angles, keep=sv.sa_keep)
+        xa = ab.self_attention(xa, sa.e0, sa.angles, keep=sa.sa_keep)
         xv = vb.text_attention(xv, sv.context, sv.context_mask)
         xa = ab.text_attention(xa, sa.context, sa.context_mask)
         dv, da = self.exchange(xv, xa, sv, sa)  # both read the other's state before either changes
@@ -94,3 +96,8 @@ class CrossModalProjections(nn.Module):
 def partner_attention(q, k, v, reads_partner: torch.Tensor):
     """Full attention to the partner's tokens where the route allows; an exact zero elsewhere."""
     return attention(q, k, v, reads_partner[:, None, None, None])
+
+
+def only_where(active: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
+    """Zero a branch's update `[B, N, D]` exactly (output bias included) where `active` `[B]` is False."""
+    return torch.where(active[:, None, None], update, torch.zeros((), dtype=update.dtype, device=update.device))

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..models.rope import apply_rope
-from .base import CrossModalProjections, Interaction, StreamState
+from .base import CrossModalProjections, Interaction, StreamState, only_where
 from .tarp import aligned_rope_angles, audio_query_intervals, partitioned_attention, video_query_intervals
 
 
@@ -54,11 +54,20 @@ class CrossModalContextAttention(nn.Module):
             ck, cv = self.proj.keys_values(tokens)
         return q, k, v, ck, cv
 
-    def forward(self, xq, xkv, times_q, times_kv, lo, hi, reads_partner):
+    def forward(self, xq, xkv, times_q, times_kv, lo, hi, reads_partner, lct_on=None):
         """xq `[B, Nq, Dq]`, xkv `[B, Nk, Dkv]`; times (s) `[Nq]`, `[Nk]`; key interval `[lo, hi)` of
-        each query `[Nq]`; reads_partner `[B]` -> update `[B, Nq, Dq]`."""
+        each query `[Nq]`; reads_partner, lct_on `[B]` -> update `[B, Nq, Dq]`, exactly zero for an
+        example with nothing to read (no partner, and no LCT or LCT switched off)."""
         q, k, v, ck, cv = self.qkv(xq, xkv, times_q, times_kv)
-        return self.proj.output(partitioned_attention(q, k, v, lo, hi, reads_partner, ck, cv))
+        out = self.proj.output(partitioned_attention(q, k, v, lo, hi, reads_partner, ck, cv))
+        if lct_on is None:
+            lct_on = torch.ones_like(reads_partner)
+        has_context = lct_on if ck is not None else torch.zeros_like(lct_on)
+        if ck is not None and not bool(lct_on.all()):
+            # LCT switched off for some examples: those read the partner alone.
+            alone = self.proj.output(partitioned_attention(q, k, v, lo, hi, reads_partner))
+            out = torch.where(lct_on[:, None, None], out, alone)
+        return only_where(reads_partner | has_context, out)
 
 
 @lru_cache(maxsize=64)
@@ -86,6 +95,6 @@ class CCLInteraction(Interaction):
 
     def exchange(self, xv, xa, sv: StreamState, sa: StreamState):
         (lo_v, hi_v), (lo_a, hi_a) = tarp_intervals(self.cfg, sv.grid, xa.shape[1], xv.device)
-        dv = self.video_from_audio(xv, xa, sv.times, sa.times, lo_v, hi_v, sv.reads_partner)
-        da = self.audio_from_video(xa, xv, sa.times, sv.times, lo_a, hi_a, sa.reads_partner)
+        dv = self.video_from_audio(xv, xa, sv.times, sa.times, lo_v, hi_v, sv.reads_partner, sv.lct_on)
+        da = self.audio_from_video(xa, xv, sa.times, sv.times, lo_a, hi_a, sa.reads_partner, sa.lct_on)
         return dv, da

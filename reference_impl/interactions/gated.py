@@ -11,7 +11,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..models.rope import apply_rope, rope_angles_1d
-from .base import CrossModalProjections, Interaction, StreamState, partner_attention
+from .base import CrossModalProjections, Interaction, StreamState, only_where, partner_attention
 
 
 class GatedCrossAttention(nn.Module):
@@ -28,7 +28,7 @@ class GatedCrossAttention(nn.Module):
             k = apply_rope(k, rope_angles_1d(pos_kv, self.proj.head_dim))
         out = self.proj.output(partner_attention(q, k, v, reads_partner))
         g = torch.tanh(self.gate) if self.cfg.gate == "tanh" else self.gate
-        return g.float() * out
+        return only_where(reads_partner, g.float() * out)
 
 
 class GatedInteraction(Interaction):

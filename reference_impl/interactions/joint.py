@@ -37,8 +37,8 @@ class JointInteraction(Interaction):
         # video tokens as keys of the audio self-attention
         kv, vv = ab.self_attn.project_kv(self.video_to_audio(hv.to(self.video_to_audio.weight.dtype)))
         kv = apply_rope(kv, rope_angles_1d(sv.positions.double() * na / f, ab.self_attn.head_dim))
-        xv = vb.self_attention(xv, sv.e0, sv.angles, extra=(ka, va, sv.reads_partner))
-        xa = ab.self_attention(xa, sa.e0, sa.angles, extra=(kv, vv, sa.reads_partner))
+        xv = vb.self_attention(xv, sv.e0, sv.angles, extra=(ka, va, sv.reads_partner), keep=sv.sa_keep)
+        xa = ab.self_attention(xa, sa.e0, sa.angles, extra=(kv, vv, sa.reads_partner), keep=sa.sa_keep)
         xv = vb.text_attention(xv, sv.context, sv.context_mask)
         xa = ab.text_attention(xa, sa.context, sa.context_mask)
         return vb.feed_forward(xv, sv.e0), ab.feed_forward(xa, sa.e0)

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..models.rope import apply_rope
-from .base import CrossModalProjections, Interaction, StreamState, partner_attention
+from .base import CrossModalProjections, Interaction, StreamState, only_where, partner_attention
 from .tarp import aligned_rope_angles
 
 
@@ -55,7 +55,7 @@ class LTX2CrossAttention(nn.Module):
         rate, d = self.cfg.tarp_rope_rate or self.cfg.audio_token_rate, self.proj.head_dim
         q = apply_rope(q, aligned_rope_angles(sq.times, d, rate, self.cfg.rope_theta))
         k = apply_rope(k, aligned_rope_angles(skv.times, d, rate, self.cfg.rope_theta))
-        return gate * self.proj.output(partner_attention(q, k, v, sq.reads_partner))
+        return only_where(sq.reads_partner, gate * self.proj.output(partner_attention(q, k, v, sq.reads_partner)))
 
 
 class LTX2Interaction(Interaction):

@@ -62,8 +62,8 @@ class OviInteraction(Interaction):
         return times * self.cfg.video_fps / self.cfg.video_temporal_compression
 
     def run_layer(self, vb: WanBlock, ab: WanBlock, xv, xa, sv: StreamState, sa: StreamState):
-        xv = vb.self_attention(xv, sv.e0, sv.angles)
-        xa = ab.self_attention(xa, sa.e0, sa.angles)
+        xv = vb.self_attention(xv, sv.e0, sv.angles, keep=sv.sa_keep)
+        xa = ab.self_attention(xa, sa.e0, sa.angles, keep=sa.sa_keep)
         pv, pa = self.frame_positions(sv.times), self.frame_positions(sa.times)
         theta = self.cfg.rope_theta
         hook_v = self.video_fusion.hook(xa, pv, pa, sv.reads_partner, theta)

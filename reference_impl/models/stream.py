@@ -90,10 +90,12 @@ class WanBlock(nn.Module):
         shift, scale = self.mods(e0)[:2]
         return self.norm1(x).float() * (1 + scale) + shift
 
-    def self_attention(self, x, e0, angles, extra=None):
+    def self_attention(self, x, e0, angles, extra=None, keep=None):
+        """keep `[B, 1, 1]`: 0 skips the update for that example (a perturbed guidance pass)."""
         gate = self.mods(e0)[2]
         y = self.self_attn(self.modulated_input(x, e0).to(_compute_dtype(x, self.self_attn.q.weight)), angles, extra)
-        return x + y.float() * gate
+        y = y.float() * gate
+        return x + (y if keep is None else y * keep)
 
     def text_attention(self, x, context, context_mask=None, hook=None):
         h = self.norm3(x).to(_compute_dtype(x, self.cross_attn.q.weight))

@@ -1,0 +1,119 @@
+"""Train every reference model at `small` scale on the av-sync `tiny` rendering, with the same data,
+steps and seed, in one GPU command; prints a table and writes each run's folder.
+
+The step count is the same for every model. With `--budget-s`, it is chosen before training from the
+measured speed of the slowest model, so that all models fit the budget; the choice is recorded.
+
+    python benchmarks/train_small.py --out runs/small --budget-s 450
+    python benchmarks/train_small.py --out runs/small --steps 2000 --models ccl,gated
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+import reference_impl as R
+from ccl_bench.runner.data import encode_clips, render_split
+from ccl_bench.runner.models import build_for_rendering
+from ccl_bench.suites import load_suite
+from reference_impl.diffusion import LatentData, TrainConfig, Trainer
+from reference_impl.text import WordHashEncoder
+
+
+def provenance(device: str) -> dict:
+    return {
+        "commit": os.environ.get("CCL_BENCH_COMMIT", "unknown"),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu",
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--models", default=",".join(R.list_models()))
+    ap.add_argument("--steps", type=int, help="steps for every model (default: from --budget-s)")
+    ap.add_argument("--budget-s", type=float, default=450.0, help="training seconds for all models together")
+    ap.add_argument("--max-steps", type=int, default=6000)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--clips", type=int, default=2048)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args()
+    models = args.models.split(",")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    spec = load_suite("av-sync")
+    rend = spec.rendering("tiny")
+    t0 = time.time()
+    video, audio, metas = render_split(spec, "train", "tiny", args.clips, args.seed, show_progress=False)
+    _, vc, ac = build_for_rendering("none", "small", rend, {})
+    lv, la = encode_clips(video, audio, vc, ac)
+    enc = WordHashEncoder(dim=R.resolve_config("ccl", "small").text_dim)
+    text, mask = enc([m["caption"] for m in metas])
+    null_text, null_mask = enc([""])
+    data = LatentData(lv, la, text, mask, null_text, null_mask)
+    print(f"rendered and encoded {args.clips} clips in {time.time() - t0:.1f} s", flush=True)
+
+    def trainer(name: str, steps: int, folder: Path) -> Trainer:
+        torch.manual_seed(args.seed)
+        net, _, _ = build_for_rendering(name, "small", rend, {})
+        cfg = TrainConfig(steps=steps, batch_size=args.batch_size, seed=args.seed, log_every=10, checkpoint_every=steps)
+        meta = {"suite": "av-sync", "rendering": "tiny", "scale": "small", "name": name, "train_clips": args.clips,
+                "video_codec": vc.to_dict(), "audio_codec": ac.to_dict(),
+                "text_encoder": {"kind": "word-hash", "dim": enc.dim, "max_len": enc.max_len},
+                "provenance": provenance(args.device)}
+        return Trainer(net, data, cfg, folder, device=args.device, meta=meta)
+
+    steps, probe = args.steps, {}
+    if steps is None:  # time each model briefly; the slowest sets one step count for all
+        for name in models:
+            tr = trainer(name, 10**9, out / "_probe")
+            for _ in range(5):
+                tr.train_step()
+            if args.device == "cuda":
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            for _ in range(15):
+                tr.train_step()
+            if args.device == "cuda":
+                torch.cuda.synchronize()
+            probe[name] = (time.perf_counter() - t) / 15
+        per_step_all = sum(probe.values()) * 1.1
+        steps = int(min(args.max_steps, args.budget_s / per_step_all) // 100 * 100)
+        print(f"probe ms/step: { {k: round(v * 1e3, 1) for k, v in probe.items()} } -> {steps} steps each", flush=True)
+
+    summary = {"steps": steps, "batch_size": args.batch_size, "clips": args.clips, "seed": args.seed,
+               "probe_ms_per_step": {k: v * 1e3 for k, v in probe.items()}, "provenance": provenance(args.device),
+               "models": {}}
+    for name in models:
+        t = time.time()
+        tr = trainer(name, steps, out / name)
+        tr.fit()
+        (out / name / "checkpoint.pt").unlink(missing_ok=True)  # optimiser state: not shipped
+        rows = [json.loads(ln) for ln in (out / name / "metrics.jsonl").read_text().splitlines()]
+        final = sum(r["loss"] for r in rows[-10:]) / len(rows[-10:])
+        summary["models"][name] = {"final_loss_mean_last10_logged": final, "seconds": round(time.time() - t, 1),
+                                   "ms_per_step": 1e3 * tr.seconds / steps,
+                                   "params": R.parameter_counts(name, "small", **{k: v for k, v in tr.model.cfg.to_dict().items()
+                                                                                  if k in ("video_in_dim", "audio_in_dim")})}
+        print(f"{name:12s} steps {steps}  final loss {final:.4f}  {summary['models'][name]['ms_per_step']:.1f} ms/step  "
+              f"{summary['models'][name]['seconds']} s", flush=True)
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print("| model | final loss | ms/step |\n|---|---|---|")
+    for name, m in summary["models"].items():
+        print(f"| {name} | {m['final_loss_mean_last10_logged']:.4f} | {m['ms_per_step']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Multi-task flow-matching training, the same for every model: only the interaction differs.
+
+Each example of a batch draws its task (T2V, T2A, T2AV, A2V, V2A) with the configured
+probabilities, its timestep (uniform, Wan-shifted) and its noise; captions are dropped with
+probability `text_dropout` for guidance. Cross-modal parameters (`interactions.*`) get `lr_cross`,
+the rest `lr`; bf16 autocast on GPU; gradients clipped; EMA weights kept.
+
+`out/metrics.jsonl`: one JSON line per logged step (`step`, `loss`, `loss_<task>`, `lr`, `lr_cross`,
+`grad_norm`, `seconds`). `out/checkpoint.pt`: everything needed to resume (model, EMA, optimiser,
+random generators, step), written atomically; a run killed and resumed reaches the same weights as
+one that was not. `out/ema.safetensors` + `out/config.json`: the final EMA weights (bf16) to ship."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..routing import TASKS, Task
+from .flow import flow_matching_loss, shift_timesteps
+
+DEFAULT_TASK_PROBS = {"t2v": 0.10, "t2a": 0.10, "t2av": 0.60, "a2v": 0.15, "v2a": 0.15}
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 32
+    # From-scratch streams need the full rate; the paper's stage 2 (pretrained streams) uses
+    # lr = 1e-5 and lr_cross = 1e-4.
+    lr: float = 3e-4
+    lr_cross: float = 3e-4
+    warmup_steps: int = 50
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    task_probs: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TASK_PROBS))
+    text_dropout: float = 0.1
+    timestep_shift: float = 3.0
+    log_every: int = 10
+    checkpoint_every: int = 200
+    seed: int = 0
+    bf16: bool | None = None  # None: on when training on CUDA
+
+
+@dataclass
+class LatentData:
+    """Training examples, encoded once: video `[N, Cv, F, H, W]`, audio `[N, Ca, T]`, text `[N, L, D]`,
+    text_mask `[N, L]`, and the empty caption's embedding `[1, L, D]` / mask `[1, L]`."""
+
+    video: torch.Tensor
+    audio: torch.Tensor
+    text: torch.Tensor
+    text_mask: torch.Tensor
+    null_text: torch.Tensor
+    null_mask: torch.Tensor
+
+    def to(self, device) -> LatentData:
+        return LatentData(*(getattr(self, f).to(device) for f in ("video", "audio", "text", "text_mask", "null_text", "null_mask")))
+
+
+def param_groups(model, cfg: TrainConfig) -> list[dict]:
+    cross = [p for n, p in model.named_parameters() if n.startswith("interactions.")]
+    rest = [p for n, p in model.named_parameters() if not n.startswith("interactions.")]
+    groups = [{"params": rest, "lr": cfg.lr, "name": "rest"}]
+    if cross:
+        groups.append({"params": cross, "lr": cfg.lr_cross, "name": "cross"})
+    return groups
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    return min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+
+
+def _save_atomic(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    def __init__(self, model, data: LatentData, cfg: TrainConfig, out: str | Path, device="cpu",
+                 meta: dict | None = None):
+        self.model, self.cfg, self.out, self.device = model.to(device), cfg, Path(out), torch.device(device)
+        self.data = data.to(device)
+        self.meta = meta or {}
+        self.ema = copy.deepcopy(self.model).requires_grad_(False)
+        self.opt = torch.optim.AdamW(param_groups(self.model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.gen = torch.Generator().manual_seed(cfg.seed)  # tasks, timesteps, indices, dropout
+        self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)  # on the device: no copies
+        self.step = 0
+        self.seconds = 0.0
+        self.bf16 = cfg.bf16 if cfg.bf16 is not None else self.device.type == "cuda"
+        probs = torch.tensor([cfg.task_probs.get(t.value, 0.0) for t in TASKS], dtype=torch.float64)
+        if probs.sum() <= 0:
+            raise ValueError("task_probs must give some task a positive probability")
+        self.task_probs = probs / probs.sum()
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    def save_checkpoint(self) -> None:
+        _save_atomic({"model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
+                      "gen": self.gen.get_state(), "noise_gen": self.noise_gen.get_state(), "step": self.step,
+                      "seconds": self.seconds,
+                      "train_config": asdict(self.cfg)}, self.checkpoint_path)
+
+    def resume(self) -> bool:
+        """Continue from `checkpoint.pt` if there is one; drop log lines written after it."""
+        if not self.checkpoint_path.is_file():
+            return False
+        ck = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(ck["model"])
+        self.ema.load_state_dict(ck["ema"])
+        self.opt.load_state_dict(ck["opt"])
+        self.gen.set_state(ck["gen"].cpu())
+        self.noise_gen.set_state(ck["noise_gen"].cpu())
+        self.step, self.seconds = ck["step"], ck["seconds"]
+        log = self.out / "metrics.jsonl"
+        if log.is_file():
+            keep = [ln for ln in log.read_text().splitlines() if ln and json.loads(ln)["step"] <= self.step]
+            log.write_text("".join(ln + "\n" for ln in keep))
+        return True
+
+    # ---- one step ----------------------------------------------------------------------------
+    def draw_batch(self):
+        b, g = self.cfg.batch_size, self.gen
+        idx = torch.randint(len(self.data.video), (b,), generator=g)
+        tasks = [TASKS[i] for i in torch.multinomial(self.task_probs, b, replacement=True, generator=g).tolist()]
+        t = shift_timesteps(torch.rand(b, generator=g), self.cfg.timestep_shift)
+        drop = torch.rand(b, generator=g) < self.cfg.text_dropout
+        ng, dev = self.noise_gen, self.device
+        noise_v = torch.randn((b, *self.data.video.shape[1:]), generator=ng, device=dev)
+        noise_a = torch.randn((b, *self.data.audio.shape[1:]), generator=ng, device=dev)
+        return idx, tasks, t, drop, noise_v, noise_a
+
+    def train_step(self) -> dict:
+        idx, tasks, t, drop, noise_v, noise_a = self.draw_batch()
+        d, dev = self.data, self.device
+        idx, drop = idx.to(dev), drop.to(dev)
+        text = torch.where(drop[:, None, None], d.null_text, d.text[idx])
+        mask = torch.where(drop[:, None], d.null_mask, d.text_mask[idx])
+        for group in self.opt.param_groups:
+            group["lr"] = (self.cfg.lr_cross if group["name"] == "cross" else self.cfg.lr) * lr_factor(self.step, self.cfg)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16):
+            per_example = flow_matching_loss(self.model, d.video[idx], d.audio[idx], noise_v, noise_a, t.to(dev), tasks,
+                                             text, mask)
+        loss = per_example.mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.opt.step()
+        self.update_ema()
+        self.step += 1
+        record = {"step": self.step, "loss": loss.item(), "grad_norm": grad_norm.item()}
+        for task in Task:
+            sel = [i for i, tk in enumerate(tasks) if tk == task]
+            if sel:
+                record[f"loss_{task.value}"] = per_example[sel].mean().item()
+        for group in self.opt.param_groups:
+            record["lr" if group["name"] == "rest" else "lr_cross"] = group["lr"]
+        return record
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
+        for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
+            e.lerp_(p.detach(), 1 - decay)
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def fit(self, resume: bool = False, on_step: Callable[[dict], None] | None = None,
+            stop_after: int | None = None) -> Path:
+        """Train to `cfg.steps` (or stop after `stop_after` more steps, to simulate a kill)."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.resume()
+        self.model.train()
+        log = (self.out / "metrics.jsonl").open("a")
+        done = 0
+        try:
+            while self.step < self.cfg.steps:
+                if stop_after is not None and done >= stop_after:
+                    return self.out
+                start = time.perf_counter()
+                record = self.train_step()
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+                self.seconds += time.perf_counter() - start
+                record["seconds"] = round(self.seconds, 3)
+                if not math.isfinite(record["loss"]):
+                    raise FloatingPointError(f"loss became {record['loss']} at step {self.step}")
+                if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+                    self.save_checkpoint()
+                if on_step:
+                    on_step(record)
+                done += 1
+        finally:
+            log.close()
+        self.export()
+        return self.out
+
+    def export(self) -> Path:
+        """EMA weights in bf16 (`ema.safetensors`) and `config.json` (model, train and `meta` fields)."""
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().to("cpu", torch.bfloat16).contiguous() for k, v in self.ema.state_dict().items()}
+        path = self.out / "ema.safetensors"
+        save_file(state, str(path.with_suffix(".tmp")))
+        os.replace(path.with_suffix(".tmp"), path)
+        cfg = {"model": self.model.cfg.to_dict(), "train": asdict(self.cfg), "steps_done": self.step, **self.meta}
+        (self.out / "config.json").write_text(json.dumps(cfg, indent=1, default=str))
+        return path

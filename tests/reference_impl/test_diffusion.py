@@ -1,0 +1,155 @@
+"""Guidance formulas, sampler exactness, loss mixing, and exact resume of training."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import reference_impl as R
+from reference_impl.diffusion import SCHEMES, GuidanceScales, LatentData, TrainConfig, Trainer, passes_per_step, sample
+from reference_impl.diffusion.flow import flow_matching_loss
+from reference_impl.diffusion.guidance import guided_prediction
+
+
+class StubModel:
+    """Known outputs: prediction = 1 (text) + 10 (partner read) + 100 (LCT on) + 1000 (perturbed), per
+    example; counts its calls."""
+
+    def __init__(self, routing="task"):
+        self.cfg = SimpleNamespace(routing=routing)
+        self.calls = 0
+
+    def __call__(self, xv, xa, tv, ta, text, text_mask, tasks=None, route=None):
+        self.calls += 1
+        has_text = text_mask.any(1).float()
+        code = lambda reads: (has_text + 10 * reads.float() + 100 * route.lct_on.float()  # noqa: E731
+                              + 1000 * route.perturbed.float())
+        cv, ca = code(route.video_reads_audio), code(route.audio_reads_video)
+        return cv.view(-1, 1, 1) * torch.ones_like(xv), ca.view(-1, 1, 1) * torch.ones_like(xa)
+
+
+def test_pass_counts():
+    assert {k: passes_per_step(k) for k in SCHEMES} == {"ucg": 2, "ucg-joint": 3, "ltx2": 4, "cfg": 2}
+
+
+@pytest.mark.parametrize("task", ["t2av", "a2v", "v2a"])
+def test_every_scheme_equals_its_formula(task):
+    s = GuidanceScales(text=3.0, modality=1.5, perturbed=0.7)
+    b = 2
+    x = torch.zeros(b, 3, 4)
+    text, mask = torch.zeros(b, 2, 4), torch.ones(b, 2, dtype=torch.bool)
+    null, null_mask = torch.zeros(b, 2, 4), torch.zeros(b, 2, dtype=torch.bool)
+    reads_v = 10.0 * (task in ("t2av", "a2v"))  # what the task's route lets the video stream read
+    e = lambda text, reads, lct, pert=0: text + reads + 100 * lct + 1000 * pert  # noqa: E731
+    want = {
+        "cfg": e(0, 0, 0) + s.text * (e(1, reads_v, 1) - e(0, 0, 0)),
+        "ucg": e(0, 0, 1) + s.text * (e(1, reads_v, 1) - e(0, 0, 1)),
+        "ucg-joint": e(0, 0, 1) + s.text * (e(1, 0, 1) - e(0, 0, 1)) + s.modality * (e(1, reads_v, 1) - e(1, 0, 1)),
+        "ltx2": e(1, reads_v, 1) + (s.text - 1) * (e(1, reads_v, 1) - e(0, reads_v, 1))
+        + s.perturbed * (e(1, reads_v, 1) - e(1, reads_v, 1, 1)) + (s.modality - 1) * (e(1, reads_v, 1) - e(1, 0, 0)),
+    }
+    for scheme, value in want.items():
+        stub = StubModel()
+        gv, _ = guided_prediction(stub, scheme, s, x, x, torch.ones(b), torch.ones(b), [R.Task(task)] * b,
+                                  text, mask, null, null_mask)
+        assert stub.calls == 1  # all passes in one batched call
+        torch.testing.assert_close(gv, torch.full_like(gv, value))
+
+
+class LinearFlow:
+    """The exact velocity of the straight path from noise to a known x0: v = (x_t - x0) / t."""
+
+    def __init__(self, v0, a0):
+        self.cfg = SimpleNamespace(routing="task")
+        self.v0, self.a0 = v0, a0
+
+    def __call__(self, xv, xa, tv, ta, text, text_mask, tasks=None, route=None):
+        n = xv.shape[0] // self.v0.shape[0]
+        v0, a0 = torch.cat([self.v0] * n), torch.cat([self.a0] * n)
+        return (xv - v0) / tv.view(-1, 1, 1), (xa - a0) / ta.view(-1, 1, 1)
+
+
+@pytest.mark.parametrize("sampler", ["euler", "heun"])
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_sampler_integrates_a_linear_flow_exactly(sampler, scheme):
+    g = torch.Generator().manual_seed(0)
+    v0, a0 = torch.randn(2, 3, 5, generator=g), torch.randn(2, 4, 6, generator=g)
+    text, mask = torch.zeros(2, 1, 4), torch.ones(2, 1, dtype=torch.bool)
+    xv, xa, info = sample(LinearFlow(v0, a0), "t2av", text, mask, text, mask, v0.shape, a0.shape, steps=7,
+                          sampler=sampler, guidance=scheme, generator=g)
+    torch.testing.assert_close(xv, v0, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(xa, a0, atol=1e-5, rtol=1e-5)
+    assert info.model_calls == (7 if sampler == "euler" else 13)
+    assert info.nfe_per_clip == passes_per_step(scheme) * info.model_calls
+
+
+def test_conditioning_stream_stays_clean():
+    g = torch.Generator().manual_seed(0)
+    v0, a0 = torch.randn(1, 3, 5, generator=g), torch.randn(1, 4, 6, generator=g)
+    text, mask = torch.zeros(1, 1, 4), torch.ones(1, 1, dtype=torch.bool)
+    xv, xa, _ = sample(LinearFlow(v0, a0), "a2v", text, mask, text, mask, v0.shape, a0.shape, cond_audio=a0, steps=3)
+    assert torch.equal(xa, a0)
+    with pytest.raises(ValueError, match="needs the conditioning audio"):
+        sample(LinearFlow(v0, a0), "a2v", text, mask, text, mask, v0.shape, a0.shape)
+
+
+def _data(cfg, n=6):
+    g = torch.Generator().manual_seed(0)
+    return LatentData(video=torch.randn(n, cfg.video_in_dim, 4, 8, 8, generator=g),
+                      audio=torch.randn(n, cfg.audio_in_dim, 32, generator=g),
+                      text=torch.randn(n, 5, cfg.text_dim, generator=g), text_mask=torch.ones(n, 5, dtype=torch.bool),
+                      null_text=torch.zeros(1, 5, cfg.text_dim), null_mask=torch.zeros(1, 5, dtype=torch.bool))
+
+
+def test_mixed_task_batch_loss_is_the_mean_of_the_examples_alone():
+    torch.manual_seed(0)
+    model = R.build_model("ccl", "tiny").eval()
+    d = _data(model.cfg, n=5)
+    tasks = ["t2v", "t2a", "t2av", "a2v", "v2a"]
+    g = torch.Generator().manual_seed(1)
+    nv, na, t = torch.randn_like(d.video, ), torch.randn(d.audio.shape, generator=g), torch.rand(5, generator=g)
+    with torch.no_grad():
+        batch = flow_matching_loss(model, d.video, d.audio, nv, na, t, tasks, d.text, d.text_mask)
+        alone = [flow_matching_loss(model, d.video[i : i + 1], d.audio[i : i + 1], nv[i : i + 1], na[i : i + 1],
+                                    t[i : i + 1], [tasks[i]], d.text[i : i + 1], d.text_mask[i : i + 1]) for i in range(5)]
+    torch.testing.assert_close(batch.mean(), torch.cat(alone).mean(), atol=1e-6, rtol=1e-6)
+
+
+def test_killed_and_resumed_run_reaches_the_same_weights(tmp_path):
+    def run(out, kill_after=None):
+        torch.manual_seed(0)
+        model = R.build_model("ccl", "tiny")
+        cfg = TrainConfig(steps=6, batch_size=3, checkpoint_every=2, log_every=1, warmup_steps=2)
+        trainer = Trainer(model, _data(model.cfg), cfg, out)
+        trainer.fit(stop_after=kill_after)
+        return trainer
+
+    whole = run(tmp_path / "whole")
+    run(tmp_path / "killed", kill_after=3)  # killed after step 3: the last checkpoint is step 2
+    torch.manual_seed(0)
+    model = R.build_model("ccl", "tiny")
+    cfg = TrainConfig(steps=6, batch_size=3, checkpoint_every=2, log_every=1, warmup_steps=2)
+    resumed = Trainer(model, _data(model.cfg), cfg, tmp_path / "killed")
+    resumed.fit(resume=True)
+    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    for a, b in zip(whole.ema.state_dict().values(), resumed.ema.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    steps = [json.loads(ln)["step"] for ln in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]  # the line of step 3, past the checkpoint, was written again
+    w = [json.loads(ln) for ln in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
+    r = [json.loads(ln) for ln in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["loss"] for x in w] == [x["loss"] for x in r]
+
+
+def test_two_learning_rates():
+    model = R.build_model("ccl", "tiny")
+    cfg = TrainConfig(lr=1e-5, lr_cross=1e-4)
+    trainer = Trainer(model, _data(model.cfg), cfg, "unused")
+    groups = {g["name"]: g for g in trainer.opt.param_groups}
+    n_cross = sum(p.numel() for p in groups["cross"]["params"])
+    assert n_cross == R.parameter_counts("ccl", "tiny")["interaction"]
+    trainer.cfg.warmup_steps = 1
+    trainer.train_step()
+    assert {g["name"]: g["lr"] for g in trainer.opt.param_groups} == {"rest": 1e-5, "cross": 1e-4}

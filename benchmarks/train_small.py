@@ -1,10 +1,14 @@
 """Train every reference model at `small` scale on the av-sync `tiny` rendering, with the same data,
 steps and seed, in one GPU command; prints a table and writes each run's folder.
 
-The step count is the same for every model. With `--budget-s`, it is chosen before training from the
-measured speed of the slowest model, so that all models fit the budget; the choice is recorded.
+The step count is the same for every model. With `--steps` it is given. With `--budget-s` it is
+measured: sequentially, from a short timing of each model before training; with `--parallel`, every
+model trains in its own process at once (a small model leaves the GPU idle between its kernel
+launches, so several processes share it well), and after `--probe-s` seconds the coordinator fixes
+the step count that the slowest worker reaches within the budget; every worker stops exactly there
+(the learning-rate schedule does not depend on the total, so this equals having asked for it).
 
-    python benchmarks/train_small.py --out runs/small --budget-s 450
+    python benchmarks/train_small.py --out runs/small --budget-s 450 --parallel
     python benchmarks/train_small.py --out runs/small --steps 2000 --models ccl,gated
 """
 
@@ -14,6 +18,8 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -48,10 +54,15 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=2048)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--parallel", action="store_true", help="one process per model, step count fixed after --probe-s")
+    ap.add_argument("--probe-s", type=float, default=90.0)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)  # internal: train this one model, obey target_steps.json
     args = ap.parse_args()
     models = args.models.split(",")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.parallel and not args.worker:
+        return coordinate(args, models, out)
 
     spec = load_suite("av-sync")
     rend = spec.rendering("tiny")
@@ -75,6 +86,8 @@ def main() -> None:
                 "provenance": provenance(args.device)}
         return Trainer(net, data, cfg, folder, device=args.device, meta=meta)
 
+    if args.worker:
+        return work(args, trainer, out)
     steps, probe = args.steps, {}
     if steps is None:  # time each model briefly; the slowest sets one step count for all
         for name in models:
@@ -113,6 +126,65 @@ def main() -> None:
     print("| model | final loss | ms/step |\n|---|---|---|")
     for name, m in summary["models"].items():
         print(f"| {name} | {m['final_loss_mean_last10_logged']:.4f} | {m['ms_per_step']:.1f} |")
+
+
+TARGET = "target_steps.json"
+
+
+def work(args, trainer, out: Path) -> None:
+    """Train one model until the coordinator's target step count (or --max-steps)."""
+    name = args.worker
+    tr = trainer(name, args.max_steps, out / name)
+
+    def obey(record):
+        if record["step"] % 10 == 0 and (out / TARGET).is_file():
+            tr.cfg.steps = json.loads((out / TARGET).read_text())["steps"]
+
+    tr.fit(on_step=obey)
+    (out / name / "checkpoint.pt").unlink(missing_ok=True)
+
+
+def _progress(out: Path, name: str) -> tuple[int, float]:
+    """(last logged step, seconds of training at it) of a worker."""
+    log = out / name / "metrics.jsonl"
+    if not log.is_file() or not log.read_text().strip():
+        return 0, 0.0
+    last = json.loads(log.read_text().splitlines()[-1])
+    return last["step"], last["seconds"]
+
+
+def coordinate(args, models: list[str], out: Path) -> None:
+    t_start = time.time()
+    base = [sys.executable, __file__, "--out", str(out), "--batch-size", str(args.batch_size), "--clips", str(args.clips),
+            "--seed", str(args.seed), "--device", args.device, "--max-steps", str(args.max_steps)]
+    procs = {m: subprocess.Popen(base + ["--worker", m], stdout=(out / f"{m}.log").open("w"), stderr=subprocess.STDOUT)
+             for m in models}
+    time.sleep(args.probe_s)
+    rates = {}
+    for m in models:
+        step, secs = _progress(out, m)
+        rates[m] = step / max(time.time() - t_start, 1e-9)
+    remaining = args.budget_s - (time.time() - t_start)
+    reached = max(_progress(out, m)[0] for m in models)
+    slowest = min(rates.values())
+    steps = int(min(args.max_steps, max(reached + 50, _progress(out, min(rates, key=rates.get))[0] + slowest * remaining))
+                // 100 * 100)
+    steps = max(steps, (reached // 100 + 1) * 100)
+    (out / TARGET).write_text(json.dumps({"steps": steps, "rates_steps_per_s": rates, "decided_at_s": time.time() - t_start}))
+    print(f"rates (steps/s, all running): { {k: round(v, 2) for k, v in rates.items()} } -> {steps} steps each", flush=True)
+    for m, p in procs.items():
+        p.wait()
+        print(f"{m}: exit {p.returncode}", flush=True)
+    summary = {"steps": steps, "batch_size": args.batch_size, "clips": args.clips, "seed": args.seed, "parallel": True,
+               "rates_steps_per_s_while_all_ran": rates, "provenance": provenance(args.device), "models": {}}
+    print("| model | steps | final loss (mean of last 10 logged) | ms/step (all running) |\n|---|---|---|---|")
+    for m in models:
+        rows = [json.loads(ln) for ln in (out / m / "metrics.jsonl").read_text().splitlines()]
+        final = sum(r["loss"] for r in rows[-10:]) / len(rows[-10:])
+        summary["models"][m] = {"steps": rows[-1]["step"], "final_loss_mean_last10_logged": final,
+                                "ms_per_step": 1e3 * rows[-1]["seconds"] / rows[-1]["step"]}
+        print(f"| {m} | {rows[-1]['step']} | {final:.4f} | {summary['models'][m]['ms_per_step']:.1f} |")
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

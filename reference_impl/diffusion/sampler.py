@@ -28,11 +28,12 @@ def timestep_schedule(steps: int, shift: float, device=None) -> torch.Tensor:
 @torch.no_grad()
 def sample(model, task: Task | str, text, text_mask, null_text, null_mask, video_shape, audio_shape,
            cond_video=None, cond_audio=None, steps: int = 25, sampler: str = "euler", guidance: str = "ucg",
-           scales: GuidanceScales = GuidanceScales(), shift: float = 3.0, generator: torch.Generator | None = None,
+           scales: GuidanceScales | None = None, shift: float = 3.0, generator: torch.Generator | None = None,
            stg_layers: tuple[int, ...] = (1,)):
     """text `[B, L, D]` (+ mask), null_text the empty caption's embedding; shapes `(B, C, ...)` of the
     latents; cond_video / cond_audio clean latents for V2A / A2V. -> (video, audio, SampleInfo)."""
     task = Task(task)
+    scales = scales or GuidanceScales()
     dev = text.device
     b = text.shape[0]
     tasks = [task] * b

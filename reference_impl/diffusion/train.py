@@ -63,7 +63,8 @@ class LatentData:
     null_mask: torch.Tensor
 
     def to(self, device) -> LatentData:
-        return LatentData(*(getattr(self, f).to(device) for f in ("video", "audio", "text", "text_mask", "null_text", "null_mask")))
+        names = ("video", "audio", "text", "text_mask", "null_text", "null_mask")
+        return LatentData(*(getattr(self, f).to(device) for f in names))
 
 
 def param_groups(model, cfg: TrainConfig) -> list[dict]:
@@ -173,8 +174,7 @@ class Trainer:
     @torch.no_grad()
     def update_ema(self) -> None:
         decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
-        for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
-            e.lerp_(p.detach(), 1 - decay)
+        torch._foreach_lerp_(list(self.ema.parameters()), [p.detach() for p in self.model.parameters()], 1 - decay)
 
     # ---- the loop ------------------------------------------------------------------------------
     def fit(self, resume: bool = False, on_step: Callable[[dict], None] | None = None,

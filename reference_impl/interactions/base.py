@@ -6,7 +6,8 @@ because they act inside the text cross-attention or the self-attention."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -22,7 +23,7 @@ class StreamState:
 
     e: torch.Tensor  # [B, D] time embedding (float32)
     e0: torch.Tensor  # [B, 6, D] block modulation from the time embedding (float32)
-    angles: torch.Tensor  # [N, d / 2] self-attention RoPE angles
+    angles: torch.Tensor  # self-attention RoPE: a Rotary over [N, d / 2] angles
     context: torch.Tensor  # [B, L, D] embedded text
     context_mask: torch.Tensor | None  # [B, L] bool, True = real token
     times: torch.Tensor  # [N] token centre times in seconds (float64)
@@ -31,6 +32,13 @@ class StreamState:
     reads_partner: torch.Tensor  # [B] bool: the route lets this stream read the other's tokens
     lct_on: torch.Tensor  # [B] bool: learnable context tokens readable (where the model has them)
     sa_keep: torch.Tensor | None = None  # [B, 1, 1] float: 0 skips this layer's self-attention (perturbed pass)
+    cache: dict = field(default_factory=dict)  # per-forward values every layer shares (rotary tables)
+
+    def cached(self, key, make: Callable[[], object]):
+        """`make()` once per forward: interactions build their RoPE tables here, not in every layer."""
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]
 
 
 class Interaction(nn.Module):

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.rope import apply_rope
+from ..models.rope import Rotary, apply_rope
 from .base import CrossModalProjections, Interaction, StreamState, only_where
 from .tarp import aligned_rope_angles, audio_query_intervals, partitioned_attention, video_query_intervals
 
@@ -40,25 +40,27 @@ class CrossModalContextAttention(nn.Module):
     def rope_rate(self) -> float:
         return self.cfg.tarp_rope_rate or self.cfg.audio_token_rate
 
-    def qkv(self, xq, xkv, times_q, times_kv):
-        """Projected q `[B, Nq, H, d]`, k, v `[B, Nk, H, d]`, with aligned RoPE if on, and the context
-        tokens' k, v `[K, H, d]` (or None)."""
+    def rotary(self, times: torch.Tensor) -> Rotary:
+        return Rotary(aligned_rope_angles(times, self.proj.head_dim, self.rope_rate(), self.cfg.rope_theta))
+
+    def qkv(self, xq, xkv, times_q, times_kv, rot_q: Rotary | None = None, rot_kv: Rotary | None = None):
+        """Projected q `[B, Nq, H, d]`, k, v `[B, Nk, H, d]`, with aligned RoPE if on (tables made from
+        the times unless given), and the context tokens' k, v `[K, H, d]` (or None)."""
         q, k, v = self.proj.project(xq, xkv)
         if self.cfg.tarp_rope:
-            d = self.proj.head_dim
-            q = apply_rope(q, aligned_rope_angles(times_q, d, self.rope_rate(), self.cfg.rope_theta))
-            k = apply_rope(k, aligned_rope_angles(times_kv, d, self.rope_rate(), self.cfg.rope_theta))
+            q = apply_rope(q, rot_q if rot_q is not None else self.rotary(times_q))
+            k = apply_rope(k, rot_kv if rot_kv is not None else self.rotary(times_kv))
         ck = cv = None
         if self.context_tokens is not None:
             tokens = self.proj.norm_in_kv(self.context_tokens.tokens.to(xkv.dtype))
             ck, cv = self.proj.keys_values(tokens)
         return q, k, v, ck, cv
 
-    def forward(self, xq, xkv, times_q, times_kv, lo, hi, reads_partner, lct_on=None):
+    def forward(self, xq, xkv, times_q, times_kv, lo, hi, reads_partner, lct_on=None, rot_q=None, rot_kv=None):
         """xq `[B, Nq, Dq]`, xkv `[B, Nk, Dkv]`; times (s) `[Nq]`, `[Nk]`; key interval `[lo, hi)` of
         each query `[Nq]`; reads_partner, lct_on `[B]` -> update `[B, Nq, Dq]`, exactly zero for an
         example with nothing to read (no partner, and no LCT or LCT switched off)."""
-        q, k, v, ck, cv = self.qkv(xq, xkv, times_q, times_kv)
+        q, k, v, ck, cv = self.qkv(xq, xkv, times_q, times_kv, rot_q, rot_kv)
         out = self.proj.output(partitioned_attention(q, k, v, lo, hi, reads_partner, ck, cv))
         if lct_on is None:
             lct_on = torch.ones_like(reads_partner)
@@ -95,6 +97,8 @@ class CCLInteraction(Interaction):
 
     def exchange(self, xv, xa, sv: StreamState, sa: StreamState):
         (lo_v, hi_v), (lo_a, hi_a) = tarp_intervals(self.cfg, sv.grid, xa.shape[1], xv.device)
-        dv = self.video_from_audio(xv, xa, sv.times, sa.times, lo_v, hi_v, sv.reads_partner, sv.lct_on)
-        da = self.audio_from_video(xa, xv, sa.times, sv.times, lo_a, hi_a, sa.reads_partner, sa.lct_on)
+        rv = sv.cached("tarp_rope", lambda: self.video_from_audio.rotary(sv.times))
+        ra = sa.cached("tarp_rope", lambda: self.video_from_audio.rotary(sa.times))
+        dv = self.video_from_audio(xv, xa, sv.times, sa.times, lo_v, hi_v, sv.reads_partner, sv.lct_on, rv, ra)
+        da = self.audio_from_video(xa, xv, sa.times, sv.times, lo_a, hi_a, sa.reads_partner, sa.lct_on, ra, rv)
         return dv, da

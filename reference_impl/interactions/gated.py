@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.rope import apply_rope, rope_angles_1d
+from ..models.rope import Rotary, apply_rope, rope_angles_1d
 from .base import CrossModalProjections, Interaction, StreamState, only_where, partner_attention
 
 
@@ -21,11 +21,13 @@ class GatedCrossAttention(nn.Module):
         self.proj = CrossModalProjections(dim_q, dim_kv, cfg.audio_dim, cfg.cross_head_dim, cfg.eps, zero_out=False)
         self.gate = nn.Parameter(torch.zeros(1 if cfg.gate == "tanh" else dim_q))
 
-    def forward(self, xq, xkv, pos_q, pos_kv, reads_partner):
+    def forward(self, xq, xkv, sq: StreamState, skv: StreamState):
         q, k, v = self.proj.project(xq, xkv)
         if self.cfg.gated_rope == "index":  # token indices of two different rates: not aligned in time
-            q = apply_rope(q, rope_angles_1d(pos_q, self.proj.head_dim))
-            k = apply_rope(k, rope_angles_1d(pos_kv, self.proj.head_dim))
+            d = self.proj.head_dim
+            q = apply_rope(q, sq.cached("index_rope", lambda: Rotary(rope_angles_1d(sq.positions, d))))
+            k = apply_rope(k, skv.cached("index_rope", lambda: Rotary(rope_angles_1d(skv.positions, d))))
+        reads_partner = sq.reads_partner
         out = self.proj.output(partner_attention(q, k, v, reads_partner))
         g = torch.tanh(self.gate) if self.cfg.gate == "tanh" else self.gate
         return only_where(reads_partner, g.float() * out)
@@ -38,6 +40,4 @@ class GatedInteraction(Interaction):
         self.audio_from_video = GatedCrossAttention(cfg.audio_dim, cfg.video_dim, cfg)
 
     def exchange(self, xv, xa, sv: StreamState, sa: StreamState):
-        dv = self.video_from_audio(xv, xa, sv.positions, sa.positions, sv.reads_partner)
-        da = self.audio_from_video(xa, xv, sa.positions, sv.positions, sa.reads_partner)
-        return dv, da
+        return self.video_from_audio(xv, xa, sv, sa), self.audio_from_video(xa, xv, sa, sv)

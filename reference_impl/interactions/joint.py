@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.rope import apply_rope, rope_angles_1d, rope_angles_3d
+from ..models.rope import Rotary, apply_rope, rope_angles_1d, rope_angles_3d
 from ..models.stream import WanBlock
 from .base import Interaction, StreamState
 
@@ -32,11 +32,15 @@ class JointInteraction(Interaction):
         ha = ab.modulated_input(xa, sa.e0)
         # audio tokens as keys of the video self-attention
         ka, va = vb.self_attn.project_kv(self.audio_to_video(ha.to(self.audio_to_video.weight.dtype)))
-        fa = torch.ceil(torch.linspace(0, f - 1, na, device=dev))
-        ka = apply_rope(ka, rope_angles_3d(fa, torch.full_like(fa, h), torch.full_like(fa, w), vb.self_attn.head_dim))
+        def audio_on_video_grid() -> Rotary:
+            fa = torch.ceil(torch.linspace(0, f - 1, na, device=dev))
+            return Rotary(rope_angles_3d(fa, torch.full_like(fa, h), torch.full_like(fa, w), vb.self_attn.head_dim))
+
+        ka = apply_rope(ka, sa.cached("joint_rope", audio_on_video_grid))
         # video tokens as keys of the audio self-attention
         kv, vv = ab.self_attn.project_kv(self.video_to_audio(hv.to(self.video_to_audio.weight.dtype)))
-        kv = apply_rope(kv, rope_angles_1d(sv.positions.double() * na / f, ab.self_attn.head_dim))
+        kv = apply_rope(kv, sv.cached("joint_rope", lambda: Rotary(rope_angles_1d(sv.positions.double() * na / f,
+                                                                                  ab.self_attn.head_dim))))
         xv = vb.self_attention(xv, sv.e0, sv.angles, extra=(ka, va, sv.reads_partner), keep=sv.sa_keep)
         xa = ab.self_attention(xa, sa.e0, sa.angles, extra=(kv, vv, sa.reads_partner), keep=sa.sa_keep)
         xv = vb.text_attention(xv, sv.context, sv.context_mask)

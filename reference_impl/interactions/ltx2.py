@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.rope import apply_rope
+from ..models.rope import Rotary, apply_rope
 from .base import CrossModalProjections, Interaction, StreamState, only_where, partner_attention
 from .tarp import aligned_rope_angles
 
@@ -52,9 +52,9 @@ class LTX2CrossAttention(nn.Module):
         hq = (_rms(xq, self.cfg.eps) * (1 + scale_q) + shift_q).to(xq.dtype)
         hkv = (_rms(xkv, self.cfg.eps) * (1 + scale_k) + shift_k).to(xkv.dtype)
         q, (k, v) = self.proj.queries(hq), self.proj.keys_values(hkv)
-        rate, d = self.cfg.tarp_rope_rate or self.cfg.audio_token_rate, self.proj.head_dim
-        q = apply_rope(q, aligned_rope_angles(sq.times, d, rate, self.cfg.rope_theta))
-        k = apply_rope(k, aligned_rope_angles(skv.times, d, rate, self.cfg.rope_theta))
+        rate, d, theta = self.cfg.tarp_rope_rate or self.cfg.audio_token_rate, self.proj.head_dim, self.cfg.rope_theta
+        q = apply_rope(q, sq.cached("seconds_rope", lambda: Rotary(aligned_rope_angles(sq.times, d, rate, theta))))
+        k = apply_rope(k, skv.cached("seconds_rope", lambda: Rotary(aligned_rope_angles(skv.times, d, rate, theta))))
         return only_where(sq.reads_partner, gate * self.proj.output(partner_attention(q, k, v, sq.reads_partner)))
 
 

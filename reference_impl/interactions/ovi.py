@@ -15,7 +15,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..models.layers import LayerNorm32, RMSNorm, attention
-from ..models.rope import apply_rope, band_frequencies, wan_bands
+from ..models.rope import Rotary, apply_rope, band_frequencies, wan_bands
 from ..models.stream import WanBlock
 from .base import Interaction, StreamState
 
@@ -41,14 +41,13 @@ class OviFusion(nn.Module):
                 lin.weight.mul_(init_scale)
                 lin.bias.mul_(init_scale)
 
-    def hook(self, y, pos_q, pos_k, reads_partner, theta):
+    def hook(self, y, rot_q: Rotary, rot_k: Rotary, reads_partner):
         """A text cross-attention hook: q `[B, N, H, d]` -> attention over `y` `[B, M, dim_other]`."""
         h = self.norm(y)
         k = self.norm_k_fusion(self.k_fusion(h)).unflatten(-1, (self.heads, self.head_dim))
         v = self.v_fusion(h).unflatten(-1, (self.heads, self.head_dim))
-        k = apply_rope(k, temporal_band_angles(pos_k, self.head_dim, theta))
-        angles_q = temporal_band_angles(pos_q, self.head_dim, theta)
-        return lambda q: attention(apply_rope(q, angles_q), k, v, reads_partner[:, None, None, None])
+        k = apply_rope(k, rot_k)
+        return lambda q: attention(apply_rope(q, rot_q), k, v, reads_partner[:, None, None, None])
 
 
 class OviInteraction(Interaction):
@@ -64,10 +63,13 @@ class OviInteraction(Interaction):
     def run_layer(self, vb: WanBlock, ab: WanBlock, xv, xa, sv: StreamState, sa: StreamState):
         xv = vb.self_attention(xv, sv.e0, sv.angles, keep=sv.sa_keep)
         xa = ab.self_attention(xa, sa.e0, sa.angles, keep=sa.sa_keep)
-        pv, pa = self.frame_positions(sv.times), self.frame_positions(sa.times)
-        theta = self.cfg.rope_theta
-        hook_v = self.video_fusion.hook(xa, pv, pa, sv.reads_partner, theta)
-        hook_a = self.audio_fusion.hook(xv, pa, pv, sa.reads_partner, theta)
+        def rot(state: StreamState, head_dim: int) -> Rotary:
+            return state.cached(("ovi_rope", head_dim), lambda: Rotary(
+                temporal_band_angles(self.frame_positions(state.times), head_dim, self.cfg.rope_theta)))
+
+        dv, da = self.video_fusion.head_dim, self.audio_fusion.head_dim
+        hook_v = self.video_fusion.hook(xa, rot(sv, dv), rot(sa, dv), sv.reads_partner)
+        hook_a = self.audio_fusion.hook(xv, rot(sa, da), rot(sv, da), sa.reads_partner)
         xv = vb.text_attention(xv, sv.context, sv.context_mask, hook_v)
         xa = ab.text_attention(xa, sa.context, sa.context_mask, hook_a)
         return vb.feed_forward(xv, sv.e0), ab.feed_forward(xa, sa.e0)

@@ -46,15 +46,21 @@ def grid_positions(frames: int, height: int, width: int, device=None) -> tuple[t
     return f.flatten(), h.flatten(), w.flatten()
 
 
-def apply_rope(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-    """x `[B, N, heads, d]`; angles `[N, d/2]` or `[B, N, d/2]` (radians) -> rotated x, same dtype.
+class Rotary(tuple):
+    """Precomputed (cos, sin), float32 `[1, N, 1, d/2]`: make it once per forward, rotate many times."""
 
-    Pairs (x[2i], x[2i+1]) rotate by angle i, as complex multiplication by exp(i * angle)."""
-    if angles.dim() == 2:
-        angles = angles[None]
-    cos = torch.cos(angles)[:, :, None].float()
-    sin = torch.sin(angles)[:, :, None].float()
-    xf = x.float().unflatten(-1, (-1, 2))
-    x0, x1 = xf[..., 0], xf[..., 1]
-    out = torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], dim=-1)
-    return out.flatten(-2).type_as(x)
+    __slots__ = ()
+
+    def __new__(cls, angles: torch.Tensor):
+        if angles.dim() == 2:
+            angles = angles[None]
+        return super().__new__(cls, (torch.cos(angles)[:, :, None].float(), torch.sin(angles)[:, :, None].float()))
+
+
+def apply_rope(x: torch.Tensor, rot: Rotary | torch.Tensor) -> torch.Tensor:
+    """x `[B, N, heads, d]`; rot a `Rotary`, or angles `[N, d/2]` / `[B, N, d/2]` (radians) -> rotated
+    x, same dtype. Pairs (x[2i], x[2i+1]) rotate by angle i, as complex multiplication by exp(i angle)."""
+    cos, sin = rot if isinstance(rot, Rotary) else Rotary(rot)
+    xf = x.float()
+    x0, x1 = xf[..., 0::2], xf[..., 1::2]
+    return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1).flatten(-2).type_as(x)

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .layers import FeedForward, LayerNorm32, RMSNorm, attention, timestep_embedding
-from .rope import apply_rope, grid_positions, rope_angles_1d, rope_angles_3d
+from .rope import Rotary, apply_rope, grid_positions, rope_angles_1d, rope_angles_3d
 
 # A hook adds an attention output `[B, N, heads, d]` to a cross-attention before its output projection.
 AttentionHook = Callable[[torch.Tensor], torch.Tensor]
@@ -38,7 +38,7 @@ class WanSelfAttention(nn.Module):
         return k, self.v(x).unflatten(-1, (self.heads, self.head_dim))
 
     def forward(self, x, angles, extra: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None):
-        """x `[B, N, dim]`, angles `[N, d/2]`; extra: (k, v, allowed) more keys `[B, M, heads, d]`
+        """x `[B, N, dim]`, angles a `Rotary` (or `[N, d/2]`); extra: (k, v, allowed) more keys `[B, M, heads, d]`
         (RoPE already applied) with `allowed` `[B]` bool, for joint attention over both streams."""
         q = apply_rope(self.project_q(x), angles)
         k, v = self.project_kv(x)
@@ -197,8 +197,8 @@ class VideoStream(Stream):
         x = x.view(x.shape[0], f, h, w, pt, ph, pw, self.out_dim)
         return x.permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(x.shape[0], self.out_dim, f * pt, h * ph, w * pw)
 
-    def rope_angles(self, grid, device):
-        return rope_angles_3d(*grid_positions(*grid, device=device), self.head_dim)
+    def rope_angles(self, grid, device) -> Rotary:
+        return Rotary(rope_angles_3d(*grid_positions(*grid, device=device), self.head_dim))
 
 
 class AudioStream(Stream):
@@ -221,5 +221,5 @@ class AudioStream(Stream):
         x = x.view(x.shape[0], n, self.patch, self.out_dim)
         return x.permute(0, 3, 1, 2).reshape(x.shape[0], self.out_dim, n * self.patch)
 
-    def rope_angles(self, grid, device):
-        return rope_angles_1d(torch.arange(grid[0], device=device), self.head_dim)
+    def rope_angles(self, grid, device) -> Rotary:
+        return Rotary(rope_angles_1d(torch.arange(grid[0], device=device), self.head_dim))

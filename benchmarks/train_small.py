@@ -159,17 +159,19 @@ def coordinate(args, models: list[str], out: Path) -> None:
             "--seed", str(args.seed), "--device", args.device, "--max-steps", str(args.max_steps)]
     procs = {m: subprocess.Popen(base + ["--worker", m], stdout=(out / f"{m}.log").open("w"), stderr=subprocess.STDOUT)
              for m in models}
-    time.sleep(args.probe_s)
-    rates = {}
+    # Rates from two reads of the logs, so start-up (imports, rendering, CUDA init) is not counted.
+    time.sleep(args.probe_s * 0.6)
+    first = {m: (_progress(out, m)[0], time.time()) for m in models}
+    time.sleep(args.probe_s * 0.4)
+    rates, now = {}, {}
     for m in models:
-        step, secs = _progress(out, m)
-        rates[m] = step / max(time.time() - t_start, 1e-9)
+        now[m] = _progress(out, m)[0]
+        rates[m] = (now[m] - first[m][0]) / max(time.time() - first[m][1], 1e-9)
     remaining = args.budget_s - (time.time() - t_start)
-    reached = max(_progress(out, m)[0] for m in models)
-    slowest = min(rates.values())
-    steps = int(min(args.max_steps, max(reached + 50, _progress(out, min(rates, key=rates.get))[0] + slowest * remaining))
-                // 100 * 100)
-    steps = max(steps, (reached // 100 + 1) * 100)
+    # Each worker reaches now + rate * remaining; the slowest such sets the common count (5% margin).
+    reach = min(now[m] + 0.95 * rates[m] * remaining for m in models)
+    steps = int(min(args.max_steps, reach) // 100 * 100)
+    steps = max(steps, (max(now.values()) // 100 + 1) * 100)
     (out / TARGET).write_text(json.dumps({"steps": steps, "rates_steps_per_s": rates, "decided_at_s": time.time() - t_start}))
     print(f"rates (steps/s, all running): { {k: round(v, 2) for k, v in rates.items()} } -> {steps} steps each", flush=True)
     for m, p in procs.items():

@@ -59,9 +59,17 @@ class Route:
     lct_on: torch.Tensor | None = None
     perturbed: torch.Tensor | None = None
     stg_layers: tuple[int, ...] = ()
+    # Python facts known where the route is made, so the model needs no device-to-host sync to skip
+    # work (which keeps it capturable in a CUDA graph): may lct_on hold a False, perturbed a True?
+    lct_may_be_off: bool | None = None
+    may_perturb: bool | None = None
 
     def __post_init__(self):
         b, dev = self.video_reads_audio.shape[0], self.video_reads_audio.device
+        if self.lct_may_be_off is None:
+            self.lct_may_be_off = self.lct_on is not None
+        if self.may_perturb is None:
+            self.may_perturb = self.perturbed is not None and bool(self.stg_layers)
         if self.lct_on is None:
             self.lct_on = torch.ones(b, dtype=torch.bool, device=dev)
         if self.perturbed is None:
@@ -72,7 +80,8 @@ class Route:
         """Concatenate along the batch (guidance passes run as one call)."""
         cat = lambda name: torch.cat([getattr(r, name) for r in routes])  # noqa: E731
         return cls(cat("video_reads_audio"), cat("audio_reads_video"), cat("lct_on"), cat("perturbed"),
-                   routes[0].stg_layers)
+                   routes[0].stg_layers, lct_may_be_off=any(r.lct_may_be_off for r in routes),
+                   may_perturb=any(r.may_perturb for r in routes))
 
     @classmethod
     def for_tasks(cls, tasks: Sequence[Task | str], routing: str, device=None) -> Route:
@@ -91,4 +100,4 @@ class Route:
                  device=None) -> Route:
         """One route for the whole batch (e.g. UCG's LCT-only branch: no partner, LCT on)."""
         full = lambda b: torch.full((batch,), b, dtype=torch.bool, device=device)  # noqa: E731
-        return cls(full(video_reads_audio), full(audio_reads_video), full(lct_on))
+        return cls(full(video_reads_audio), full(audio_reads_video), full(lct_on), lct_may_be_off=not lct_on)

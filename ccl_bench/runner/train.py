@@ -50,7 +50,9 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
             bar.update(task, completed=trainer.step)
 
         def tick(record):
-            bar.update(task, completed=record["step"], description=f"train {model} loss {record['loss']:.4f}")
+            if isinstance(record["loss"], float):  # a logged step (others carry no host copy of the loss)
+                bar.update(task, description=f"train {model} loss {record['loss']:.4f}")
+            bar.update(task, completed=record["step"])
 
         trainer.fit(resume=False, on_step=tick)
     (out / "train_command.json").write_text(json.dumps({"model": model, "suite": suite, "scale": scale, "steps": steps,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..routing import Task
+from ..routing import Route, Task
 
 
 def shift_timesteps(t: torch.Tensor, shift: float) -> torch.Tensor:
@@ -38,14 +38,16 @@ def task_flags(tasks: Sequence[Task], device) -> dict[str, torch.Tensor]:
     }
 
 
-def flow_matching_loss(model, video0, audio0, noise_v, noise_a, t, tasks, text, text_mask=None):
+def flow_matching_loss(model, video0, audio0, noise_v, noise_a, t, tasks, text, text_mask=None, routing=None):
     """Per-example loss `[B]`: the mean squared velocity error over each generated stream, averaged
     over the generated streams (T2AV: both). Examples are independent, so a mixed-task batch's mean
-    equals the mean of its examples run alone."""
+    equals the mean of its examples run alone. The route is made here, from the tasks and the
+    model's routing rule (or `routing`), and passed to `model(..., route=...)`."""
     f = task_flags(tasks, video0.device)
     xv, tv = stream_inputs(video0, noise_v, t, f["gen_v"], f["cond_v"])
     xa, ta = stream_inputs(audio0, noise_a, t, f["gen_a"], f["cond_a"])
-    pv, pa = model(xv, xa, tv, ta, text, text_mask, tasks=tasks)
+    route = Route.for_tasks(tasks, routing or model.cfg.routing, video0.device)
+    pv, pa = model(xv, xa, tv, ta, text, text_mask, route=route)
     lv = (pv.float() - (noise_v - video0).float()).pow(2).flatten(1).mean(1)
     la = (pa.float() - (noise_a - audio0).float()).pow(2).flatten(1).mean(1)
     gv, ga = f["gen_v"].float(), f["gen_a"].float()

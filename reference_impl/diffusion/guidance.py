@@ -52,7 +52,7 @@ def pass_route(p: Pass, tasks: list[Task], routing: str, stg_layers: tuple[int, 
     else:
         r = Route.constant(b, False, False, lct_on=p.context == "lct", device=device)
     r.perturbed = torch.full((b,), p.perturbed, dtype=torch.bool, device=device)
-    r.stg_layers = stg_layers
+    r.stg_layers, r.may_perturb = stg_layers, p.perturbed and bool(stg_layers)
     return r
 
 

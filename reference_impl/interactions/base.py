@@ -31,6 +31,7 @@ class StreamState:
     grid: tuple[int, ...]  # video (f, h, w); audio (n,)
     reads_partner: torch.Tensor  # [B] bool: the route lets this stream read the other's tokens
     lct_on: torch.Tensor  # [B] bool: learnable context tokens readable (where the model has them)
+    lct_may_be_off: bool = True  # a Python fact of the route: False when lct_on is known to be all True
     sa_keep: torch.Tensor | None = None  # [B, 1, 1] float: 0 skips this layer's self-attention (perturbed pass)
     cache: dict = field(default_factory=dict)  # per-forward values every layer shares (rotary tables)
 

@@ -17,7 +17,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..models.rope import Rotary, apply_rope
 from .base import CrossModalProjections, Interaction, StreamState, only_where
-from .tarp import aligned_rope_angles, audio_query_intervals, partitioned_attention, video_query_intervals
+from .tarp import PartitionPlan, aligned_rope_angles, audio_query_intervals, partitioned_attention, video_query_intervals
 
 
 class LearnableContextTokens(nn.Module):
@@ -56,35 +56,41 @@ class CrossModalContextAttention(nn.Module):
             ck, cv = self.proj.keys_values(tokens)
         return q, k, v, ck, cv
 
-    def forward(self, xq, xkv, times_q, times_kv, lo, hi, reads_partner, lct_on=None, rot_q=None, rot_kv=None):
+    def forward(self, xq, xkv, times_q, times_kv, lo, hi, reads_partner, lct_on=None, rot_q=None, rot_kv=None,
+                plan: PartitionPlan | None = None, lct_may_be_off: bool = True):
         """xq `[B, Nq, Dq]`, xkv `[B, Nk, Dkv]`; times (s) `[Nq]`, `[Nk]`; key interval `[lo, hi)` of
         each query `[Nq]`; reads_partner, lct_on `[B]` -> update `[B, Nq, Dq]`, exactly zero for an
-        example with nothing to read (no partner, and no LCT or LCT switched off)."""
+        example with nothing to read (no partner, and no LCT or LCT switched off).
+        lct_may_be_off=False (a Python fact of the route) skips the partner-alone path."""
         q, k, v, ck, cv = self.qkv(xq, xkv, times_q, times_kv, rot_q, rot_kv)
-        out = self.proj.output(partitioned_attention(q, k, v, lo, hi, reads_partner, ck, cv))
+        plan = plan or PartitionPlan.make(lo, hi, xkv.shape[1], xq.device)
+        out = self.proj.output(partitioned_attention(q, k, v, lo, hi, reads_partner, ck, cv, plan))
         if lct_on is None:
-            lct_on = torch.ones_like(reads_partner)
+            lct_on, lct_may_be_off = torch.ones_like(reads_partner), False
         has_context = lct_on if ck is not None else torch.zeros_like(lct_on)
-        if ck is not None and not bool(lct_on.all()):
+        if ck is not None and lct_may_be_off:
             # LCT switched off for some examples: those read the partner alone.
-            alone = self.proj.output(partitioned_attention(q, k, v, lo, hi, reads_partner))
+            alone = self.proj.output(partitioned_attention(q, k, v, lo, hi, reads_partner, plan=plan))
             out = torch.where(lct_on[:, None, None], out, alone)
         return only_where(reads_partner | has_context, out)
 
 
 @lru_cache(maxsize=64)
 def _intervals(frames, per_frame, n_audio, window, video_frames, partition, device):
+    nv = frames * per_frame
     if not partition:  # one group each way: every query reads every partner token
-        nv = frames * per_frame
-        z = lambda n: torch.zeros(n, dtype=torch.long, device=device)  # noqa: E731
-        return (z(nv), z(nv) + n_audio), (z(n_audio), z(n_audio) + nv)
-    lo_v, hi_v = video_query_intervals(frames, per_frame, n_audio, window)
-    lo_a, hi_a = audio_query_intervals(n_audio, frames, per_frame, video_frames)
-    return (lo_v.to(device), hi_v.to(device)), (lo_a.to(device), hi_a.to(device))
+        z = lambda n: torch.zeros(n, dtype=torch.long)  # noqa: E731
+        (lo_v, hi_v), (lo_a, hi_a) = (z(nv), z(nv) + n_audio), (z(n_audio), z(n_audio) + nv)
+    else:
+        lo_v, hi_v = video_query_intervals(frames, per_frame, n_audio, window)
+        lo_a, hi_a = audio_query_intervals(n_audio, frames, per_frame, video_frames)
+    plan_v, plan_a = PartitionPlan.make(lo_v, hi_v, n_audio, device), PartitionPlan.make(lo_a, hi_a, nv, device)
+    return (lo_v.to(device), hi_v.to(device), plan_v), (lo_a.to(device), hi_a.to(device), plan_a)
 
 
 def tarp_intervals(cfg: ModelConfig, video_grid, n_audio: int, device):
-    """Key intervals ((lo, hi) of each video token over audio, (lo, hi) of each audio token over video)."""
+    """Key intervals and their partition plans: ((lo, hi, plan) of the video queries over audio keys,
+    (lo, hi, plan) of the audio queries over video keys). Cached per shape; made on the host."""
     f, h, w = video_grid
     return _intervals(f, h * w, n_audio, cfg.tarp_window, cfg.tarp_video_frames, cfg.tarp_partition, str(device))
 
@@ -96,9 +102,11 @@ class CCLInteraction(Interaction):
         self.audio_from_video = CrossModalContextAttention(cfg.audio_dim, cfg.video_dim, cfg)
 
     def exchange(self, xv, xa, sv: StreamState, sa: StreamState):
-        (lo_v, hi_v), (lo_a, hi_a) = tarp_intervals(self.cfg, sv.grid, xa.shape[1], xv.device)
+        (lo_v, hi_v, plan_v), (lo_a, hi_a, plan_a) = tarp_intervals(self.cfg, sv.grid, xa.shape[1], xv.device)
         rv = sv.cached("tarp_rope", lambda: self.video_from_audio.rotary(sv.times))
         ra = sa.cached("tarp_rope", lambda: self.video_from_audio.rotary(sa.times))
-        dv = self.video_from_audio(xv, xa, sv.times, sa.times, lo_v, hi_v, sv.reads_partner, sv.lct_on, rv, ra)
-        da = self.audio_from_video(xa, xv, sa.times, sv.times, lo_a, hi_a, sa.reads_partner, sa.lct_on, ra, rv)
+        dv = self.video_from_audio(xv, xa, sv.times, sa.times, lo_v, hi_v, sv.reads_partner, sv.lct_on, rv, ra,
+                                   plan_v, sv.lct_may_be_off)
+        da = self.audio_from_video(xa, xv, sa.times, sv.times, lo_a, hi_a, sa.reads_partner, sa.lct_on, ra, rv,
+                                   plan_a, sa.lct_may_be_off)
         return dv, da

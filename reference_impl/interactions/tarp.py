@@ -12,6 +12,8 @@ queries that share an interval and its keys, so its cost grows with `N_query x w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ..models.layers import attention
@@ -70,25 +72,50 @@ def query_groups(lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torc
     return start, length, lo[start], hi[start]
 
 
-def partitioned_attention(q, k, v, lo, hi, partner_allowed, context_k=None, context_v=None):
+@dataclass(frozen=True)
+class PartitionPlan:
+    """Index tensors for `partitioned_attention`, made once per shape on the host (so the attention
+    itself has no device-to-host sync and can be captured in a CUDA graph). G groups of at most Lq
+    queries, each reading at most Lk keys."""
+
+    q_idx: torch.Tensor  # [G, Lq] query index (clamped), long
+    q_valid: torch.Tensor  # [G * Lq] bool: a real query, not padding
+    k_idx: torch.Tensor  # [G, Lk] key index (clamped), long
+    k_valid: torch.Tensor  # [G, Lk] bool: inside the group's interval
+
+    @classmethod
+    def make(cls, lo: torch.Tensor, hi: torch.Tensor, num_keys: int, device=None) -> PartitionPlan:
+        lo, hi = lo.cpu(), hi.cpu()
+        start, length, glo, ghi = query_groups(lo, hi)
+        lq, lk = int(length.max()), max(1, int((ghi - glo).max()))
+        q_idx = start[:, None] + torch.arange(lq)[None]
+        q_valid = torch.arange(lq)[None] < length[:, None]
+        k_idx = glo[:, None] + torch.arange(lk)[None]
+        k_valid = k_idx < ghi[:, None]
+        return cls(q_idx.clamp(max=len(lo) - 1).to(device), q_valid.flatten().to(device),
+                   k_idx.clamp(max=max(num_keys - 1, 0)).to(device), k_valid.to(device))
+
+    @property
+    def cost(self) -> int:
+        """Attention scores computed: groups x padded queries x padded keys."""
+        return self.q_idx.numel() * self.k_idx.shape[1]
+
+
+def partitioned_attention(q, k, v, lo, hi, partner_allowed, context_k=None, context_v=None, plan: PartitionPlan | None = None):
     """Same result as `dense_partitioned_attention`, computed per query group on gathered blocks:
-    `[B, G, Lq, H, d]` queries against `[B, G, K + Lk, H, d]` keys, padded where groups are ragged."""
+    `[B, G, Lq, H, d]` queries against `[B, G, K + Lk, H, d]` keys, padded where groups are ragged.
+    plan: the precomputed indices for (lo, hi) (made here, with a host sync, if not given)."""
     b, nq, h, d = q.shape
-    start, length, glo, ghi = query_groups(lo, hi)
-    lq, lk = int(length.max()), int((ghi - glo).max())
+    plan = plan or PartitionPlan.make(lo, hi, k.shape[1], q.device)
     dev = q.device
-    q_idx = start[:, None] + torch.arange(lq, device=dev)[None]  # [G, Lq]
-    q_valid = torch.arange(lq, device=dev)[None] < length[:, None]
-    k_idx = glo[:, None] + torch.arange(max(lk, 1), device=dev)[None]  # [G, Lk]
-    k_valid = k_idx < ghi[:, None]
-    qg = q[:, q_idx.clamp(max=nq - 1)]  # [B, G, Lq, H, d]
-    kg = k[:, k_idx.clamp(max=k.shape[1] - 1)]
-    vg = v[:, k_idx.clamp(max=k.shape[1] - 1)]
-    mask = k_valid[None] & partner_allowed[:, None, None]  # [B, G, Lk]
+    qg = q[:, plan.q_idx]  # [B, G, Lq, H, d]
+    kg = k[:, plan.k_idx]
+    vg = v[:, plan.k_idx]
+    mask = plan.k_valid[None] & partner_allowed[:, None, None]  # [B, G, Lk]
     if context_k is not None:
-        g, kk = len(start), context_k.shape[0]
+        g, kk = plan.q_idx.shape[0], context_k.shape[0]
         kg = torch.cat([context_k.to(kg.dtype).expand(b, g, -1, -1, -1), kg], 2)
         vg = torch.cat([context_v.to(vg.dtype).expand(b, g, -1, -1, -1), vg], 2)
         mask = torch.cat([torch.ones(b, g, kk, dtype=torch.bool, device=dev), mask], 2)
     out = attention(qg, kg, vg, mask[:, :, None, None, :])  # [B, G, Lq, H, d]
-    return out.reshape(b, -1, h, d)[:, q_valid.flatten()]
+    return out.reshape(b, -1, h, d)[:, plan.q_valid]

@@ -47,12 +47,13 @@ class DualStreamModel(nn.Module):
         frame_of_token = torch.arange(gv[0], device=video.device).repeat_interleave(gv[1] * gv[2])
         sv = StreamState(e=ev, e0=e0v, angles=vs.rope_angles(gv, video.device), context=vs.embed_text(text),
                          context_mask=text_mask, times=video_frame_times(self.cfg, gv[0], video.device)[frame_of_token],
-                         positions=frame_of_token, grid=gv, reads_partner=route.video_reads_audio, lct_on=route.lct_on)
+                         positions=frame_of_token, grid=gv, reads_partner=route.video_reads_audio, lct_on=route.lct_on,
+                         lct_may_be_off=route.lct_may_be_off)
         sa = StreamState(e=ea, e0=e0a, angles=aud.rope_angles(ga, audio.device), context=aud.embed_text(text),
                          context_mask=text_mask, times=audio_token_times(self.cfg, ga[0], audio.device),
                          positions=torch.arange(ga[0], device=audio.device), grid=ga,
-                         reads_partner=route.audio_reads_video, lct_on=route.lct_on)
-        keep = (~route.perturbed).float()[:, None, None] if bool(route.perturbed.any()) else None
+                         reads_partner=route.audio_reads_video, lct_on=route.lct_on, lct_may_be_off=route.lct_may_be_off)
+        keep = (~route.perturbed).float()[:, None, None] if route.may_perturb else None
         for i, (vb, ab) in enumerate(zip(vs.blocks, aud.blocks, strict=True)):
             sv.sa_keep = sa.sa_keep = keep if i in route.stg_layers else None
             layer = self.interactions[str(i)] if str(i) in self.interactions else self._plain

@@ -21,6 +21,13 @@ def video_frame_times(cfg: ModelConfig, frames: int, device=None) -> torch.Tenso
     return centre / cfg.video_fps
 
 
+def video_token_times(cfg: ModelConfig, token_frames: int, device=None) -> torch.Tensor:
+    """Centre time `[token_frames]` (s) of each frame of video tokens: a token spans `video_patch[0]`
+    latent frames (1 in Wan) and sits at their mean time."""
+    pt = cfg.video_patch[0]
+    return video_frame_times(cfg, token_frames * pt, device).view(token_frames, pt).mean(1)
+
+
 def audio_token_times(cfg: ModelConfig, tokens: int, device=None) -> torch.Tensor:
     """Centre time `[tokens]` (s) of each audio token: token j covers latent frames `p j .. p j + p - 1`
     and latent frame m sits at `m / audio_latent_rate` (a centred STFT frame) [design]."""

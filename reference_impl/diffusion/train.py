@@ -125,6 +125,7 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.seed)  # tasks, timesteps, indices, dropout
         self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)  # on the device: no copies
         self.step = 0
+        self._saved_step = None  # the step checkpoint.pt holds
         self.seconds = 0.0
         self.bf16 = cfg.bf16 if cfg.bf16 is not None else self.device.type == "cuda"
         self.use_graphs = (cfg.cuda_graphs if cfg.cuda_graphs is not None else True) and self.device.type == "cuda"
@@ -144,6 +145,7 @@ class Trainer:
                       "gen": self.gen.get_state(), "noise_gen": self.noise_gen.get_state(), "step": self.step,
                       "seconds": self.seconds,
                       "train_config": asdict(self.cfg)}, self.checkpoint_path)
+        self._saved_step = self.step
 
     def resume(self) -> bool:
         """Continue from `checkpoint.pt` if there is one; drop log lines written after it."""
@@ -156,6 +158,7 @@ class Trainer:
         self.gen.set_state(ck["gen"].cpu())
         self.noise_gen.set_state(ck["noise_gen"].cpu())
         self.step, self.seconds = ck["step"], ck["seconds"]
+        self._saved_step = self.step
         log = self.out / "metrics.jsonl"
         if log.is_file():
             keep = [ln for ln in log.read_text().splitlines() if ln and json.loads(ln)["step"] <= self.step]
@@ -258,10 +261,12 @@ class Trainer:
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
                     self.save_checkpoint()
                 if on_step:
-                    on_step(record)
+                    on_step(record)  # may move cfg.steps (a coordinator fixing the common count)
                 done += 1
         finally:
             log.close()
+        if self._saved_step != self.step:
+            self.save_checkpoint()  # the end moved after the last save: keep the run resumable from here
         self.export()
         return self.out
 

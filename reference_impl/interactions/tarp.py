@@ -79,7 +79,7 @@ class PartitionPlan:
     queries, each reading at most Lk keys."""
 
     q_idx: torch.Tensor  # [G, Lq] query index (clamped), long
-    q_valid: torch.Tensor  # [G * Lq] bool: a real query, not padding
+    q_out: torch.Tensor  # [Nq] long: where each query's output sits in the flattened [G * Lq] result
     k_idx: torch.Tensor  # [G, Lk] key index (clamped), long
     k_valid: torch.Tensor  # [G, Lk] bool: inside the group's interval
 
@@ -92,7 +92,9 @@ class PartitionPlan:
         q_valid = torch.arange(lq)[None] < length[:, None]
         k_idx = glo[:, None] + torch.arange(lk)[None]
         k_valid = k_idx < ghi[:, None]
-        return cls(q_idx.clamp(max=len(lo) - 1).to(device), q_valid.flatten().to(device),
+        # An index, not a boolean mask: selecting by a mask needs a device-to-host sync (no CUDA graphs).
+        q_out = torch.nonzero(q_valid.flatten()).flatten()
+        return cls(q_idx.clamp(max=len(lo) - 1).to(device), q_out.to(device),
                    k_idx.clamp(max=max(num_keys - 1, 0)).to(device), k_valid.to(device))
 
     @property
@@ -118,4 +120,4 @@ def partitioned_attention(q, k, v, lo, hi, partner_allowed, context_k=None, cont
         vg = torch.cat([context_v.to(vg.dtype).expand(b, g, -1, -1, -1), vg], 2)
         mask = torch.cat([torch.ones(b, g, kk, dtype=torch.bool, device=dev), mask], 2)
     out = attention(qg, kg, vg, mask[:, :, None, None, :])  # [B, G, Lq, H, d]
-    return out.reshape(b, -1, h, d)[:, plan.q_valid]
+    return out.reshape(b, -1, h, d).index_select(1, plan.q_out)

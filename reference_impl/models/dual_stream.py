@@ -11,7 +11,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..interactions import INTERACTIONS, NoExchange, StreamState
 from ..routing import Route, Task
-from ..timing import audio_token_times, video_frame_times
+from ..timing import audio_token_times, video_token_times
 from .stream import AudioStream, VideoStream
 
 
@@ -46,7 +46,7 @@ class DualStreamModel(nn.Module):
         ea, e0a = aud.embed_time(t_audio)
         frame_of_token = torch.arange(gv[0], device=video.device).repeat_interleave(gv[1] * gv[2])
         sv = StreamState(e=ev, e0=e0v, angles=vs.rope_angles(gv, video.device), context=vs.embed_text(text),
-                         context_mask=text_mask, times=video_frame_times(self.cfg, gv[0], video.device)[frame_of_token],
+                         context_mask=text_mask, times=video_token_times(self.cfg, gv[0], video.device)[frame_of_token],
                          positions=frame_of_token, grid=gv, reads_partner=route.video_reads_audio, lct_on=route.lct_on,
                          lct_may_be_off=route.lct_may_be_off)
         sa = StreamState(e=ea, e0=e0a, angles=aud.rope_angles(ga, audio.device), context=aud.embed_text(text),

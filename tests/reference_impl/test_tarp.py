@@ -13,7 +13,7 @@ from reference_impl.interactions.tarp import (
     query_groups,
     video_query_intervals,
 )
-from reference_impl.timing import audio_token_times, video_frame_times
+from reference_impl.timing import audio_token_times, video_frame_times, video_token_times
 
 
 def test_token_times_follow_the_stated_conventions():
@@ -23,6 +23,9 @@ def test_token_times_follow_the_stated_conventions():
     noncausal = R.resolve_config("ccl", "wan-1.3b", video_causal_first_frame=False)
     torch.testing.assert_close(video_frame_times(noncausal, 2), torch.tensor([1.5, 5.5], dtype=torch.float64) / 16)
     torch.testing.assert_close(audio_token_times(wan, 3), torch.tensor([0, 1, 2], dtype=torch.float64) / 31.25)
+    small = R.resolve_config("ccl", "small", video_fps=16.0, video_temporal_compression=1)  # patch 2 in time
+    torch.testing.assert_close(video_token_times(small, 3), torch.tensor([0.5, 2.5, 4.5], dtype=torch.float64) / 16)
+    torch.testing.assert_close(video_token_times(wan, 4), video_frame_times(wan, 4))  # Wan: one latent frame a token
     tiny = R.resolve_config("ccl", "tiny")  # mel at 64 Hz, patch 2: token j covers frames 2j, 2j + 1
     torch.testing.assert_close(audio_token_times(tiny, 2), torch.tensor([0.5, 2.5], dtype=torch.float64) / 64)
 

@@ -57,7 +57,12 @@ def _list(args: argparse.Namespace) -> None:
             table.add_row(name, cfg.interaction, *millions)
         out.print(table)
     else:
-        out.print("no metrics registered yet")
+        from .metrics import METRICS
+
+        table = Table("metric", "reads", "needs --ref", "better", "unit", "what it is", title="metrics")
+        for m in METRICS.values():
+            table.add_row(m.name, m.analysis, "yes" if m.needs_ref else "no", m.better, m.unit or "-", m.description)
+        out.print(table)
 
 
 def parse_sets(items: list[str] | None) -> dict[str, str]:
@@ -116,6 +121,51 @@ def _sample(args: argparse.Namespace) -> None:
                  sampler=args.sampler, seed=args.seed, split=args.split, device=args.device, show_progress=not args.quiet)
     out.print(f"wrote {len(m['clips'])} clips to {args.out} ({m['passes_per_step']} passes per step, "
               f"{m['nfe_per_clip']} network evaluations per clip)")
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from .evaluate import evaluate
+    from .tables import rich_table, write_result
+
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    result = evaluate(args.pred, args.ref, metrics=metrics, protocol=args.protocol, device=args.device,
+                      weights_dir=args.weights_dir, cache_dir=args.cache_dir, bootstrap=args.bootstrap, seed=args.seed,
+                      show_progress=not args.quiet)
+    out.print(rich_table(result, title=f"{args.pred}" + (f" vs {args.ref}" if args.ref else "")))
+    for side, info in result["clips"].items():
+        if info["excluded"]:
+            out.print(f"[yellow]{side}: {len(info['excluded'])} of {info['clips']} clips left out[/]")
+            for e in info["excluded"]:
+                out.print(f"  {e['path']}: {e['fault']}", highlight=False)
+        for kind, conv in info["conversions"].items():
+            for what, count in conv.items():
+                out.print(f"{side} {kind}: {what} ({count} clips)", highlight=False)
+    if args.out:
+        paths = write_result(result, args.out)
+        out.print("wrote " + ", ".join(str(p) for p in paths))
+
+
+def _weights(args: argparse.Namespace) -> None:
+    from . import weights as W
+
+    if args.action == "list":
+        folder = W.weights_dir(args.weights_dir)
+        table = Table("name", "file", "present", "checksum", "used by", "source", title=f"weights in {folder}")
+        for w in W.REGISTRY.values():
+            present = "yes" if (folder / w.filename).is_file() else "no"
+            table.add_row(w.name, w.filename, present, w.checksum_kind, w.used_by, w.url)
+        out.print(table)
+        return
+    if not args.name:
+        raise CCLBenchError(f"weights {args.action}: name a file ({', '.join(W.REGISTRY)})")
+    if args.action == "path":
+        out.print(str(W.path_of(args.name, args.weights_dir)), highlight=False)
+    elif args.action == "verify":
+        path, digest, how = W.verify(args.name, args.weights_dir)
+        out.print(f"{path}: sha256 {digest} ({how})", highlight=False)
+    elif args.action == "fetch":
+        path = W.fetch(args.name, args.weights_dir)
+        out.print(f"{path}: ready", highlight=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,6 +228,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_sample)
+
+    e = sub.add_parser("eval", parents=[common], help="compute metrics over a folder of clips")
+    e.add_argument("--pred", required=True, help="the clips to evaluate: a suite folder (manifest.json) or a folder of clips")
+    e.add_argument("--ref", help="reference clips, for the distribution metrics (FVD, KVD, FAD)")
+    e.add_argument("--metrics", help="comma-separated (see `ccl-bench list metrics`; default: all)")
+    e.add_argument("--protocol", default="videogpt", help="FVD/KVD preset: videogpt, javisbench, cd-fvd, stylegan-v")
+    e.add_argument("--out", help="result JSON (a .csv and a .md with the same stem are written beside it)")
+    e.add_argument("--weights-dir", help="folder holding the metric weights (default: $CCL_BENCH_HOME/weights)")
+    e.add_argument("--cache-dir", help="feature cache (default: $CCL_BENCH_HOME/features)")
+    e.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the 95%% intervals (0: none)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=_eval)
+
+    w = sub.add_parser("weights", parents=[common], help="metric weights: list, path, verify, fetch")
+    w.add_argument("action", choices=["list", "path", "verify", "fetch"])
+    w.add_argument("name", nargs="?", help="registry name (see `ccl-bench weights list`)")
+    w.add_argument("--weights-dir")
+    w.set_defaults(func=_weights)
     return parser
 
 

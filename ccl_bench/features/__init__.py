@@ -1,0 +1,236 @@
+"""Per-clip computations the metrics read, each owning its preprocessing and protocol:
+`I3DFeatures` (FVD, KVD), `VGGishFeatures` (FAD), `SyncAnalysis` (event-sync), `AVAlignAnalysis`.
+
+Each has a `cache_id` that changes with everything its output depends on (protocol constants,
+weights checksum), and `compute(clip) -> (dict of arrays, conversions)`. Results are cached on disk
+by clip content + `cache_id` (`FeatureCache`), so an interrupted evaluation resumes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..io import AVClip, resample_audio, to_channels
+from .cache import FeatureCache, content_hash
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def mono_at(clip: AVClip, rate: int, conversions: list[str]) -> np.ndarray:
+    """The clip's audio as mono at `rate` Hz `[N]`, noting what was converted."""
+    audio = clip.audio
+    if audio.shape[0] != 1:
+        conversions.append(f"down-mixed {audio.shape[0]} channels to mono")
+        audio = to_channels(audio, 1)
+    if clip.sample_rate != rate:
+        conversions.append(f"resampled audio {clip.sample_rate} -> {rate} Hz")
+        audio = resample_audio(audio, clip.sample_rate, rate)
+    return audio[0]
+
+
+@dataclass
+class Analysis:
+    """Base: a named per-clip computation with a protocol."""
+
+    name: str = ""
+    protocol: dict = field(default_factory=dict)
+    batchable: bool = False
+    cache: FeatureCache | None = None  # set by the evaluation: where `video_part` keeps its results
+
+    @property
+    def cache_id(self) -> str:
+        return f"{self.name}-{_digest(self.protocol)}"
+
+    def video_part(self, clip: AVClip, compute) -> dict[str, np.ndarray]:
+        """`compute(clip)` for a result that depends on the frames alone, cached by the decoded frames'
+        hash: clips that share a picture (the audio variants of one video, every V2A model's output
+        for one conditioning clip) pay for it once."""
+        if self.cache is None:
+            return compute(clip)
+        key = hashlib.sha256(clip.video.tobytes() + np.float64(clip.fps).tobytes()).hexdigest()
+        part = f"{self.cache_id}-video"
+        hit = self.cache.get(part, key)
+        if hit is None:
+            hit = compute(clip)
+            self.cache.put(part, key, hit)
+        return hit
+
+    def compute(self, clip: AVClip) -> tuple[dict[str, np.ndarray], list[str]]:
+        raise NotImplementedError
+
+
+class I3DFeatures(Analysis):
+    """One 400-d I3D logit vector per clip, preset as `ccl_bench.features.i3d.PRESETS`."""
+
+    def __init__(self, preset: str = "videogpt", weights_dir=None, device: str = "cpu"):
+        from .i3d import PRESETS
+
+        if preset not in PRESETS:
+            from ..errors import UnknownNameError
+
+            raise UnknownNameError("FVD protocol", preset, list(PRESETS))
+        self.preset = PRESETS[preset]
+        self.weights_dir, self.device = weights_dir, device
+        self._model, self._sha = None, None
+        super().__init__(name=f"i3d-{preset}", protocol=self.preset.to_dict(), batchable=True)
+
+    def load(self) -> None:
+        """Verify and load the weights (raises `WeightsError` offline with what to place where)."""
+        if self._model is not None:
+            return
+        from .. import weights
+        from .i3d import InceptionI3d
+
+        if self.preset.spatial == "inside-model":
+            self._model, self._sha = weights.load_torchscript(self.preset.weights, self.weights_dir)
+        else:
+            state, self._sha = weights.load_state_dict(self.preset.weights, self.weights_dir)
+            model = InceptionI3d(bn_eps=self.preset.bn_eps)
+            own = model.state_dict()
+            # Files saved before PyTorch 0.4.1 carry no BatchNorm `num_batches_tracked`; nothing reads it.
+            missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
+            unexpected = [k for k in state if k not in own]
+            if missing or unexpected:
+                from ..weights import WeightsError
+
+                raise WeightsError(f"{self.preset.weights}: not the InceptionI3d layout (missing {missing[:3]}, "
+                                   f"unexpected {unexpected[:3]})")
+            model.load_state_dict(state, strict=False)
+            self._model = model.eval()
+        self._model.to(self.device)
+        self.protocol = {**self.preset.to_dict(), "weights_sha256": self._sha}
+
+    @property
+    def cache_id(self) -> str:
+        self.load()
+        return super().cache_id
+
+    def prepare(self, clip: AVClip) -> tuple[Any, list[str]]:
+        from .i3d import FRAMES, preprocess
+
+        conv = []
+        if clip.num_frames < FRAMES:
+            conv.append(f"repeated the last frame ({clip.num_frames} < {FRAMES} frames)")
+        return preprocess(clip.video, self.preset), conv
+
+    def compute_batch(self, inputs: list) -> np.ndarray:
+        import torch
+
+        self.load()
+        x = torch.stack(inputs).to(self.device)
+        with torch.no_grad():
+            if self.preset.spatial == "inside-model":
+                y = self._model(x, rescale=True, resize=True, return_features=True)
+            else:
+                y = self._model(x)
+        return y.float().cpu().numpy().astype(np.float64)
+
+    def compute(self, clip):
+        x, conv = self.prepare(clip)
+        return {"features": self.compute_batch([x])}, conv
+
+
+class VGGishFeatures(Analysis):
+    """VGGish embeddings `[E, 128]`, one per 0.96 s example of the clip."""
+
+    def __init__(self, weights_dir=None, device: str = "cpu"):
+        from . import vggish as V
+
+        self.weights_dir, self.device = weights_dir, device
+        self._model, self._sha = None, None
+        protocol = {"rate": V.RATE, "window": V.WINDOW, "hop": V.HOP, "fft": V.FFT, "mels": V.MELS,
+                    "f_low": V.F_LOW, "f_high": V.F_HIGH, "log_offset": V.LOG_OFFSET, "example": V.EXAMPLE,
+                    "embedding": "before the final ReLU, no PCA"}
+        super().__init__(name="vggish", protocol=protocol)
+
+    def load(self) -> None:
+        if self._model is not None:
+            return
+        from .. import weights
+        from .vggish import VGGish
+
+        state, self._sha = weights.load_state_dict("vggish", self.weights_dir)
+        model = VGGish()
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise weights.WeightsError(f"vggish: not the torchvggish layout ({str(exc).splitlines()[0]})") from None
+        self._model = model.eval().to(self.device)
+        self.protocol = {**self.protocol, "weights_sha256": self._sha}
+
+    @property
+    def cache_id(self) -> str:
+        self.load()
+        return super().cache_id
+
+    def compute(self, clip):
+        import torch
+
+        from .vggish import RATE, log_mel_examples
+
+        self.load()
+        conv: list[str] = []
+        ex = log_mel_examples(mono_at(clip, RATE, conv))
+        if len(ex) == 0:
+            conv.append("shorter than one 0.96 s example: no embedding")
+            return {"features": np.zeros((0, 128))}, conv
+        with torch.no_grad():
+            emb = self._model(ex.to(self.device)).float().cpu().numpy().astype(np.float64)
+        return {"features": emb}, conv
+
+
+class SyncAnalysis(Analysis):
+    """Audio onsets, visual events and both strength curves (`ccl_bench.metrics.sync`)."""
+
+    def __init__(self):
+        from ..metrics.sync import HOP_S, RATE, RISE_FRAMES, SyncParams
+
+        self.params = SyncParams()
+        super().__init__(name="sync", protocol={"name": "ccl-event-sync-v1", "rate": RATE, "hop_s": HOP_S,
+                                                "rise_frames": RISE_FRAMES, **self.params.to_dict()})
+
+    def compute(self, clip):
+        from ..metrics import sync as S
+
+        conv: list[str] = []
+        audio = mono_at(clip, S.RATE, conv)
+
+        def picture(c):
+            vs = S.visual_strength(c.video, self.params)
+            return {"events": S.visual_events(c.video, c.fps, self.params), "photometric": vs.photometric,
+                    "kinematic": vs.kinematic}
+
+        return {"onsets": S.audio_onsets(audio, self.params), "onset_strength": S.onset_strength(audio),
+                **self.video_part(clip, picture), "fps": np.array([clip.fps])}, conv
+
+
+class AVAlignAnalysis(Analysis):
+    """Audio and video peaks of the AV-Align protocol (`ccl_bench.metrics.av_align`)."""
+
+    def __init__(self):
+        from ..metrics import av_align as A
+
+        super().__init__(name="av-align", protocol={"name": "av-align-tempotokens", "audio_rate": A.AUDIO_RATE,
+                                                    "farneback": list(A.FARNEBACK)})
+
+    def compute(self, clip):
+        from ..metrics import av_align as A
+
+        conv: list[str] = []
+        if clip.audio.shape[0] != 1:
+            conv.append(f"down-mixed {clip.audio.shape[0]} channels to mono")
+        if clip.sample_rate != A.AUDIO_RATE:
+            conv.append(f"resampled audio {clip.sample_rate} -> {A.AUDIO_RATE} Hz (soxr_hq, as librosa.load)")
+        flow = self.video_part(clip, lambda c: {"video_peaks": A.video_peaks(A.flow_trajectory(c.video), c.fps)})
+        return {"audio_peaks": A.audio_peaks(to_channels(clip.audio, 1)[0], clip.sample_rate), **flow,
+                "fps": np.array([clip.fps])}, conv
+
+
+__all__ = ["AVAlignAnalysis", "Analysis", "FeatureCache", "I3DFeatures", "SyncAnalysis", "VGGishFeatures", "content_hash",
+           "mono_at"]

@@ -1,0 +1,83 @@
+"""Result files -> tables: rich (screen), CSV and Markdown, one row per metric."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from rich.table import Table
+
+COLUMNS = ("metric", "value", "ci95_low", "ci95_high", "n", "unit", "better", "status")
+
+
+def rows(result: dict) -> list[dict]:
+    out = []
+    for name, m in result["metrics"].items():
+        if m.get("status") == "unavailable":
+            out.append({"metric": name, "value": None, "ci95_low": None, "ci95_high": None, "n": None, "unit": "",
+                        "better": "", "status": "unavailable: " + m["reason"]})
+        else:
+            lo, hi = m.get("ci95") or (None, None)
+            out.append({"metric": name, "value": m["value"], "ci95_low": lo, "ci95_high": hi, "n": m.get("n"),
+                        "unit": m.get("unit", ""), "better": m.get("better", ""), "status": "ok"})
+    return out
+
+
+def fmt(x, digits: int = 4) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}" if abs(x) < 1e4 else f"{x:,.0f}"
+    return str(x)
+
+
+def rich_table(result: dict, title: str = "metrics") -> Table:
+    t = Table("metric", "value", "95% CI", "n", "better", "protocol / reason", title=title)
+    for r, (name, m) in zip(rows(result), result["metrics"].items(), strict=True):
+        if r["status"] != "ok":
+            t.add_row(name, "[yellow]unavailable[/]", "", "", "", r["status"][len("unavailable: "):])
+            continue
+        unit = f" {r['unit']}" if r["unit"] else ""
+        proto = m.get("protocol", {})
+        t.add_row(name, fmt(r["value"]) + unit, f"[{fmt(r['ci95_low'])}, {fmt(r['ci95_high'])}]", str(r["n"]), r["better"],
+                  str(proto.get("name") or proto.get("analysis", "")))
+    return t
+
+
+def to_csv(result: dict) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in rows(result):
+        w.writerow(r)
+    return buf.getvalue()
+
+
+def to_markdown(result: dict, title: str | None = None) -> str:
+    lines = [f"### {title}", ""] if title else []
+    lines += ["| metric | value | 95% CI | n | better |", "|---|---|---|---|---|"]
+    for r in rows(result):
+        if r["status"] != "ok":
+            lines.append(f"| {r['metric']} | unavailable | {r['status'][len('unavailable: '):]} | | |")
+        else:
+            unit = f" {r['unit']}" if r["unit"] else ""
+            lines.append(f"| {r['metric']} | {fmt(r['value'])}{unit} | [{fmt(r['ci95_low'])}, {fmt(r['ci95_high'])}] | "
+                         f"{r['n']} | {r['better']} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_result(result: dict, path: str | Path) -> list[Path]:
+    """`path` (JSON) plus the same stem `.csv` and `.md`, each written atomically. -> the paths."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for p, text in ((path, json.dumps(result, indent=1, default=float)), (path.with_suffix(".csv"), to_csv(result)),
+                    (path.with_suffix(".md"), to_markdown(result, path.stem))):
+        tmp = p.with_name(f".{p.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, p)
+        written.append(p)
+    return written

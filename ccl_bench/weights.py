@@ -1,0 +1,203 @@
+"""Metric backbone weights: official file names, sources, checksums, a cache folder, offline errors.
+
+Files live in `--weights-dir`, else `$CCL_BENCH_HOME/weights`, else `<user cache>/ccl-bench/weights`.
+Nothing is downloaded unless asked (`ccl-bench weights fetch NAME`). Pickles and TorchScript files
+are code, so a file's SHA-256 is checked before it is loaded:
+- where the source publishes a checksum (or, as torch.hub files do, its first hex digits in the file
+  name) the file must match it;
+- where none is published, the checksum is recorded on the first verified use (in
+  `checksums.json` beside the files) and every later use must match that record; `weights list`
+  says which kind each file has.
+A mismatch is refused; state dicts are read with `weights_only=True`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CCLBenchError
+
+RECORD = "checksums.json"
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    name: str  # registry name
+    filename: str  # the official file name
+    url: str
+    source: str  # where the file is published
+    used_by: str
+    fmt: str  # "state-dict" (torch pickle) | "torchscript"
+    sha256: str | None = None  # published full checksum
+    sha256_prefix: str | None = None  # published leading hex digits (torch.hub file-name convention)
+
+    @property
+    def checksum_kind(self) -> str:
+        if self.sha256:
+            return "published sha256"
+        if self.sha256_prefix:
+            return f"published sha256 prefix {self.sha256_prefix}"
+        return "none published: recorded on first verified use"
+
+
+REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
+    WeightsFile("i3d-kinetics400", "i3d_pretrained_400.pt",
+                "https://drive.google.com/uc?id=1mQK8KD8G6UWRa5t87SRMm5PVXtlpneJT",
+                "VideoGPT (wilson1yan/VideoGPT, `_I3D_PRETRAINED_ID`), also used by MM-Diffusion and JavisBench",
+                "FVD/KVD presets videogpt, javisbench, cd-fvd", "state-dict"),
+    WeightsFile("i3d-torchscript", "i3d_torchscript.pt", "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1",
+                "StyleGAN-V (universome/stylegan-v), a TorchScript port of the tf-hub I3D",
+                "FVD/KVD preset stylegan-v", "torchscript"),
+    WeightsFile("vggish", "vggish-10086976.pth",
+                "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",
+                "harritaylor/torchvggish release v0.1 (fadtk loads it through torch.hub)",
+                "FAD preset vggish", "state-dict", sha256_prefix="10086976"),
+)}
+
+
+class WeightsError(CCLBenchError):
+    pass
+
+
+def weights_dir(override: str | Path | None = None) -> Path:
+    if override:
+        return Path(override)
+    if os.environ.get("CCL_BENCH_HOME"):
+        return Path(os.environ["CCL_BENCH_HOME"]) / "weights"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("ccl-bench")) / "weights"
+
+
+def lookup(name: str) -> WeightsFile:
+    if name not in REGISTRY:
+        from .errors import UnknownNameError
+
+        raise UnknownNameError("weights file", name, list(REGISTRY))
+    return REGISTRY[name]
+
+
+def path_of(name: str, folder: str | Path | None = None) -> Path:
+    return weights_dir(folder) / lookup(name).filename
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _records(folder: Path) -> dict:
+    p = folder / RECORD
+    return json.loads(p.read_text()) if p.is_file() else {}
+
+
+def _record(folder: Path, filename: str, digest: str) -> None:
+    recs = _records(folder)
+    recs[filename] = digest
+    tmp = folder / (RECORD + ".tmp")
+    tmp.write_text(json.dumps(recs, indent=1, sort_keys=True))
+    os.replace(tmp, folder / RECORD)
+
+
+def missing_message(w: WeightsFile, path: Path) -> str:
+    return (f"weights file {w.filename} not found: place it at {path} (it comes from {w.url}; {w.source}), "
+            f"or point --weights-dir / CCL_BENCH_HOME at a folder holding it, or run `ccl-bench weights fetch {w.name}` "
+            "where the internet is reachable")
+
+
+def verify(name: str, folder: str | Path | None = None) -> tuple[Path, str, str]:
+    """-> (path, sha256, how it was checked). Raises `WeightsError` for a missing or mismatched file."""
+    w, d = lookup(name), weights_dir(folder)
+    path = d / w.filename
+    if not path.is_file():
+        raise WeightsError(missing_message(w, path))
+    digest = sha256_of(path)
+    if w.sha256 and digest != w.sha256:
+        raise WeightsError(f"{path}: sha256 {digest} differs from the published {w.sha256}; refusing to load it")
+    if w.sha256_prefix and not digest.startswith(w.sha256_prefix):
+        raise WeightsError(f"{path}: sha256 {digest[:16]}... does not start with the published {w.sha256_prefix}; "
+                           "refusing to load it")
+    if w.sha256 or w.sha256_prefix:
+        return path, digest, w.checksum_kind
+    recorded = _records(d).get(w.filename)
+    if recorded is None:
+        _check_format(path, w.fmt)  # never record the checksum of an error page or a truncated download
+        _record(d, w.filename, digest)
+        return path, digest, "recorded now (first use; the source publishes no checksum)"
+    if recorded != digest:
+        raise WeightsError(f"{path}: sha256 {digest} differs from the one recorded on first use ({recorded}, in "
+                           f"{d / RECORD}); refusing to load it (delete that record if you replaced the file on purpose)")
+    return path, digest, "matches the checksum recorded on first use"
+
+
+def _check_format(path: Path, fmt: str) -> None:
+    """A state dict must load with weights_only=True (which runs no code); TorchScript is a zip archive."""
+    import zipfile
+
+    import torch
+
+    if fmt == "torchscript":
+        ok = zipfile.is_zipfile(path) and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist())
+    else:
+        try:
+            ok = isinstance(torch.load(str(path), map_location="cpu", weights_only=True), dict)
+        except Exception:  # noqa: BLE001 - any failure means: not a state dict
+            ok = False
+    if not ok:
+        raise WeightsError(f"{path}: not a {'TorchScript archive' if fmt == 'torchscript' else 'torch state dict'} "
+                           "(an error page or a truncated download?); refusing to record its checksum")
+
+
+def load_state_dict(name: str, folder: str | Path | None = None) -> tuple[dict, str]:
+    """A verified state-dict file -> (state dict, sha256)."""
+    import torch
+
+    path, digest, _ = verify(name, folder)
+    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    return state, digest
+
+
+def load_torchscript(name: str, folder: str | Path | None = None):
+    """A verified TorchScript file -> (module in eval mode, sha256)."""
+    import warnings
+
+    import torch
+
+    path, digest, _ = verify(name, folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
+        return torch.jit.load(str(path), map_location="cpu").eval(), digest
+
+
+def fetch(name: str, folder: str | Path | None = None, timeout: float = 30.0) -> Path:
+    """Download a file into the weights folder (to a temporary name, verified, then renamed)."""
+    w, d = lookup(name), weights_dir(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / w.filename
+    if path.is_file():
+        verify(name, folder)
+        return path
+    tmp = d / (w.filename + ".partial")
+    try:
+        with urllib.request.urlopen(w.url, timeout=timeout) as r, tmp.open("wb") as f:
+            while block := r.read(1 << 20):
+                f.write(block)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WeightsError(f"cannot download {w.filename} from {w.url} ({exc}); {missing_message(w, path)}") from None
+    os.replace(tmp, path)
+    try:
+        verify(name, folder)
+    except WeightsError:
+        path.unlink(missing_ok=True)
+        raise
+    return path

@@ -168,6 +168,53 @@ def _weights(args: argparse.Namespace) -> None:
         out.print(f"{path}: ready", highlight=False)
 
 
+def _profile(args: argparse.Namespace) -> None:
+    import json
+
+    import torch
+
+    from .profiling import matmul_rate
+    from .runner.profile import ClipSize, profile_model
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    clip = ClipSize.parse(args.clip)
+    guidance = args.guidance.split(",") if args.guidance else None
+    rate = matmul_rate(device)
+    records = []
+    for name in args.model.split(","):
+        records += profile_model(name.strip(), args.scale, args.mode, guidance, args.dtype, args.batch, args.checkpointing,
+                                 device, clip, args.audio_rate, args.steps, args.repeats, parse_sets(args.set), rate)
+    none_ms = {r["guidance"]: r["step_ms"] for r in records if r["model"] == "none" and "step_ms" in r}
+    table = Table("model", "guidance", "params (M) v / a / x", "GFLOP fwd", "check", "fwd ms", "step ms", "peak GB", "MFU",
+                  "x share", "passes", "NFE/clip", "s/clip", title=f"profile {args.scale} {args.mode} on {device}")
+    for r in records:
+        if r.get("status") == "oom":
+            table.add_row(r["model"], "-", "", "", "", "", "[red]out of memory[/]", *[""] * 6)
+            continue
+        base = none_ms.get(r["guidance"])
+        if base is not None and r["model"] != "none":
+            r["interaction_share"] = (r["step_ms"] - base) / r["step_ms"]
+        p = r["params"]
+        table.add_row(r["model"], str(r["guidance"] or "-"),
+                      f"{p['video'] / 1e6:.1f} / {p['audio'] / 1e6:.1f} / {p['interaction'] / 1e6:.1f}",
+                      f"{r['flops_fwd'] / 1e9:,.1f}", f"{r['flops_check']:.3f}", f"{r['fwd_ms']:.1f}" if "fwd_ms" in r else "-",
+                      f"{r['step_ms']:.1f}", f"{r['peak_mem_gb']:.1f}" if r.get("peak_mem_gb") else "-",
+                      f"{r['mfu']:.1%}" if r.get("mfu") else "-",
+                      f"{r['interaction_share']:.1%}" if "interaction_share" in r else "-",
+                      str(r.get("passes_per_step") or "-"), str(r.get("nfe_per_clip") or "-"),
+                      f"{r['sec_per_clip']:.2f}" if r.get("sec_per_clip") else "-")
+    out.print(table)
+    out.print(f"measured matmul rate: {rate / 1e12:.1f} TFLOP/s ({'bf16' if device.startswith('cuda') else 'fp32'})")
+    if not device.startswith("cuda"):
+        out.print("[yellow]CPU timings are not comparable with GPU ones (and MFU here is against a CPU fp32 matmul).[/]")
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"matmul_flops_per_s": rate, "records": records}, indent=1))
+        out.print(f"wrote {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -242,6 +289,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=_eval)
+
+    pr = sub.add_parser("profile", parents=[common], help="compute, memory and time of reference models (random weights)")
+    pr.add_argument("--model", required=True, help="NAME[,NAME...]")
+    pr.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a model config field (repeatable)")
+    pr.add_argument("--scale", default="tiny", help="tiny, small, wan-1.3b or wan-14b")
+    pr.add_argument("--clip", default="352x640x5s", help="HEIGHTxWIDTHxSECONDS at Wan scales (Wan VAE latents)")
+    pr.add_argument("--audio-rate", type=float, default=31.25, help="audio latent frames per second at Wan scales")
+    pr.add_argument("--mode", choices=["train", "sample"], default="train")
+    pr.add_argument("--guidance", help="sample mode: schemes (default: ucg,ucg-joint,cfg,ltx2)")
+    pr.add_argument("--steps", type=int, default=50, help="sampling steps per clip (sample mode)")
+    pr.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16")
+    pr.add_argument("--batch", type=int, default=1)
+    pr.add_argument("--checkpointing", action="store_true", help="activation checkpointing of every layer")
+    pr.add_argument("--repeats", type=int, default=5)
+    pr.add_argument("--device")
+    pr.add_argument("--out", help="records as JSON")
+    pr.set_defaults(func=_profile)
 
     w = sub.add_parser("weights", parents=[common], help="metric weights: list, path, verify, fetch")
     w.add_argument("action", choices=["list", "path", "verify", "fetch"])

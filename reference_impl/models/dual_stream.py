@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..config import ModelConfig
 from ..interactions import INTERACTIONS, NoExchange, StreamState
@@ -27,6 +28,8 @@ class DualStreamModel(nn.Module):
         layers = [] if kind is NoExchange else cfg.exchange_layers()
         self.interactions = nn.ModuleDict({str(i): kind(cfg) for i in layers})
         self._plain = NoExchange(cfg)
+        # Recompute each layer in the backward pass instead of keeping its activations (Wan-scale training).
+        self.gradient_checkpointing = False
 
     def route(self, batch: int, tasks: Sequence[Task | str] | None, device) -> Route:
         return Route.for_tasks(tasks if tasks is not None else [Task.T2AV] * batch, self.cfg.routing, device)
@@ -57,5 +60,8 @@ class DualStreamModel(nn.Module):
         for i, (vb, ab) in enumerate(zip(vs.blocks, aud.blocks, strict=True)):
             sv.sa_keep = sa.sa_keep = keep if i in route.stg_layers else None
             layer = self.interactions[str(i)] if str(i) in self.interactions else self._plain
-            xv, xa = layer.run_layer(vb, ab, xv, xa, sv, sa)
+            if self.gradient_checkpointing and torch.is_grad_enabled():
+                xv, xa = checkpoint(layer.run_layer, vb, ab, xv, xa, sv, sa, use_reentrant=False)
+            else:
+                xv, xa = layer.run_layer(vb, ab, xv, xa, sv, sa)
         return vs.unpatchify(vs.head(xv, ev), gv), aud.unpatchify(aud.head(xa, ea), ga)

@@ -6,6 +6,7 @@ A block runs in three stages so an interaction can act between or inside them:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 
@@ -112,10 +113,16 @@ class WanBlock(nn.Module):
         return self.feed_forward(x, e0)
 
 
+def _no_autocast(device_type: str):
+    """Autocast switched off, on devices that have it (the `meta` device, used to count FLOPs of
+    models too big to allocate, has none)."""
+    return torch.autocast(device_type, enabled=False) if device_type in ("cuda", "cpu") else contextlib.nullcontext()
+
+
 def _compute_dtype(x: torch.Tensor, weight: torch.Tensor) -> torch.dtype:
     """The dtype matmuls run in: autocast's when it is on, else the weights' (the residual stream
     stays float32, as in Wan, so bf16 weights need their inputs cast)."""
-    if torch.is_autocast_enabled(x.device.type):
+    if x.device.type in ("cuda", "cpu") and torch.is_autocast_enabled(x.device.type):
         return torch.get_autocast_dtype(x.device.type)
     return weight.dtype
 
@@ -155,7 +162,7 @@ class Stream(nn.Module):
     def embed_time(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """t `[B]` in [0, 1] -> e `[B, dim]`, e0 `[B, 6, dim]`, both float32 (outside autocast)."""
         dtype = self.time_embedding[0].weight.dtype
-        with torch.autocast(t.device.type, enabled=False):
+        with _no_autocast(t.device.type):
             e = self.time_embedding(timestep_embedding(t, self.freq_dim).to(dtype))
             e0 = self.time_projection(e).unflatten(1, (6, self.dim))
         return e.float(), e0.float()

@@ -1,0 +1,217 @@
+"""`ccl-bench profile`: what a reference model costs, with random weights: parameters, FLOPs (counted
+and checked against `reference_impl.flops`), forward and forward+backward time, peak memory, MFU
+against the bf16 matmul rate measured in the same run, and, in sample mode, each guidance scheme's
+passes per step, network evaluations and seconds per clip.
+
+Token counts. Wan scales: the Wan VAE (4x in time with a causal first frame, 8x8 in space, 16
+channels) and Wan's 1 x 2 x 2 patch over a `HxWxS` clip at 16 fps (`4 round(S fps / 4) + 1` frames),
+and an audio latent of `--audio-rate` Hz (default 31.25, MMAudio's 16 kHz VAE: 157 tokens for 5 s).
+tiny / small: the av-sync `tiny` rendering through its fixed codecs (pixels, log-mel)."""
+
+from __future__ import annotations
+
+import gc
+import math
+import re
+from dataclasses import asdict, dataclass
+
+import torch
+
+from ..errors import CCLBenchError
+
+WAN_FPS = 16.0
+WAN_TEXT_TOKENS = 512  # umT5 context length in Wan2.1
+
+
+@dataclass(frozen=True)
+class ClipSize:
+    height: int
+    width: int
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> ClipSize:
+        m = re.fullmatch(r"(\d+)x(\d+)x(\d+(?:\.\d+)?)s?", text.strip())
+        if not m:
+            raise CCLBenchError(f"--clip '{text}': use HEIGHTxWIDTHxSECONDS, e.g. 352x640x5s")
+        return cls(int(m[1]), int(m[2]), float(m[3]))
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Latent shapes of one example: video `(C, F, H, W)`, audio `(C, T)`, text tokens."""
+
+    video: tuple[int, int, int, int]
+    audio: tuple[int, int]
+    text: int
+
+    def tokens(self, cfg) -> tuple[int, int]:
+        pt, ph, pw = cfg.video_patch
+        _, f, h, w = self.video
+        return (f // pt) * (h // ph) * (w // pw), self.audio[1] // cfg.audio_patch
+
+
+def wan_shapes(clip: ClipSize, audio_rate: float, cfg) -> Shapes:
+    frames = 4 * round(clip.seconds * WAN_FPS / 4) + 1
+    latent_frames = (frames - 1) // 4 + 1
+    return Shapes((cfg.video_in_dim, latent_frames, clip.height // 8, clip.width // 8),
+                  (cfg.audio_in_dim, math.ceil(clip.seconds * audio_rate)), WAN_TEXT_TOKENS)
+
+
+def model_and_shapes(name: str, scale: str, overrides: dict, clip: ClipSize, audio_rate: float, device, dtype):
+    """Build the model directly on `device` in `dtype` (a 14B model never exists in float32)."""
+    import reference_impl as R
+
+    if scale in ("tiny", "small"):
+        from ..suites import load_suite
+        from .models import codecs_for
+
+        rend = load_suite("av-sync").rendering("tiny")
+        vc, ac = codecs_for(rend)
+        from reference_impl.codecs import codec_overrides
+
+        overrides = {**codec_overrides(vc, ac), **overrides}
+        cfg = R.resolve_config(name, scale, **overrides)
+        shapes = Shapes((vc.channels, rend.num_frames, rend.height // vc.patch, rend.width // vc.patch),
+                        (ac.n_mels, ac.frames(rend.num_samples)), 24)
+    else:
+        cfg = R.resolve_config(name, scale, **{"audio_latent_rate": audio_rate, **overrides})
+        shapes = wan_shapes(clip, audio_rate, cfg)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = R.DualStreamModel(cfg)
+    finally:
+        torch.set_default_dtype(previous)
+    return model, shapes
+
+
+def inputs(model, shapes: Shapes, batch: int, device, seed: int = 0):
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    rnd = lambda *s: torch.randn(*s, generator=g).to(device)  # noqa: E731
+    t = torch.rand(batch, generator=g).to(device)
+    return dict(video=rnd(batch, *shapes.video), audio=rnd(batch, *shapes.audio), t_video=t, t_audio=t,
+                text=rnd(batch, shapes.text, model.cfg.text_dim))
+
+
+def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance: list[str] | None = None,
+                  dtype: str = "bf16", batch: int = 1, checkpointing: bool = False, device: str | None = None,
+                  clip: ClipSize = ClipSize(352, 640, 5.0), audio_rate: float = 31.25, steps: int = 50,
+                  repeats: int = 5, overrides: dict | None = None, matmul_flops: float | None = None) -> list[dict]:
+    """-> one record per measurement: mode train gives one, sample gives one per guidance scheme."""
+    from reference_impl.diffusion.guidance import GuidanceScales, guided_prediction, passes_per_step
+    from reference_impl.flops import forward_flops
+
+    from ..profiling import count_flops, peak_memory, time_call
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    on_gpu = device.startswith("cuda")
+    gc.collect()  # the previous model's memory goes back before this one is built
+    if on_gpu:
+        torch.cuda.empty_cache()
+    amp = torch.bfloat16 if dtype == "bf16" else torch.float32
+    # bf16 weights at Wan scale (and their grads): what fits a 14B stream on one card; fp32 masters elsewhere.
+    param_dtype = amp if scale.startswith("wan") and on_gpu else torch.float32
+    model, shapes = model_and_shapes(name, scale, overrides or {}, clip, audio_rate, device, param_dtype)
+    model.gradient_checkpointing = checkpointing
+    cfg = model.cfg
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    nv, na = shapes.tokens(cfg)
+    base = {"model": name, "scale": scale, "mode": mode, "batch": batch, "dtype": dtype,
+            "param_dtype": str(param_dtype).replace("torch.", ""), "checkpointing": checkpointing,
+            "device": torch.cuda.get_device_name() if on_gpu else "cpu", "video_tokens": nv, "audio_tokens": na,
+            "text_tokens": shapes.text, "clip": asdict(clip) if scale.startswith("wan") else "av-sync tiny rendering",
+            "params": {"video": count(model.video_stream), "audio": count(model.audio_stream),
+                       "interaction": count(model.interactions)}}
+    base["params"]["total"] = sum(base["params"].values())
+    x = inputs(model, shapes, batch, device)
+    autocast = lambda: torch.autocast(device.split(":")[0], dtype=amp, enabled=dtype == "bf16")  # noqa: E731
+    analytic = forward_flops(cfg, shapes.video[1:], shapes.audio[1], shapes.text, batch)
+
+    def forward():
+        with torch.no_grad(), autocast():
+            return model(x["video"], x["audio"], x["t_video"], x["t_audio"], x["text"])
+
+    records = []
+    try:
+        flops = count_flops(forward)
+        base.update(flops_fwd=flops, flops_fwd_analytic=analytic["total"], flops_check=flops / analytic["total"],
+                    flops_fwd_interaction=analytic["interaction"])
+        if mode == "train":
+            model.train()
+
+            def step():
+                model.zero_grad(set_to_none=True)
+                with autocast():
+                    pv, pa = model(x["video"], x["audio"], x["t_video"], x["t_audio"], x["text"])
+                    loss = pv.float().square().mean() + pa.float().square().mean()
+                loss.backward()
+
+            fwd = time_call(forward, device, repeats=repeats)
+            st = time_call(step, device, repeats=repeats)
+            rec = {**base, "guidance": None, "fwd_ms": fwd.median_ms, "step_ms": st.median_ms,
+                   "step_samples_ms": st.samples_ms, "peak_mem_gb": peak_memory(step, device),
+                   "passes_per_step": None, "nfe_per_clip": None, "sec_per_clip": None}
+            if matmul_flops:
+                rec["mfu"] = 3 * flops / (st.median_ms / 1e3) / matmul_flops  # backward ~ 2x forward
+                rec["mfu_fwd"] = flops / (fwd.median_ms / 1e3) / matmul_flops
+            records.append(rec)
+        else:
+            model.eval()
+            null = torch.zeros_like(x["text"])
+            for scheme in guidance or ["ucg", "ucg-joint", "cfg", "ltx2"]:
+                def guided(scheme=scheme):
+                    with torch.no_grad(), autocast():
+                        return guided_prediction(model, scheme, GuidanceScales(), x["video"], x["audio"], x["t_video"],
+                                                 x["t_audio"], ["t2av"] * batch, x["text"], None, null, None)
+
+                t = time_call(guided, device, warmup=1, repeats=repeats)
+                passes = passes_per_step(scheme)
+                rec = {**base, "guidance": scheme, "passes_per_step": passes, "nfe_per_clip": passes * steps,
+                       "sampling_steps": steps, "guided_step_ms": t.median_ms, "step_ms": t.median_ms,
+                       "sec_per_clip": steps * t.median_ms / 1e3 / batch, "peak_mem_gb": peak_memory(guided, device),
+                       "flops_guided_step": count_flops(guided)}
+                if matmul_flops:
+                    rec["mfu"] = rec["flops_guided_step"] / (t.median_ms / 1e3) / matmul_flops
+                records.append(rec)
+    except torch.OutOfMemoryError as exc:
+        records.append({**base, "status": "oom", "error": str(exc).splitlines()[0]})
+    return records
+
+
+def tarp_attention_bench(video_tokens_grid=(21, 22, 40), audio_tokens=(157, 1000), heads=12, head_dim=128, lct=16,
+                         window=3, device=None, dtype=torch.bfloat16, repeats=10) -> list[dict]:
+    """TARP's partitioned cross-attention (gathered per partition) against dense cross-attention over
+    every partner token, video queries reading audio keys, at real token counts."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    f, h, w = video_tokens_grid
+    out = []
+    for na in audio_tokens:
+        out += _tarp_pair(f, h * w, na, heads, head_dim, lct, window, device, dtype, repeats)
+    return out
+
+
+def _tarp_pair(f, per_frame, na, heads, head_dim, lct, window, device, dtype, repeats) -> list[dict]:
+    from reference_impl.interactions.tarp import PartitionPlan, partitioned_attention, video_query_intervals
+    from reference_impl.models.layers import attention
+
+    from ..profiling import count_flops, time_call
+
+    nv = f * per_frame
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(1, nv, heads, head_dim, generator=g).to(device, dtype)
+    k = torch.randn(1, na, heads, head_dim, generator=g).to(device, dtype)
+    v = torch.randn_like(k)
+    ck = torch.randn(lct, heads, head_dim, generator=g).to(device, dtype)
+    cv = torch.randn_like(ck)
+    lo, hi = video_query_intervals(f, per_frame, na, window)
+    plan = PartitionPlan.make(lo, hi, na, device)
+    allowed = torch.ones(1, dtype=torch.bool, device=device)
+    lo_d, hi_d = lo.to(device), hi.to(device)
+    kk, vv = torch.cat([ck[None], k], 1), torch.cat([cv[None], v], 1)
+    fns = {"partitioned": lambda: partitioned_attention(q, k, v, lo_d, hi_d, allowed, ck, cv, plan),
+           "dense": lambda: attention(q, kk, vv)}
+    return [{"kind": kind, "video_tokens": nv, "audio_tokens": na, "window_tokens": int((hi - lo).max()), "lct": lct,
+             "ms": time_call(fn, device, warmup=3, repeats=repeats).median_ms, "flops": count_flops(fn), "device": device}
+            for kind, fn in fns.items()]

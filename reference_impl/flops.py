@@ -1,0 +1,87 @@
+"""Analytic forward FLOPs of a `DualStreamModel` (2 per multiply-add; matrix products and attention
+only, as `torch.utils.flop_counter` counts them), so a measured count can be checked.
+
+Notation: B batch, Nv / Na video / audio tokens, L text tokens, D widths, F FFN widths, I the
+cross-modal inner width (= audio width), K learnable context tokens. Per stream block:
+`8 N D^2` (self-attention q, k, v, o) + `4 N^2 D` (its scores and values) + `4 N D^2 + 4 L D^2`
+(text cross-attention q, o and k, v) + `4 N L D` + `4 N D F` (FFN)."""
+
+from __future__ import annotations
+
+import math
+
+from .config import ModelConfig
+
+
+def attention(nq: int, nk: int, width: int) -> int:
+    """q k^T and p v over `width` channels."""
+    return 4 * nq * nk * width
+
+
+def linear(n: int, cin: int, cout: int) -> int:
+    return 2 * n * cin * cout
+
+
+def stream_block(n: int, text: int, dim: int, ffn: int) -> int:
+    return (4 * linear(n, dim, dim) + attention(n, n, dim) + 2 * linear(n, dim, dim) + 2 * linear(text, dim, dim)
+            + attention(n, text, dim) + linear(n, dim, ffn) + linear(n, ffn, dim))
+
+
+def stream(n: int, text: int, dim: int, ffn: int, layers: int, patch_in: int, patch_out: int, text_dim: int,
+           freq_dim: int) -> int:
+    """A whole stream on one example: patch embedding, text and time embeddings, blocks, head."""
+    embed = linear(n, patch_in, dim) + linear(text, text_dim, dim) + linear(text, dim, dim)
+    time = linear(1, freq_dim, dim) + linear(1, dim, dim) + linear(1, dim, 6 * dim)
+    return embed + time + layers * stream_block(n, text, dim, ffn) + linear(n, dim, patch_out)
+
+
+def interaction(cfg: ModelConfig, grid: tuple[int, int, int], na: int, batch: int, lct_alone: bool = False) -> int:
+    """One exchange layer on `batch` examples. grid: video token grid (f, h, w); na: audio tokens.
+    lct_alone: the guidance passes that may switch LCT off also run the partner-only attention."""
+    f, h, w = grid
+    nv, dv, da, inner = f * h * w, cfg.video_dim, cfg.audio_dim, cfg.audio_dim
+    kind = cfg.interaction
+    if kind == "none":
+        return 0
+    if kind in ("gated", "ltx2", "ccl"):
+        proj = batch * (linear(nv, dv, inner) * 2 + linear(na, da, inner) * 2  # q, o of each direction
+                        + linear(na, da, inner) * 2 + linear(nv, dv, inner) * 2)  # k, v of each direction
+        if kind == "ltx2":  # adaLN tables from the time embeddings: 3 + 2 chunks per direction
+            proj += batch * (linear(1, dv, 3 * dv) + linear(1, da, 2 * da) + linear(1, da, 3 * da) + linear(1, dv, 2 * dv))
+        if kind != "ccl":
+            return proj + batch * (attention(nv, na, inner) + attention(na, nv, inner))
+        from .interactions.ccl import tarp_intervals
+
+        k = cfg.lct_tokens if cfg.lct else 0
+        (_, _, plan_v), (_, _, plan_a) = tarp_intervals(cfg, grid, na, "cpu")
+        proj += linear(k, da, inner) * 2 + linear(k, dv, inner) * 2  # context tokens' k, v (once per call)
+        att = 0
+        for plan in (plan_v, plan_a):
+            groups, lq = plan.q_idx.shape
+            lk = plan.k_idx.shape[1]
+            att += attention(groups * lq, k + lk, inner)
+            if lct_alone and k:
+                att += attention(groups * lq, lk, inner)
+        return proj + batch * att
+    if kind == "ovi":
+        return batch * (linear(na, da, dv) * 2 + attention(nv, na, dv)  # video reads audio: k, v fusion
+                        + linear(nv, dv, da) * 2 + attention(na, nv, da))
+    if kind == "joint":
+        return batch * (linear(na, da, dv) + linear(na, dv, dv) * 2 + attention(nv, na, dv)  # audio keys in video
+                        + linear(nv, dv, da) + linear(nv, da, da) * 2 + attention(na, nv, da))
+    raise ValueError(f"unknown interaction '{kind}'")
+
+
+def forward_flops(cfg: ModelConfig, video_latent: tuple[int, int, int], audio_latent: int, text: int,
+                  batch: int = 1, lct_alone: bool = False) -> dict[str, int]:
+    """FLOPs of one forward on `batch` examples: video latent (frames, height, width), audio latent
+    frames, text tokens -> {"video", "audio", "interaction", "total"}."""
+    pt, ph, pw = cfg.video_patch
+    grid = (video_latent[0] // pt, video_latent[1] // ph, video_latent[2] // pw)
+    nv, na = math.prod(grid), audio_latent // cfg.audio_patch
+    v = batch * stream(nv, text, cfg.video_dim, cfg.video_ffn_dim, cfg.layers, cfg.video_in_dim * pt * ph * pw,
+                       cfg.video_in_dim * pt * ph * pw, cfg.text_dim, cfg.freq_dim)
+    a = batch * stream(na, text, cfg.audio_dim, cfg.audio_ffn_dim, cfg.layers, cfg.audio_in_dim * cfg.audio_patch,
+                       cfg.audio_in_dim * cfg.audio_patch, cfg.text_dim, cfg.freq_dim)
+    x = len(cfg.exchange_layers()) * interaction(cfg, grid, na, batch, lct_alone)
+    return {"video": v, "audio": a, "interaction": x, "total": v + a + x}

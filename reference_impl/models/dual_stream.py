@@ -3,6 +3,7 @@ interaction in every k-th block. Routing is per example; each stream has its own
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -21,6 +22,9 @@ class DualStreamModel(nn.Module):
         super().__init__()
         if cfg.interaction not in INTERACTIONS:
             raise ValueError(f"unknown interaction '{cfg.interaction}' (known: {', '.join(INTERACTIONS)})")
+        for fault in cfg.narrow_streams():
+            warnings.warn(f"{cfg.extra.get('name', cfg.interaction)}: {fault}; it cannot carry its input through and "
+                          "will learn poorly (widen the stream or shrink the patch)", stacklevel=2)
         self.cfg = cfg
         self.video_stream = VideoStream(cfg)
         self.audio_stream = AudioStream(cfg)

@@ -43,15 +43,20 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
 
     mask: bool, broadcastable to `[..., heads, Nq, Nk]`, True = may attend. A query whose keys are
     all masked gets an exact zero output (never NaN): it has nothing to read."""
-    q, k, v = (x.transpose(-3, -2) for x in (q, k, v))  # -> [..., heads, N, d]
+    lead = q.shape[:-3]
+    # The fused kernels (flash, memory-efficient) take 4-D [batch, heads, N, d] only; more leading dims
+    # (TARP's per-partition blocks) would fall back to the unfused math kernel, so fold them into one.
+    q, k, v = (x.reshape(-1, *x.shape[-3:]).transpose(1, 2) for x in (q, k, v))  # -> [B', heads, N, d]
     if mask is None:
         out = F.scaled_dot_product_attention(q, k, v)
-        return out.transpose(-3, -2)
-    any_key = mask.any(-1, keepdim=True)
-    safe = mask | ~any_key  # rows with no key attend everything, then are zeroed below
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=safe.expand(*q.shape[:-1], k.shape[-2]))
-    out = torch.where(any_key, out, torch.zeros((), dtype=out.dtype, device=out.device))
-    return out.transpose(-3, -2)
+    else:
+        mask = mask.expand(*lead, *mask.shape[-3:]).reshape(-1, *mask.shape[-3:])
+        any_key = mask.any(-1, keepdim=True)
+        safe = mask | ~any_key  # rows with no key attend everything, then are zeroed below
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=safe.expand(*q.shape[:-1], k.shape[-2]))
+        out = torch.where(any_key, out, torch.zeros((), dtype=out.dtype, device=out.device))
+    out = out.transpose(1, 2)  # [B', N, heads, d]
+    return out.reshape(*lead, *out.shape[1:])
 
 
 def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

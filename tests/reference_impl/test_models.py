@@ -85,7 +85,7 @@ def test_partner_absent_attends_exactly_the_learnable_context_tokens():
     model = trained_like(R.build_model("ccl", "tiny", lct_tokens=6))
     cca = model.interactions["0"].video_from_audio
     g = torch.Generator().manual_seed(0)
-    xq, xkv = torch.randn(2, 10, 64, generator=g), torch.randn(2, 7, 32, generator=g)
+    xq, xkv = torch.randn(2, 10, 64, generator=g), torch.randn(2, 7, model.cfg.audio_dim, generator=g)
     tq, tk = torch.linspace(0, 1, 10, dtype=torch.float64), torch.linspace(0, 1, 7, dtype=torch.float64)
     q, k, v, ck, cv = cca.qkv(xq, xkv, tq, tk)
     keys = torch.cat([ck.expand(2, -1, -1, -1), k], 1)
@@ -105,7 +105,7 @@ def test_partner_absent_attends_exactly_the_learnable_context_tokens():
 def test_without_lct_an_absent_partner_gives_zero():
     model = trained_like(R.build_model("ccl-no-lct", "tiny"))
     cca = model.interactions["0"].video_from_audio
-    xq, xkv = torch.randn(1, 10, 64), torch.randn(1, 7, 32)
+    xq, xkv = torch.randn(1, 10, 64), torch.randn(1, 7, model.cfg.audio_dim)
     t = torch.zeros(10, dtype=torch.float64)
     out = cca(xq, xkv, t, t[:7], torch.zeros(10, dtype=torch.long), torch.full((10,), 7), torch.tensor([False]))
     assert not out.any()  # exactly zero, output bias included
@@ -157,3 +157,11 @@ def test_perturbed_pass_skips_self_attention_in_chosen_layers():
         ov, _ = model(**x, route=base)
         pv, _ = model(**x, route=pert)
     assert torch.equal(ov[0], pv[0]) and not torch.allclose(ov[1], pv[1])
+
+
+def test_a_stream_narrower_than_its_tokens_is_flagged():
+    with pytest.warns(UserWarning, match="audio stream 64 wide, tokens of 128 numbers"):
+        R.build_model("ccl", "small", device="meta", audio_dim=64, audio_heads=2, audio_patch=2)
+    for scale in ("tiny", "small", "wan-1.3b"):  # the named scales with the codecs they are used with
+        fields = {"video_in_dim": 12, "audio_in_dim": 64} if scale in ("tiny", "small") else {}
+        assert R.resolve_config("ccl", scale, **fields).narrow_streams() == []

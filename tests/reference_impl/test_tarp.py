@@ -26,7 +26,7 @@ def test_token_times_follow_the_stated_conventions():
     small = R.resolve_config("ccl", "small", video_fps=16.0, video_temporal_compression=1)  # patch 2 in time
     torch.testing.assert_close(video_token_times(small, 3), torch.tensor([0.5, 2.5, 4.5], dtype=torch.float64) / 16)
     torch.testing.assert_close(video_token_times(wan, 4), video_frame_times(wan, 4))  # Wan: one latent frame a token
-    tiny = R.resolve_config("ccl", "tiny")  # mel at 64 Hz, patch 2: token j covers frames 2j, 2j + 1
+    tiny = R.resolve_config("ccl", "tiny", audio_patch=2)  # mel at 64 Hz, patch 2: token j covers frames 2j, 2j + 1
     torch.testing.assert_close(audio_token_times(tiny, 2), torch.tensor([0.5, 2.5], dtype=torch.float64) / 64)
 
 
@@ -42,7 +42,7 @@ def test_same_second_same_phase():
     model = R.build_model("ccl", "tiny", audio_patch=1, audio_latent_rate=32.0)
     cca = model.interactions["0"].video_from_audio
     x = torch.randn(1, 1, 64)
-    y = torch.randn(1, 1, 32)
+    y = torch.randn(1, 1, model.cfg.audio_dim)
     scores = []
     for shift in (0.0, 0.5, 1.25):
         tq, tk = (torch.tensor([t + shift], dtype=torch.float64) for t in (0.3, 0.1))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -106,12 +107,14 @@ def _info(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    from .distributed import world
     from .runner.train import train
 
     out_dir = train(args.model, args.suite, args.scale, args.steps, args.out, seed=args.seed, resume=args.resume,
                     overrides=parse_sets(args.set), num_clips=args.clips, batch_size=args.batch_size, device=args.device,
                     show_progress=not args.quiet)
-    out.print(f"wrote {out_dir}/ema.safetensors, {out_dir}/metrics.jsonl")
+    if world().main:
+        out.print(f"wrote {out_dir}/ema.safetensors, {out_dir}/metrics.jsonl")
 
 
 def _sample(args: argparse.Namespace) -> None:
@@ -128,9 +131,13 @@ def _eval(args: argparse.Namespace) -> None:
     from .tables import rich_table, write_result
 
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    from .distributed import world
+
     result = evaluate(args.pred, args.ref, metrics=metrics, protocol=args.protocol, device=args.device,
                       weights_dir=args.weights_dir, cache_dir=args.cache_dir, bootstrap=args.bootstrap, seed=args.seed,
                       show_progress=not args.quiet)
+    if not world().main:  # under torchrun, rank 0 reports
+        return
     out.print(rich_table(result, title=f"{args.pred}" + (f" vs {args.ref}" if args.ref else "")))
     for side, info in result["clips"].items():
         if info["excluded"]:
@@ -143,6 +150,68 @@ def _eval(args: argparse.Namespace) -> None:
     if args.out:
         paths = write_result(result, args.out)
         out.print("wrote " + ", ".join(str(p) for p in paths))
+
+
+def _run(args: argparse.Namespace) -> None:
+    from .runner.run import run
+    from .tables import rich_table
+
+    models = [m.strip() for m in args.model.split(",")] if not args.model.endswith((".yaml", ".yml")) else [args.model]
+    if len(models) > 1 and args.checkpoint:
+        raise CCLBenchError("--checkpoint goes with one --model")
+    from .distributed import world
+
+    for model in models:
+        result = run(model, args.suite, out=args.out, task=args.task, guidance=args.guidance,
+                     num_samples=args.num_samples, steps=args.steps, seed=args.seed, device=args.device,
+                     checkpoint=args.checkpoint, overrides=parse_sets(args.set), bootstrap=args.bootstrap,
+                     weights_dir=args.weights_dir, cache_dir=args.cache_dir, show_progress=not args.quiet)
+        if not world().main:
+            continue
+        out.print(rich_table(result, title=f"{result['model']} on {result['suite']}"))
+        for task, t in result["tasks"].items():
+            g = t["generation"]
+            mem = (f"peak GPU memory {g['peak_gpu_mem_gb']:.2f} GB" if "peak_gpu_mem_gb" in g
+                   else f"peak process memory {g['peak_rss_gb']:.2f} GB")
+            out.print(f"{task}: {g['clips']} clips in {g['seconds']:.1f} s ({g['clips_per_s']:.2f} clips/s on "
+                      f"{g['device']}), {g['passes_per_step']} passes per step, {g['nfe_per_clip']} network evaluations "
+                      f"per clip, {mem}")
+        out.print(f"wrote {Path(args.out) / result['suite'] / (result['model'] + '.json')} (+ .csv, .md)", highlight=False)
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from .compare import compare, load_entries, to_markdown
+    from .compare import rich_table as compare_table
+
+    entries = load_entries(args.items, args.results, args.suite)
+    table = compare(entries, bootstrap=args.bootstrap, seed=args.seed)
+    out.print(compare_table(table))
+    if args.md:
+        Path(args.md).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.md).write_text(to_markdown(table))
+        out.print(f"wrote {args.md}")
+    if args.plot:
+        from .plots import metric_bars
+
+        for task in table["tasks"]:
+            path = Path(args.plot) if len(table["tasks"]) == 1 else Path(args.plot).with_stem(f"{Path(args.plot).stem}-{task}")
+            metric_bars({e.label: {"metrics": e.result["tasks"][task]["metrics"]} for e in entries if task in e.result["tasks"]},
+                        path, title=f"{table['suite']} {task}: values with 95% intervals")
+            out.print(f"wrote {path}")
+
+
+def _regress(args: argparse.Namespace) -> None:
+    from .regress import regress
+
+    report = regress(args.baseline, args.current, args.tolerances)
+    for line in report.lines:
+        out.print(line, highlight=False)
+    if not report.ok:
+        raise RegressionFailed(f"{len(report.failures)} regression(s) against {args.baseline}")
+
+
+class RegressionFailed(CCLBenchError):
+    exit_code = 1
 
 
 def _weights(args: argparse.Namespace) -> None:
@@ -290,6 +359,39 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=_eval)
 
+    r = sub.add_parser("run", parents=[common], help="the main job: generate with a reference model, evaluate, profile")
+    add_model_args(r)
+    r.add_argument("--suite", default="av-sync")
+    r.add_argument("--task", help="t2av, a2v, v2a, t2v, t2a or all (default: the suite's)")
+    r.add_argument("--guidance", choices=["ucg", "ucg-joint", "cfg", "ltx2"], help="default: the suite's")
+    r.add_argument("--num-samples", type=int, help="prompts of the suite's test split (default: the suite's)")
+    r.add_argument("--steps", type=int, help="sampling steps (default: the suite's)")
+    r.add_argument("--seed", type=int)
+    r.add_argument("--device", help="cuda or cpu (default: cuda when available)")
+    r.add_argument("--checkpoint", help="a `ccl-bench train` folder (default: the shipped checkpoint of the model)")
+    r.add_argument("--out", default="runs", help="tables in OUT/<suite>/<model>.json|csv|md, clips under OUT/<suite>/clips")
+    r.add_argument("--bootstrap", type=int, default=200)
+    r.add_argument("--weights-dir")
+    r.add_argument("--cache-dir")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=_run)
+
+    c = sub.add_parser("compare", parents=[common], help="side-by-side metric tables with paired significance")
+    c.add_argument("items", nargs="+", help="result files (<suite>/<model>.json) or model names (looked up in --results)")
+    c.add_argument("--results", default="results", help="folder of committed results, for model names")
+    c.add_argument("--suite", default="av-sync")
+    c.add_argument("--bootstrap", type=int, default=1000, help="paired bootstrap replicates over the shared prompts")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--md", help="write the table as Markdown")
+    c.add_argument("--plot", help="write a PNG bar plot with the intervals")
+    c.set_defaults(func=_compare)
+
+    g = sub.add_parser("regress", parents=[common], help="fail when metrics moved past their committed tolerances")
+    g.add_argument("--baseline", default="results", help="committed result folder (<suite>/<model>.json)")
+    g.add_argument("--current", required=True, help="a fresh result folder of the same layout")
+    g.add_argument("--tolerances", help="YAML of per-suite, per-metric tolerances (default: BASELINE/tolerances.yaml)")
+    g.set_defaults(func=_regress)
+
     pr = sub.add_parser("profile", parents=[common], help="compute, memory and time of reference models (random weights)")
     pr.add_argument("--model", required=True, help="NAME[,NAME...]")
     pr.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a model config field (repeatable)")
@@ -315,17 +417,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _leave_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], None] = args.func
     try:
         func(args)
+        _leave_process_group()
     except USER_ERRORS as exc:
         if args.debug:
             raise
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        return EXIT_USER_ERROR
+        return getattr(exc, "exit_code", EXIT_USER_ERROR)
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130

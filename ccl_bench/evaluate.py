@@ -53,7 +53,8 @@ class ClipSet:
         return (self.manifest or {}).get("task")
 
 
-def load_clipset(folder: str | Path) -> ClipSet:
+def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:
+    """require_files=False keeps manifest entries whose media are absent (their events are still read)."""
     d = Path(folder)
     if not d.exists():
         raise CCLBenchError(f"{d}: folder not found")
@@ -70,7 +71,7 @@ def load_clipset(folder: str | Path) -> ClipSet:
         items, missing = [], []
         for c in entries:
             video = d / c["video"]
-            if not video.is_file():
+            if require_files and not video.is_file():
                 missing.append({"path": str(video), "fault": "listed in manifest.json but not found"})
                 continue
             perturbed = (c.get("perturbation") or {}).get("kind")
@@ -121,31 +122,37 @@ class SetResults:
 def analyse(cs: ClipSet, analyses: dict[str, Analysis], cache: FeatureCache, label: str, show_progress: bool,
             batch: int = 8) -> SetResults:
     """Run every analysis over every clip: from the cache where it holds the result, else decoding the
-    clip once. Results are written to the cache as they are made, so a killed run resumes."""
-    out = SetResults(excluded=list(cs.missing))
+    clip once. Results are written to the cache as they are made, so a killed run resumes. Under
+    torchrun each process takes every size-th clip, and rank 0 gathers the results in clip order (the
+    same lists one process would make); the other ranks get an empty `SetResults`."""
+    from .distributed import gather_to_main, world
+
+    w = world()
     for a in analyses.values():
         a.cache = cache
-    out.results = {k: [] for k in analyses}
-    out.conversions = {k: Counter() for k in analyses}
-    pending: dict[str, list] = {k: [] for k, a in analyses.items() if a.batchable}  # (slot, key, input)
+    mine = list(range(len(cs.items)))[w.rank :: w.size]
+    done: dict[int, dict] = {}  # clip index -> {kind: result}
+    excluded: list[tuple[int, dict]] = []
+    conversions = {k: Counter() for k in analyses}
+    pending: dict[str, list] = {k: [] for k, a in analyses.items() if a.batchable}  # (index, key, input)
 
     def flush(kind: str) -> None:
         a, todo = analyses[kind], pending[kind]
         if not todo:
             return
         feats = a.compute_batch([x for _, _, x in todo])
-        for (slot, key, _), f in zip(todo, feats, strict=True):
+        for (index, key, _), f in zip(todo, feats, strict=True):
             res = {"features": f[None]}
             cache.put(a.cache_id, key, res)
-            out.results[kind][slot] = res
+            done[index][kind] = res
         todo.clear()
 
-    with progress(show_progress) as bar:
-        task = bar.add_task(f"analyse {label} ({', '.join(analyses)})", total=len(cs.items))
-        for item in cs.items:
-            paths = (item.video, item.audio)
+    with progress(show_progress and w.main) as bar:
+        task = bar.add_task(f"analyse {label} ({', '.join(analyses)})", total=len(mine))
+        for index in mine:
+            item = cs.items[index]
             try:
-                key = content_hash(*paths)
+                key = content_hash(item.video, item.audio)
                 cached = {k: cache.get(a.cache_id, key) for k, a in analyses.items()}
                 clip = None
                 if any(v is None for v in cached.values()):
@@ -153,30 +160,42 @@ def analyse(cs: ClipSet, analyses: dict[str, Analysis], cache: FeatureCache, lab
                     if clip.num_samples == 0:
                         raise ClipError(item.video, "audio track holds no samples")
             except ClipError as exc:
-                out.excluded.append({"path": exc.path, "fault": exc.fault})
+                excluded.append((index, {"path": exc.path, "fault": exc.fault}))
                 bar.advance(task)
                 continue
-            slot = len(out.ids)
-            out.ids.append(item.id)
-            out.items.append(item)
+            done[index] = {}
             for kind, a in analyses.items():
                 if cached[kind] is not None:
-                    out.results[kind].append(cached[kind])
+                    done[index][kind] = cached[kind]
                     continue
                 if a.batchable:
                     x, conv = a.prepare(clip)
-                    out.results[kind].append(None)
-                    pending[kind].append((slot, key, x))
+                    pending[kind].append((index, key, x))
                     if len(pending[kind]) >= batch:
                         flush(kind)
                 else:
                     res, conv = a.compute(clip)
                     cache.put(a.cache_id, key, res)
-                    out.results[kind].append(res)
-                out.conversions[kind].update(conv)
+                    done[index][kind] = res
+                conversions[kind].update(conv)
             bar.advance(task)
         for kind in pending:
             flush(kind)
+    parts = gather_to_main((done, excluded, conversions), w)
+    out = SetResults(excluded=list(cs.missing), results={k: [] for k in analyses},
+                     conversions={k: Counter() for k in analyses})
+    if parts is None:
+        return out
+    every = {i: r for d, _, _ in parts for i, r in d.items()}
+    for index in sorted(every):
+        out.ids.append(cs.items[index].id)
+        out.items.append(cs.items[index])
+        for kind in analyses:
+            out.results[kind].append(every[index][kind])
+    out.excluded += [e for _, e in sorted(e for _, ex, _ in parts for e in ex)]
+    for _, _, conv in parts:
+        for kind, c in conv.items():
+            out.conversions[kind].update(c)
     return out
 
 
@@ -184,11 +203,13 @@ def _unavailable(reason: str) -> dict:
     return {"status": "unavailable", "reason": reason}
 
 
-def _ctx_for(pred: SetResults, ddof: int) -> Context:
-    """Known events of a kept stream: V2A keeps the conditioning video, A2V its audio."""
-    gv = [np.array(i.events) if i.events is not None and i.events_true_of in ("video",) else None for i in pred.items]
-    ga = [np.array(i.events) if i.events is not None and i.events_true_of in ("audio",) else None for i in pred.items]
-    return Context(covariance_ddof=ddof, gt_visual=gv, gt_audio=ga)
+def context_for(items: Sequence[ClipItem], ddof: int) -> Context:
+    """Known events of a kept stream, per clip: V2A keeps the conditioning video, A2V its audio."""
+    def known(i: ClipItem, stream: str):
+        return np.array(i.events) if i.events is not None and i.events_true_of == stream else None
+
+    return Context(covariance_ddof=ddof, gt_visual=[known(i, "video") for i in items],
+                   gt_audio=[known(i, "audio") for i in items])
 
 
 def compute_metric(name: str, pred: SetResults, ref: SetResults | None, ctx: Context, bootstrap: int, seed: int) -> dict:
@@ -254,11 +275,12 @@ def _git_commit() -> str | None:
 
 def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[str] | None = None,
              protocol: str = DEFAULT_PROTOCOL, device: str | None = None, weights_dir: str | Path | None = None,
-             cache_dir: str | Path | None = None, bootstrap: int = 200, seed: int = 0, show_progress: bool = True) -> dict:
+             cache_dir: str | Path | None = None, bootstrap: int = 200, seed: int = 0, show_progress: bool = True,
+             details: bool = False):
     """Evaluate the clips in `pred` (against `ref` for the distribution metrics). metrics: names from
     `ccl_bench.metrics.METRICS` (default: all); protocol: the FVD/KVD preset. -> the result dict
-    `{"metrics": {name: {...}}, "clips": {...}, "provenance": {...}}`."""
-    import torch
+    `{"metrics": {name: {...}}, "clips": {...}, "provenance": {...}}`; with `details`, also the
+    per-clip results of the predicted and reference sets (for paired comparisons)."""
 
     from .features.i3d import PRESETS
 
@@ -268,7 +290,9 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
             raise UnknownNameError("metric", n, list(METRICS))
     if protocol not in PRESETS:
         raise UnknownNameError("FVD protocol", protocol, list(PRESETS))
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    from .distributed import device_for, world
+
+    device = device_for(world(), device)
     pred_set = load_clipset(pred)
     ref_set = load_clipset(ref) if ref is not None else None
     cache = FeatureCache(cache_dir if cache_dir is not None else default_cache_dir())
@@ -292,8 +316,14 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
     ref_kinds = {k: a for k, a in analyses.items() if any(METRICS[n].needs_ref and METRICS[n].analysis == k
                                                           for n in names)}
     ref_res = analyse(ref_set, ref_kinds, cache, "ref", show_progress) if ref_set is not None and ref_kinds else None
+    from .distributed import broadcast_from_main
+
+    w = world()
+    if not w.main:  # rank 0 holds the gathered results and computes; the others receive its result
+        result = broadcast_from_main(None, w)
+        return (result, pred_res, ref_res) if details else result
     ddof = PRESETS[protocol].covariance_ddof
-    ctx = _ctx_for(pred_res, ddof)
+    ctx = context_for(pred_res.items, ddof)
     for n in names:
         if n in out:
             continue
@@ -309,9 +339,31 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
     if pred_set.task:
         clips["pred"]["task"] = pred_set.task
     weights = {k: a.protocol.get("weights_sha256") for k, a in analyses.items() if a.protocol.get("weights_sha256")}
-    prov = provenance({"device": device, "bootstrap": {"samples": bootstrap, "seed": seed, "level": 0.95},
+    prov = provenance({"device": device, "processes": w.size, "bootstrap": {"samples": bootstrap, "seed": seed, "level": 0.95},
                        "fvd_protocol": protocol, "weights_sha256": weights})
-    return {"metrics": {n: out[n] for n in names}, "clips": clips, "provenance": prov}
+    result = broadcast_from_main({"metrics": {n: out[n] for n in names}, "clips": clips, "provenance": prov}, w)
+    return (result, pred_res, ref_res) if details else result
+
+
+def save_results(res: SetResults, path: str | Path) -> Path:
+    """Per-clip analysis results to one `.npz` (keys `analysis|clip id|array`), for paired comparisons."""
+    arrays = {f"{kind}|{cid}|{key}": value for kind, per_clip in res.results.items()
+              for cid, r in zip(res.ids, per_clip, strict=True) for key, value in r.items()}
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def load_results(path: str | Path) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """-> {analysis: {clip id: {array name: array}}}."""
+    out: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    with np.load(path) as z:
+        for k in z.files:
+            kind, cid, key = k.split("|")
+            out.setdefault(kind, {}).setdefault(cid, {})[key] = z[k]
+    return out
 
 
 def _protocol_of(name: str, analysis: Analysis, fvd_protocol: str) -> dict:

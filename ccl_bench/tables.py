@@ -10,20 +10,27 @@ from pathlib import Path
 
 from rich.table import Table
 
-COLUMNS = ("metric", "value", "ci95_low", "ci95_high", "n", "unit", "better", "status")
+COLUMNS = ("task", "metric", "value", "ci95_low", "ci95_high", "n", "unit", "better", "status")
+
+
+def _metric_rows(metrics: dict, task: str | None) -> list[dict]:
+    out = []
+    for name, m in metrics.items():
+        if m.get("status") == "unavailable":
+            out.append({"task": task, "metric": name, "value": None, "ci95_low": None, "ci95_high": None, "n": None,
+                        "unit": "", "better": "", "status": "unavailable: " + m["reason"]})
+        else:
+            lo, hi = m.get("ci95") or (None, None)
+            out.append({"task": task, "metric": name, "value": m["value"], "ci95_low": lo, "ci95_high": hi,
+                        "n": m.get("n"), "unit": m.get("unit", ""), "better": m.get("better", ""), "status": "ok"})
+    return out
 
 
 def rows(result: dict) -> list[dict]:
-    out = []
-    for name, m in result["metrics"].items():
-        if m.get("status") == "unavailable":
-            out.append({"metric": name, "value": None, "ci95_low": None, "ci95_high": None, "n": None, "unit": "",
-                        "better": "", "status": "unavailable: " + m["reason"]})
-        else:
-            lo, hi = m.get("ci95") or (None, None)
-            out.append({"metric": name, "value": m["value"], "ci95_low": lo, "ci95_high": hi, "n": m.get("n"),
-                        "unit": m.get("unit", ""), "better": m.get("better", ""), "status": "ok"})
-    return out
+    """One row per metric: of an `evaluate` result, or per task and metric of a `run` result."""
+    if "tasks" in result:
+        return [r for task, t in result["tasks"].items() for r in _metric_rows(t["metrics"], task)]
+    return _metric_rows(result["metrics"], None)
 
 
 def fmt(x, digits: int = 4) -> str:
@@ -35,16 +42,24 @@ def fmt(x, digits: int = 4) -> str:
 
 
 def rich_table(result: dict, title: str = "metrics") -> Table:
-    t = Table("metric", "value", "95% CI", "n", "better", "protocol / reason", title=title)
-    for r, (name, m) in zip(rows(result), result["metrics"].items(), strict=True):
+    t = Table("task", "metric", "value", "95% CI", "n", "better", "protocol / reason", title=title)
+    protocols = {(task, name): m.get("protocol", {}) for task, ms in _metric_sets(result) for name, m in ms.items()}
+    for r in rows(result):
+        task = r["task"] or "-"
         if r["status"] != "ok":
-            t.add_row(name, "[yellow]unavailable[/]", "", "", "", r["status"][len("unavailable: "):])
+            t.add_row(task, r["metric"], "[yellow]unavailable[/]", "", "", "", r["status"][len("unavailable: "):])
             continue
         unit = f" {r['unit']}" if r["unit"] else ""
-        proto = m.get("protocol", {})
-        t.add_row(name, fmt(r["value"]) + unit, f"[{fmt(r['ci95_low'])}, {fmt(r['ci95_high'])}]", str(r["n"]), r["better"],
-                  str(proto.get("name") or proto.get("analysis", "")))
+        proto = protocols.get((r["task"], r["metric"]), {})
+        t.add_row(task, r["metric"], fmt(r["value"]) + unit, f"[{fmt(r['ci95_low'])}, {fmt(r['ci95_high'])}]", str(r["n"]),
+                  r["better"], str(proto.get("name") or proto.get("analysis", "")))
     return t
+
+
+def _metric_sets(result: dict):
+    if "tasks" in result:
+        return [(task, t["metrics"]) for task, t in result["tasks"].items()]
+    return [(None, result["metrics"])]
 
 
 def to_csv(result: dict) -> str:
@@ -58,13 +73,14 @@ def to_csv(result: dict) -> str:
 
 def to_markdown(result: dict, title: str | None = None) -> str:
     lines = [f"### {title}", ""] if title else []
-    lines += ["| metric | value | 95% CI | n | better |", "|---|---|---|---|---|"]
+    lines += ["| task | metric | value | 95% CI | n | better |", "|---|---|---|---|---|---|"]
     for r in rows(result):
+        task = r["task"] or "-"
         if r["status"] != "ok":
-            lines.append(f"| {r['metric']} | unavailable | {r['status'][len('unavailable: '):]} | | |")
+            lines.append(f"| {task} | {r['metric']} | unavailable | {r['status'][len('unavailable: '):]} | | |")
         else:
             unit = f" {r['unit']}" if r["unit"] else ""
-            lines.append(f"| {r['metric']} | {fmt(r['value'])}{unit} | [{fmt(r['ci95_low'])}, {fmt(r['ci95_high'])}] | "
+            lines.append(f"| {task} | {r['metric']} | {fmt(r['value'])}{unit} | [{fmt(r['ci95_low'])}, {fmt(r['ci95_high'])}] | "
                          f"{r['n']} | {r['better']} |")
     return "\n".join(lines) + "\n"
 

@@ -217,7 +217,7 @@ class AVAlignAnalysis(Analysis):
         from ..metrics import av_align as A
 
         super().__init__(name="av-align", protocol={"name": "av-align-tempotokens", "audio_rate": A.AUDIO_RATE,
-                                                    "farneback": list(A.FARNEBACK)})
+                                                    "farneback": list(A.FARNEBACK), "flow_decimals": A.ROUND_DECIMALS})
 
     def compute(self, clip):
         from ..metrics import av_align as A

@@ -5,7 +5,10 @@ Protocol `av-align-tempotokens`:
   `librosa.onset.onset_detect` on `librosa.onset.onset_strength` (librosa defaults: hop 512), as times;
 - video peaks: grey frames (OpenCV), the mean Farneback optical-flow magnitude between consecutive
   frames (params 0.5, 3, 15, 3, 5, 1.2, 0); the trajectory starts with the flow of frames 0 -> 1 twice,
-  as the script does, so entry i is the flow into frame i; strict local maxima at `i / fps`;
+  as the script does, so entry i is the flow into frame i; strict local maxima at `i / fps`. One
+  deviation: magnitudes are rounded to 1e-6 pixel first. OpenCV's Farneback varies from run to run
+  by ~1e-10 on static frames, which makes the script's strict maxima there noise (its own output is
+  not reproducible on a still scene); rounding keeps every real peak and drops only those;
 - score: an audio peak is a hit if some video peak lies strictly within one frame of it;
   `hits / (|A| + |V| - hits)`. The public script's local-maximum helper reads an undefined `n`; it
   means `len(arr)`, which is what is used here. A clip with no peak on either side has no score.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 AUDIO_RATE = 22050
+ROUND_DECIMALS = 6  # pixels: below Farneback's run-to-run jitter's reach, far above it
 FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)  # pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
 
 
@@ -44,7 +48,8 @@ def flow_trajectory(video: np.ndarray) -> np.ndarray:
         return cv2.mean(cv2.magnitude(f[..., 0], f[..., 1]))[0]
 
     first = flow(grey[0], grey[1])
-    return np.array([first, first] + [flow(grey[i - 1], grey[i]) for i in range(2, len(grey))])
+    traj = np.array([first, first] + [flow(grey[i - 1], grey[i]) for i in range(2, len(grey))])
+    return np.round(traj, ROUND_DECIMALS)
 
 
 def video_peaks(trajectory: np.ndarray, fps: float) -> np.ndarray:

@@ -27,8 +27,10 @@ def build_for_rendering(model: str, scale: str, rendering: Rendering, overrides:
     return R.build_model(model, scale, **{**codec_overrides(vc, ac), **overrides}), vc, ac
 
 
-def load_trained(checkpoint: str | Path, device="cpu"):
-    """-> (model in eval mode, its config.json dict). Clear errors for a missing or foreign folder."""
+def load_trained(checkpoint: str | Path, device="cpu", overrides: dict | None = None):
+    """-> (model in eval mode, its config.json dict). Clear errors for a missing or foreign folder.
+    overrides: config fields set on top of the checkpoint's (inference-time switches such as
+    `tarp_window`); one that changes the weights' shapes is refused with the mismatch."""
     import reference_impl as R
     from reference_impl.config import ModelConfig
 
@@ -38,11 +40,22 @@ def load_trained(checkpoint: str | Path, device="cpu"):
         raise CCLBenchError(f"{d}: not a trained checkpoint folder (missing {', '.join(missing)}); "
                             "train one with `ccl-bench train --model NAME --suite av-sync --out DIR`")
     info = json.loads((d / "config.json").read_text())
+    from reference_impl.config import coerce
+
     fields = dict(info["model"])
     fields["video_patch"] = tuple(fields["video_patch"])
+    for key, value in (overrides or {}).items():
+        try:
+            fields[key] = coerce(key, value)
+        except (KeyError, ValueError) as exc:
+            raise CCLBenchError(f"--set {key}={value}: {exc}") from None
     model = R.DualStreamModel(ModelConfig(**fields))
     from safetensors.torch import load_file
 
     state = load_file(str(d / "ema.safetensors"))
-    model.load_state_dict({k: v.float() for k, v in state.items()})
+    try:
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+    except RuntimeError as exc:
+        raise CCLBenchError(f"{d}: the checkpoint does not fit this configuration ({str(exc).splitlines()[0]}"
+                            f"{'; --set ' + ', '.join(overrides) + ' changes the weights' if overrides else ''})") from None
     return model.to(device).eval(), info

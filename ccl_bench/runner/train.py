@@ -22,12 +22,16 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
     from reference_impl.diffusion import LatentData, TrainConfig, Trainer
     from reference_impl.text import WordHashEncoder
 
+    from ..distributed import device_for, world
+
     out = Path(out)
     if out.exists() and (out / "checkpoint.pt").exists() and not resume:
         from ..errors import CCLBenchError
 
         raise CCLBenchError(f"{out}: holds a training run already; add --resume to continue it or pick another --out")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    w = world()  # under torchrun: DDP (or FSDP2 at Wan scales) over the processes, batch_size global
+    device = device_for(w, device)
+    train_fields.setdefault("parallel", "fsdp" if scale.startswith("wan") else "ddp")
     torch.manual_seed(seed)  # parameter initialisation
     spec = load_suite(suite)
     rend = spec.rendering(rendering)
@@ -42,9 +46,9 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
     cfg = TrainConfig(steps=steps, seed=seed, batch_size=batch_size or DEFAULT_BATCH.get(scale, 16), **train_fields)
     meta = {"suite": spec.name, "rendering": rend.name, "scale": scale, "name": model, "train_clips": n,
             "video_codec": vc.to_dict(), "audio_codec": ac.to_dict(), "text_encoder": {"kind": "word-hash", "dim": enc.dim,
-            "max_len": enc.max_len}, "device": str(device)}
+            "max_len": enc.max_len}, "device": str(device), "processes": w.size}
     trainer = Trainer(net, data, cfg, out, device=device, meta=meta)
-    with progress(show_progress) as bar:
+    with progress(show_progress and w.main) as bar:
         task = bar.add_task(f"train {model} ({scale})", total=steps)
         if resume and trainer.resume():
             bar.update(task, completed=trainer.step)
@@ -55,6 +59,8 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
             bar.update(task, completed=record["step"])
 
         trainer.fit(resume=False, on_step=tick)
-    (out / "train_command.json").write_text(json.dumps({"model": model, "suite": suite, "scale": scale, "steps": steps,
-                                                        "seed": seed, "overrides": overrides or {}}, indent=1))
+    if w.main:
+        (out / "train_command.json").write_text(json.dumps(
+            {"model": model, "suite": suite, "scale": scale, "steps": steps, "seed": seed, "overrides": overrides or {},
+             "processes": w.size}, indent=1))
     return out

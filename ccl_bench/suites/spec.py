@@ -45,6 +45,8 @@ class SuiteSpec:
     renderings: dict[str, Rendering]
     defaults: dict[str, Any] = field(default_factory=dict)
     metrics: list[str] = field(default_factory=list)
+    run: dict[str, Any] = field(default_factory=dict)  # `ccl-bench run` defaults
+    protocol: str = "videogpt"  # FVD/KVD preset
     path: str = ""
 
     def rendering(self, name: str) -> Rendering:
@@ -119,6 +121,8 @@ def load_suite(name_or_path: str) -> SuiteSpec:
             renderings=renderings,
             defaults=dict(raw.get("defaults", {})),
             metrics=list(raw.get("metrics", [])),
+            run=dict(raw.get("run", {})),
+            protocol=str(raw.get("protocol", "videogpt")),
             path=str(path),
         )
     except (yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as exc:

@@ -29,6 +29,7 @@ def timestep_schedule(steps: int, shift: float, device=None) -> torch.Tensor:
 def sample(model, task: Task | str, text, text_mask, null_text, null_mask, video_shape, audio_shape,
            cond_video=None, cond_audio=None, steps: int = 25, sampler: str = "euler", guidance: str = "ucg",
            scales: GuidanceScales | None = None, shift: float = 3.0, generator: torch.Generator | None = None,
+           init_noise: tuple[torch.Tensor, torch.Tensor] | None = None,
            stg_layers: tuple[int, ...] = (1,)):
     """text `[B, L, D]` (+ mask), null_text the empty caption's embedding; shapes `(B, C, ...)` of the
     latents; cond_video / cond_audio clean latents for V2A / A2V. -> (video, audio, SampleInfo)."""
@@ -38,9 +39,10 @@ def sample(model, task: Task | str, text, text_mask, null_text, null_mask, video
     b = text.shape[0]
     tasks = [task] * b
     f = task_flags(tasks, dev)
-    noise = lambda shape: torch.randn(shape, generator=generator, device="cpu").to(dev)  # noqa: E731
-    xv = cond_video if task == Task.V2A else noise(video_shape)
-    xa = cond_audio if task == Task.A2V else noise(audio_shape)
+    if init_noise is None:
+        init_noise = tuple(torch.randn(s, generator=generator, device="cpu") for s in (video_shape, audio_shape))
+    xv = cond_video if task == Task.V2A else init_noise[0].to(dev)
+    xa = cond_audio if task == Task.A2V else init_noise[1].to(dev)
     if (task == Task.V2A and cond_video is None) or (task == Task.A2V and cond_audio is None):
         raise ValueError(f"task {task.value} needs the conditioning {'video' if task == Task.V2A else 'audio'}")
     gen_v, gen_a = bool(f["gen_v"][0]), bool(f["gen_a"][0])

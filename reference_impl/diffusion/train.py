@@ -51,6 +51,10 @@ class TrainConfig:
     # Replay forward and backward as CUDA graphs: a small model is otherwise bound by the CPU's
     # kernel launches (measured on the H100: ~250 ms a step at batch 32, mostly launch overhead).
     cuda_graphs: bool | None = None  # None: on when training on CUDA
+    # Several processes (torchrun; a process group already initialised): "ddp" replicates the model and
+    # averages gradients; "fsdp" shards parameters, gradients and optimiser state per block (FSDP2) with
+    # every layer's activations recomputed in the backward pass (Wan scales). batch_size is global.
+    parallel: str = "ddp"
 
 
 @dataclass
@@ -118,7 +122,19 @@ class Trainer:
         self.model, self.cfg, self.out, self.device = model.to(device), cfg, Path(out), torch.device(device)
         self.data = data.to(device)
         self.meta = meta or {}
+        self.rank, self.world = _process_group()
+        if cfg.batch_size % self.world:
+            raise ValueError(f"batch size {cfg.batch_size} does not split over {self.world} processes")
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
+        self.net = self.model  # what the forward calls: the model, or its DDP / FSDP2 wrapping
+        if self.world > 1 and cfg.parallel == "fsdp":
+            _fully_shard(self.model)
+            _fully_shard(self.ema)  # the same shards, so the EMA update stays shard-local
+        elif self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index or 0] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
         fused = self.device.type == "cuda"  # one kernel per parameter group rather than several per tensor
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                      fused=fused or None)
@@ -128,7 +144,8 @@ class Trainer:
         self._saved_step = None  # the step checkpoint.pt holds
         self.seconds = 0.0
         self.bf16 = cfg.bf16 if cfg.bf16 is not None else self.device.type == "cuda"
-        self.use_graphs = (cfg.cuda_graphs if cfg.cuda_graphs is not None else True) and self.device.type == "cuda"
+        self.use_graphs = ((cfg.cuda_graphs if cfg.cuda_graphs is not None else True) and self.device.type == "cuda"
+                           and self.world == 1)
         self._graphed = None
         probs = torch.tensor([cfg.task_probs.get(t.value, 0.0) for t in TASKS], dtype=torch.float64)
         if probs.sum() <= 0:
@@ -141,10 +158,13 @@ class Trainer:
         return self.out / "checkpoint.pt"
 
     def save_checkpoint(self) -> None:
-        _save_atomic({"model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
-                      "gen": self.gen.get_state(), "noise_gen": self.noise_gen.get_state(), "step": self.step,
-                      "seconds": self.seconds,
-                      "train_config": asdict(self.cfg)}, self.checkpoint_path)
+        """Rank 0 writes; under FSDP2 the shards are gathered to full state dicts first (every rank)."""
+        model, ema, opt = _full_state(self.model, self.ema, self.opt, self.cfg.parallel == "fsdp" and self.world > 1)
+        if self.rank == 0:
+            _save_atomic({"model": model, "ema": ema, "opt": opt, "gen": self.gen.get_state(),
+                          "noise_gen": self.noise_gen.get_state(), "step": self.step, "seconds": self.seconds,
+                          "train_config": asdict(self.cfg)}, self.checkpoint_path)
+        _barrier(self.world)
         self._saved_step = self.step
 
     def resume(self) -> bool:
@@ -152,15 +172,13 @@ class Trainer:
         if not self.checkpoint_path.is_file():
             return False
         ck = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(ck["model"])
-        self.ema.load_state_dict(ck["ema"])
-        self.opt.load_state_dict(ck["opt"])
+        _load_full_state(self.model, self.ema, self.opt, ck, self.cfg.parallel == "fsdp" and self.world > 1)
         self.gen.set_state(ck["gen"].cpu())
         self.noise_gen.set_state(ck["noise_gen"].cpu())
         self.step, self.seconds = ck["step"], ck["seconds"]
         self._saved_step = self.step
         log = self.out / "metrics.jsonl"
-        if log.is_file():
+        if log.is_file() and self.rank == 0:
             keep = [ln for ln in log.read_text().splitlines() if ln and json.loads(ln)["step"] <= self.step]
             log.write_text("".join(ln + "\n" for ln in keep))
         return True
@@ -180,7 +198,7 @@ class Trainer:
     def _forward(self, sample):
         """The callable `flow_matching_loss` runs: the model, or its CUDA-graphed replay."""
         if not self.use_graphs:
-            return self.model
+            return self.net
         if self._graphed is None:
             try:
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False):
@@ -193,7 +211,14 @@ class Trainer:
         return self._graphed
 
     def train_step(self, record_losses: bool = True) -> dict:
+        # Every process draws the whole (global) batch from the same generators and trains on its slice,
+        # so N processes take exactly the step one process takes on the whole batch.
         idx, tasks, t, drop, noise_v, noise_a = self.draw_batch()
+        all_tasks = tasks
+        if self.world > 1:
+            b = self.cfg.batch_size // self.world
+            mine = slice(self.rank * b, (self.rank + 1) * b)
+            idx, tasks, t, drop, noise_v, noise_a = idx[mine], tasks[mine], t[mine], drop[mine], noise_v[mine], noise_a[mine]
         d, dev = self.data, self.device
         idx, drop = idx.to(dev), drop.to(dev)
         text = torch.where(drop[:, None, None], d.null_text, d.text[idx])
@@ -213,14 +238,17 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        if hasattr(grad_norm, "full_tensor"):  # a DTensor under FSDP2
+            grad_norm = grad_norm.full_tensor()
         self.opt.step()
         self.update_ema()
         self.step += 1
         record = {"step": self.step, "loss": loss.detach(), "grad_norm": grad_norm}
         if record_losses:  # host reads (device syncs) only for the steps that are logged
-            record = {"step": self.step, "loss": loss.item(), "grad_norm": grad_norm.item()}
+            per_example = _gather_batch(per_example.detach(), self.world)
+            record = {"step": self.step, "loss": per_example.mean().item(), "grad_norm": grad_norm.item()}
             for task in Task:
-                sel = [i for i, tk in enumerate(tasks) if tk == task]
+                sel = [i for i, tk in enumerate(all_tasks) if tk == task]
                 if sel:
                     record[f"loss_{task.value}"] = per_example[sel].mean().item()
             for group in self.opt.param_groups:
@@ -240,7 +268,9 @@ class Trainer:
         if resume:
             self.resume()
         self.model.train()
-        log = (self.out / "metrics.jsonl").open("a")
+        if self.cfg.parallel == "fsdp" and self.world > 1:
+            self.model.gradient_checkpointing = True
+        log = (self.out / "metrics.jsonl").open("a") if self.rank == 0 else None
         done = 0
         try:
             while self.step < self.cfg.steps:
@@ -255,7 +285,7 @@ class Trainer:
                 record["seconds"] = round(self.seconds, 3)
                 if logged and not math.isfinite(record["loss"]):
                     raise FloatingPointError(f"loss became {record['loss']} at step {self.step}")
-                if logged:
+                if logged and log is not None:
                     log.write(json.dumps(record) + "\n")
                     log.flush()
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
@@ -264,7 +294,8 @@ class Trainer:
                     on_step(record)  # may move cfg.steps (a coordinator fixing the common count)
                 done += 1
         finally:
-            log.close()
+            if log is not None:
+                log.close()
         if self._saved_step != self.step:
             self.save_checkpoint()  # the end moved after the last save: keep the run resumable from here
         self.export()
@@ -274,10 +305,89 @@ class Trainer:
         """EMA weights in bf16 (`ema.safetensors`) and `config.json` (model, train and `meta` fields)."""
         from safetensors.torch import save_file
 
-        state = {k: v.detach().to("cpu", torch.bfloat16).contiguous() for k, v in self.ema.state_dict().items()}
+        _, ema, _ = _full_state(None, self.ema, None, self.cfg.parallel == "fsdp" and self.world > 1)
         path = self.out / "ema.safetensors"
+        if self.rank != 0:
+            return path
+        state = {k: v.detach().to("cpu", torch.bfloat16).contiguous() for k, v in ema.items()}
         save_file(state, str(path.with_suffix(".tmp")))
         os.replace(path.with_suffix(".tmp"), path)
         cfg = {"model": self.model.cfg.to_dict(), "train": asdict(self.cfg), "steps_done": self.step, **self.meta}
         (self.out / "config.json").write_text(json.dumps(cfg, indent=1, default=str))
         return path
+
+
+# ---- several processes ---------------------------------------------------------------------------
+def _process_group() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def _gather_batch(x: torch.Tensor, world: int) -> torch.Tensor:
+    """Every process's slice of a batch `[b, ...]`, concatenated in rank order (the global batch)."""
+    if world == 1:
+        return x
+    import torch.distributed as dist
+
+    parts = [torch.empty_like(x) for _ in range(world)]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts)
+
+
+def _fully_shard(model) -> None:
+    """FSDP2: each stream block and each interaction its own unit, then the rest. An interaction drives
+    its layer through the blocks' stage methods (not their `forward`), so those methods are registered
+    as forward methods: each gathers its block's parameters while it runs."""
+    try:
+        from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
+    except ImportError:  # torch < 2.6
+        from torch.distributed._composable.fsdp import fully_shard, register_fsdp_forward_method
+    for block in [*model.video_stream.blocks, *model.audio_stream.blocks]:
+        fully_shard(block)
+        for method in ("self_attention", "text_attention", "feed_forward", "modulated_input"):
+            register_fsdp_forward_method(block, method)
+    for interaction in model.interactions.values():
+        fully_shard(interaction)
+        register_fsdp_forward_method(interaction, "run_layer")
+    fully_shard(model)
+
+
+def _full_state(model, ema, opt, sharded: bool):
+    """(model, ema, optimiser) state dicts, whole; under FSDP2 gathered from the shards (on CPU)."""
+    if not sharded:
+        return (model.state_dict() if model is not None else None, ema.state_dict(),
+                opt.state_dict() if opt is not None else None)
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
+
+    full = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return (get_model_state_dict(model, options=full) if model is not None else None,
+            get_model_state_dict(ema, options=full),
+            get_optimizer_state_dict(model, opt, options=full) if opt is not None else None)
+
+
+def _load_full_state(model, ema, opt, ck: dict, sharded: bool) -> None:
+    if not sharded:
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        return
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        set_model_state_dict,
+        set_optimizer_state_dict,
+    )
+
+    full = StateDictOptions(full_state_dict=True)
+    set_model_state_dict(model, ck["model"], options=full)
+    set_model_state_dict(ema, ck["ema"], options=full)
+    set_optimizer_state_dict(model, opt, ck["opt"], options=full)

@@ -86,15 +86,19 @@ class WanBlock(nn.Module):
         """e0 `[B, 6, dim]` float32 -> shift_sa, scale_sa, gate_sa, shift_ff, scale_ff, gate_ff `[B, 1, dim]`."""
         return (self.modulation.float() + e0).chunk(6, dim=1)
 
-    def modulated_input(self, x, e0) -> torch.Tensor:
-        """The self-attention's input `norm1(x) (1 + s_sa) + b_sa` (joint attention reads it too)."""
+    def _modulate(self, x, e0) -> torch.Tensor:
         shift, scale = self.mods(e0)[:2]
         return self.norm1(x).float() * (1 + scale) + shift
+
+    def modulated_input(self, x, e0) -> torch.Tensor:
+        """The self-attention's input `norm1(x) (1 + s_sa) + b_sa` (joint attention reads it too).
+        The stage methods never call one another, so each can be an FSDP2 forward method."""
+        return self._modulate(x, e0)
 
     def self_attention(self, x, e0, angles, extra=None, keep=None):
         """keep `[B, 1, 1]`: 0 skips the update for that example (a perturbed guidance pass)."""
         gate = self.mods(e0)[2]
-        y = self.self_attn(self.modulated_input(x, e0).to(_compute_dtype(x, self.self_attn.q.weight)), angles, extra)
+        y = self.self_attn(self._modulate(x, e0).to(_compute_dtype(x, self.self_attn.q.weight)), angles, extra)
         y = y.float() * gate
         return x + (y if keep is None else y * keep)
 

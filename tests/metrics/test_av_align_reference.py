@@ -40,8 +40,10 @@ def test_av_align_matches_the_reference_script(tmp_path):
     spec = load_suite("av-sync")
     rend = spec.rendering("native")
     expected = []
-    for i in range(3):
-        c = make_clip(spec, "test", rend, i, 0, 3)
+    # Clips that move throughout: on a still scene the script's strict maxima are Farneback's run-to-run
+    # jitter (~1e-10 px), which ccl-bench rounds away (see ccl_bench.metrics.av_align).
+    for i in (0, 3, 5):
+        c = make_clip(spec, "test", rend, i, 0, 6)
         n = 75  # 3 s keep the test short
         clip = AVClip(c.video[:n], c.fps, c.audio[:, : 3 * c.sample_rate], c.sample_rate)
         video = write_clip(clip, tmp_path / f"clip{i}.mkv", sidecar="wav")  # lossless: both readers see the same pixels

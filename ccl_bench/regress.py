@@ -1,0 +1,119 @@
+"""`ccl-bench regress`: compare fresh `run` tables with committed ones, metric by metric, against
+committed tolerances; fail with a readable diff when something moved past its tolerance, when a
+committed entry is missing, or when what produced the numbers changed (checkpoint, settings).
+
+Tolerances (YAML): `default: {abs: A, rel: R}` and `suites: {<suite>: {<metric>: {abs: A, rel: R}}}`;
+a value fails when `|current - baseline| > abs + rel * |baseline|`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CCLBenchError
+
+SETTINGS_THAT_MUST_MATCH = ("rendering", "split", "num_samples", "steps", "sampler", "guidance", "seed", "protocol")
+
+
+@dataclass
+class Report:
+    lines: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def fail(self, msg: str) -> None:
+        self.failures.append(msg)
+        self.lines.append(f"[red]FAIL[/] {msg}")
+
+    def good(self, msg: str) -> None:
+        self.lines.append(f"[green]ok[/]   {msg}")
+
+
+def load_tables(folder: str | Path) -> tuple[dict[tuple[str, str], dict], list[str]]:
+    """`<folder>/<suite>/<model>.json` run results -> ({(suite, model): result}, unreadable files)."""
+    tables, broken = {}, []
+    for p in sorted(Path(folder).glob("*/*.json")):
+        try:
+            r = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            broken.append(f"{p}: not valid JSON ({exc})")
+            continue
+        if isinstance(r, dict) and "tasks" in r and "suite" in r:
+            tables[(r["suite"], r.get("model", p.stem))] = r
+        elif isinstance(r, dict) and ("tasks" in r or "suite" in r):
+            broken.append(f"{p}: a run table without {'tasks' if 'tasks' not in r else 'suite'}")
+    return tables, broken
+
+
+def load_tolerances(path: str | Path) -> dict:
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise CCLBenchError(f"{p}: tolerances file not found")
+    raw = yaml.safe_load(p.read_text()) or {}
+    return {"default": raw.get("default", {"abs": 0.0, "rel": 0.0}), "suites": raw.get("suites", {})}
+
+
+def tolerance(tol: dict, suite: str, metric: str) -> tuple[float, float]:
+    t = {**tol["default"], **tol["suites"].get(suite, {}).get(metric, {})}
+    return float(t.get("abs", 0.0)), float(t.get("rel", 0.0))
+
+
+def regress(baseline: str | Path, current: str | Path, tolerances: str | Path | None = None) -> Report:
+    base, broken_base = load_tables(baseline)
+    cur, broken_cur = load_tables(current)
+    tol = load_tolerances(tolerances or Path(baseline) / "tolerances.yaml")
+    rep = Report()
+    for b in broken_base + broken_cur:
+        rep.fail(b)
+    if not base and not broken_base:
+        rep.fail(f"{baseline}: no committed run tables (<suite>/<model>.json)")
+    for key, b in base.items():
+        suite, model = key
+        c = cur.get(key)
+        if c is None:
+            rep.fail(f"{suite}/{model}: in the baseline but not in {current}")
+            continue
+        _compare_entry(rep, suite, model, b, c, tol)
+    for key in sorted(set(cur) - set(base)):
+        rep.lines.append(f"note {key[0]}/{key[1]}: new, not in the baseline")
+    return rep
+
+
+def _compare_entry(rep: Report, suite: str, model: str, b: dict, c: dict, tol: dict) -> None:
+    bs, cs = b.get("settings", {}), c.get("settings", {})
+    for k in SETTINGS_THAT_MUST_MATCH:
+        if bs.get(k) != cs.get(k):
+            rep.fail(f"{suite}/{model}: setting {k} differs: baseline {bs.get(k)!r}, current {cs.get(k)!r}")
+    bsha, csha = b.get("provenance", {}).get("checkpoint_sha256"), c.get("provenance", {}).get("checkpoint_sha256")
+    if bsha != csha:
+        rep.fail(f"{suite}/{model}: checkpoint changed: sha256 {str(bsha)[:16]}... -> {str(csha)[:16]}... "
+                 "(retrain and commit new tables together)")
+    for task, bt in b["tasks"].items():
+        ct = c["tasks"].get(task)
+        if ct is None:
+            rep.fail(f"{suite}/{model}/{task}: in the baseline but not in the current run")
+            continue
+        for metric, bm in bt["metrics"].items():
+            cm = ct["metrics"].get(metric)
+            where = f"{suite}/{model}/{task}/{metric}"
+            if cm is None:
+                rep.fail(f"{where}: in the baseline but not in the current run")
+            elif "value" not in bm and "value" not in cm:
+                rep.good(f"{where}: unavailable in both ({cm.get('reason', '')[:60]})")
+            elif "value" not in cm:
+                rep.fail(f"{where}: baseline {bm['value']:.6g}, now unavailable: {cm.get('reason')}")
+            elif "value" not in bm:
+                rep.fail(f"{where}: now {cm['value']:.6g}, but the baseline has no value ({bm.get('reason', '')[:60]}); "
+                         "commit a new table")
+            else:
+                a, r = tolerance(tol, suite, metric)
+                diff = cm["value"] - bm["value"]
+                limit = a + r * abs(bm["value"])
+                msg = f"{where}: baseline {bm['value']:.6g}, current {cm['value']:.6g} (diff {diff:+.4g}, tolerance {limit:.4g})"
+                (rep.good if abs(diff) <= limit else rep.fail)(msg)

@@ -1,0 +1,112 @@
+"""The main job (`ccl-bench run`), `compare` and `regress`, on CPU with the shipped checkpoints."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ccl_bench.cli import main
+from ccl_bench.metrics import METRICS
+from ccl_bench.regress import regress
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two quick runs (4 prompts, 2 steps) of shipped models, offline (no metric weights)."""
+    out = tmp_path_factory.mktemp("runs")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CCL_BENCH_HOME", str(out / "home"))
+    code = main(["run", "--model", "ccl,gated", "--suite", "av-sync", "--num-samples", "4", "--steps", "2",
+                 "--bootstrap", "20", "--out", str(out), "--quiet"])
+    mp.undo()
+    assert code == 0
+    return out
+
+
+def test_run_writes_a_table_with_every_suite_metric(runs):
+    res = json.loads((runs / "av-sync" / "ccl.json").read_text())
+    t = res["tasks"]["t2av"]
+    assert set(t["metrics"]) == {"fvd", "kvd", "fad", "av-align", "event-sync", "event-hit", "sync-offset"}
+    for name, m in t["metrics"].items():
+        assert ("value" in m and np.isfinite(m["value"])) or ("weights file" in m["reason"]), name
+    g = t["generation"]
+    assert g["clips"] == 4 and g["passes_per_step"] == 2 and g["nfe_per_clip"] == 4 and g["clips_per_s"] > 0
+    assert res["provenance"]["checkpoint_sha256"] and res["settings"]["guidance"] == "ucg"
+    assert (runs / "av-sync" / t["clips"] / "per_clip.npz").is_file()
+    assert (runs / "av-sync" / "ccl.md").read_text().count("| t2av |") == 7
+
+
+def test_a_model_without_checkpoint_names_the_command_that_trains_one(capsys, tmp_path):
+    assert main(["run", "--model", "ccl", "--set", "lct_tokens=32", "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "ccl-bench train --model ccl --suite av-sync" in err and "--set lct_tokens=32" in err
+
+
+def test_compare_prints_deltas_with_paired_significance_and_plots(runs, tmp_path, capsys):
+    md, png = tmp_path / "cmp.md", tmp_path / "cmp.png"
+    code = main(["compare", str(runs / "av-sync" / "ccl.json"), str(runs / "av-sync" / "gated.json"), "--bootstrap", "50",
+                 "--md", str(md), "--plot", str(png)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "event-sync" in out and "baseline" in out
+    assert any(w in md.read_text() for w in ("not significant", "significantly"))
+    assert png.stat().st_size > 1000
+
+
+def test_compare_over_the_committed_tables_of_the_shipped_models(tmp_path, capsys):
+    png = tmp_path / "shipped.png"
+    code = main(["compare", "ccl", "gated", "none", "ccl-no-lct", "--results", str(ROOT / "results"), "--bootstrap", "30",
+                 "--plot", str(png)])
+    assert code == 0 and png.is_file()
+    out = capsys.readouterr().out
+    assert "ccl-no-lct" in out and "n/a" not in out.split("event-sync")[1].split("\n")[0]
+
+
+def _copy(runs, tmp_path):
+    base, cur = tmp_path / "base", tmp_path / "cur"
+    for d in (base, cur):
+        shutil.copytree(runs / "av-sync", d / "av-sync", ignore=shutil.ignore_patterns("clips"))
+    (base / "tolerances.yaml").write_text((ROOT / "results" / "tolerances.yaml").read_text())
+    return base, cur
+
+
+def test_regress_passes_on_identical_tables(runs, tmp_path):
+    base, cur = _copy(runs, tmp_path)
+    assert regress(base, cur).ok
+
+
+def test_regress_fails_with_a_clear_diff_on_a_changed_value_or_checkpoint(runs, tmp_path, capsys):
+    base, cur = _copy(runs, tmp_path)
+    p = cur / "av-sync" / "ccl.json"
+    r = json.loads(p.read_text())
+    r["tasks"]["t2av"]["metrics"]["event-sync"]["value"] += 100.0  # a model got worse
+    r["provenance"]["checkpoint_sha256"] = "0" * 64
+    p.write_text(json.dumps(r))
+    assert main(["regress", "--baseline", str(base), "--current", str(cur)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL av-sync/ccl/t2av/event-sync: baseline" in out and "(diff +100" in out
+    assert "checkpoint changed" in out
+
+
+def test_regress_fails_on_a_corrupted_or_missing_table(runs, tmp_path):
+    base, cur = _copy(runs, tmp_path)
+    (cur / "av-sync" / "gated.json").write_text('{"suite": "av-sync", "tasks": {"t2av": ')  # cut short
+    rep = regress(base, cur)
+    assert not rep.ok
+    assert any("gated.json: not valid JSON" in f for f in rep.failures)
+    assert any("av-sync/gated: in the baseline but not in" in f for f in rep.failures)
+
+
+def test_committed_tables_exist_for_every_shipped_model():
+    shipped = sorted(p.name for p in (ROOT / "checkpoints" / "av-sync").iterdir() if p.is_dir())
+    assert len(shipped) == 9
+    for m in shipped:
+        r = json.loads((ROOT / "results" / "av-sync" / f"{m}.json").read_text())
+        assert set(r["tasks"]["t2av"]["metrics"]) <= set(METRICS)
+        assert (ROOT / "checkpoints" / "av-sync" / m / "ema.safetensors").stat().st_size < 8_000_000
+    total = sum(f.stat().st_size for f in (ROOT / "checkpoints").rglob("*") if f.is_file())
+    assert total < 80_000_000

@@ -1,0 +1,84 @@
+"""Two CPU processes through torchrun (gloo) give what one process gives: evaluation, generation,
+and training steps with DDP and with FSDP2 (activation checkpointing on)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from ccl_bench.suites import build_suite, load_suite
+
+
+def torchrun(*args, cwd=None):
+    env = {**os.environ, "CCL_BENCH_DIST_BACKEND": "gloo", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *args]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res
+
+
+def one(*args):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clips")
+    build_suite(load_suite("av-sync"), d, split="test", rendering="tiny", num=10, seed=0, show_progress=False)
+    return d
+
+
+def test_eval_over_two_processes_equals_one(clips, tmp_path):
+    metrics = "event-sync,event-hit,sync-offset,av-align"
+    one("-m", "ccl_bench", "eval", "--pred", str(clips), "--metrics", metrics, "--out", str(tmp_path / "one.json"),
+        "--cache-dir", str(tmp_path / "c1"), "--quiet")
+    torchrun("-m", "ccl_bench", "eval", "--pred", str(clips), "--metrics", metrics, "--out", str(tmp_path / "two.json"),
+             "--cache-dir", str(tmp_path / "c2"), "--quiet")
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("one.json", "two.json"))
+    assert a["metrics"] == b["metrics"] and b["provenance"]["processes"] == 2
+    assert b["clips"]["pred"]["used"] == 10
+
+
+def test_run_over_two_processes_writes_the_same_table(tmp_path):
+    args = ["run", "--model", "ccl", "--num-samples", "4", "--steps", "2", "--bootstrap", "20", "--quiet", "--device", "cpu"]
+    env_home = {"CCL_BENCH_HOME": str(tmp_path / "home")}
+    os.environ.update(env_home)
+    try:
+        one("-m", "ccl_bench", *args, "--out", str(tmp_path / "one"))
+        torchrun("-m", "ccl_bench", *args, "--out", str(tmp_path / "two"))
+    finally:
+        os.environ.pop("CCL_BENCH_HOME")
+    a, b = (json.loads((tmp_path / d / "av-sync" / "ccl.json").read_text()) for d in ("one", "two"))
+    ma, mb = a["tasks"]["t2av"]["metrics"], b["tasks"]["t2av"]["metrics"]
+    assert ma.keys() == mb.keys()
+    for name in ma:  # each clip has its own noise; only the batch's float rounding differs (2 clips vs 4)
+        if "value" in ma[name]:
+            assert mb[name]["value"] == pytest.approx(ma[name]["value"], rel=1e-4, abs=1e-6), name
+        else:
+            assert mb[name] == ma[name]
+
+
+@pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
+def test_two_training_steps_equal_one_process_on_the_doubled_batch(tmp_path, parallel):
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys\n"
+        "from ccl_bench.runner.train import train\n"
+        "train('ccl', 'av-sync', 'tiny', 2, sys.argv[1], num_clips=8, batch_size=4, device='cpu', show_progress=False,"
+        " parallel=sys.argv[2])\n")
+    one(str(script), str(tmp_path / "one"), parallel)  # one process: the whole batch of 4
+    torchrun(str(script), str(tmp_path / "two"), parallel)  # two processes: 2 examples each
+    a, b = (torch.load(tmp_path / d / "checkpoint.pt", weights_only=True) for d in ("one", "two"))
+    assert a["step"] == b["step"] == 2
+    for key in ("model", "ema"):
+        for name, value in a[key].items():
+            torch.testing.assert_close(b[key][name].float(), value.float(), atol=1e-6, rtol=1e-5)
+    la, lb = ((tmp_path / d / "metrics.jsonl").read_text().splitlines()[-1] for d in ("one", "two"))
+    ja, jb = json.loads(la), json.loads(lb)
+    assert ja["loss"] == pytest.approx(jb["loss"], rel=1e-6)

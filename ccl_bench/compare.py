@@ -52,10 +52,11 @@ def _per_clip(entry: Entry, task: str):
 
     t = entry.result["tasks"][task]
     clips, ref = entry.path.parent / t["clips"], entry.path.parent / t["reference"]  # relative to the table
-    if not (clips / "per_clip.npz").is_file() or not (ref / "per_clip.npz").is_file():
+    if not (clips / "per_clip.npz").is_file():
         return None
     pred = load_results(clips / "per_clip.npz")
-    refr = load_results(ref / "per_clip.npz")
+    # The reference set's results exist where a metric needed them (the distribution metrics).
+    refr = load_results(ref / "per_clip.npz") if (ref / "per_clip.npz").is_file() else {}
     ids = sorted(next(iter(pred.values())).keys()) if pred else []
     items = {i.id: i for i in load_clipset(clips, require_files=False).items}
     from .features.i3d import PRESETS
@@ -83,7 +84,7 @@ def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
             row = {"values": vals, "better": m.better if m else "", "unit": m.unit if m else "", "deltas": [None] * len(entries)}
             if vals[0] is not None:
                 row["deltas"] = [None if v is None else v - vals[0] for v in vals]
-            if m and all(v is not None for v in vals) and shared:
+            if m and all(v is not None for v in vals) and shared and (not m.needs_ref or all(m.analysis in p[2] for p in per)):
                 row["paired"] = _paired(m, per, sorted(shared), bootstrap, seed)
             else:
                 row["paired"] = None

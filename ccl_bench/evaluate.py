@@ -263,14 +263,18 @@ def provenance(extra: dict | None = None) -> dict:
 
 
 def _git_commit() -> str | None:
+    """`$CCL_BENCH_COMMIT`, else the source tree's git HEAD (None outside a git checkout)."""
     import subprocess
 
+    if os.environ.get("CCL_BENCH_COMMIT"):
+        return os.environ["CCL_BENCH_COMMIT"]
     try:
         root = Path(__file__).resolve().parents[1]
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and len(commit) == 40 else None
 
 
 def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[str] | None = None,

@@ -53,6 +53,14 @@ def find_checkpoint(suite: str, model: str) -> Path:
         "and pass `--checkpoint DIR`")
 
 
+def _relative(p: Path) -> Path:
+    """A path under the working directory as a relative one, so tables carry no machine's paths."""
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return p
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -92,7 +100,7 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
                                 + "".join(f" --set {k}={v}" for k, v in (overrides or {}).items())
                                 + "` and pass `--checkpoint DIR`")
         checkpoint = find_checkpoint(spec.name, model)
-    checkpoint = Path(checkpoint)
+    checkpoint = _relative(Path(checkpoint))
     ck_info = json.loads((checkpoint / "config.json").read_text()) if (checkpoint / "config.json").is_file() else {}
     rendering = ck_info.get("rendering", cfg_run["rendering"])
 

@@ -142,22 +142,29 @@ def _verdict(row: dict, k: int) -> str:
     return "significantly " + ("worse" if worse else "better")
 
 
+def _cells(row: dict, markup: bool) -> list[str]:
+    """One cell per entry: the value, and after the first its delta and verdict."""
+    cells = []
+    for k, v in enumerate(row["values"]):
+        if v is None:
+            cells.append("unavailable")
+        elif k == 0:
+            cells.append(f"{v:.4g}")
+        else:
+            verdict = _verdict(row, k)
+            if markup and verdict.startswith("significantly"):
+                verdict = f"[{'green' if verdict.endswith('better') else 'red'}]{verdict}[/]"
+            cells.append(f"{v:.4g} ({row['deltas'][k]:+.3g}, {verdict})")
+    return cells
+
+
 def rich_table(table: dict) -> Table:
     names = table["entries"]
     t = Table("task", "metric", *names, title=f"{table['suite']}: deltas vs {names[0]}, paired bootstrap "
               f"({table['bootstrap']} replicates) over the shared prompts")
     for task, tt in table["tasks"].items():
         for metric, row in tt["metrics"].items():
-            cells = []
-            for k, v in enumerate(row["values"]):
-                if v is None:
-                    cells.append("unavailable")
-                    continue
-                d = row["deltas"][k]
-                verdict = _verdict(row, k)
-                colour = {"significantly better": "green", "significantly worse": "red"}.get(verdict, "white")
-                cells.append(f"{v:.4g}" if k == 0 else f"{v:.4g} ({d:+.3g}, [{colour}]{verdict}[/])")
-            t.add_row(task, f"{metric} ({row['better']})", *cells)
+            t.add_row(task, f"{metric} ({row['better']})", *_cells(row, markup=True))
     return t
 
 
@@ -167,13 +174,5 @@ def to_markdown(table: dict) -> str:
              "| task | metric | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for task, tt in table["tasks"].items():
         for metric, row in tt["metrics"].items():
-            cells = []
-            for k, v in enumerate(row["values"]):
-                if v is None:
-                    cells.append("unavailable")
-                elif k == 0:
-                    cells.append(f"{v:.4g}")
-                else:
-                    cells.append(f"{v:.4g} ({row['deltas'][k]:+.3g}, {_verdict(row, k)})")
-            lines.append(f"| {task} | {metric} ({row['better']}) | " + " | ".join(cells) + " |")
+            lines.append(f"| {task} | {metric} ({row['better']}) | " + " | ".join(_cells(row, markup=False)) + " |")
     return "\n".join(lines) + "\n"

@@ -18,6 +18,18 @@ def _plt():
     return plt
 
 
+def _save(fig, out: str | Path, title: str | None, dpi: int) -> Path:
+    plt = _plt()
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out
+
+
 def contact_sheet(folder: str | Path, out: str | Path, num_clips: int = 6, frames: int = 8, title: str | None = None) -> Path:
     """One row per clip of a suite/sample folder: `frames` evenly spaced frames, then the log
     spectrogram (0-8 kHz) with the manifest's events as ticks."""
@@ -51,14 +63,7 @@ def contact_sheet(folder: str | Path, out: str | Path, num_clips: int = 6, frame
         row[-1].set_ylabel("kHz", fontsize=6)
         row[-1].tick_params(labelsize=6)
         row[-1].set_title(captions.get(item.id, item.id)[:70], fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return _save(fig, out, title, dpi=90)
 
 
 def loss_curves(runs: dict[str, str | Path], out: str | Path, smooth: int = 10, title: str | None = None) -> Path:
@@ -85,14 +90,7 @@ def loss_curves(runs: dict[str, str | Path], out: str | Path, smooth: int = 10, 
             ax.set_yscale("log")
     axes[0].set_ylabel("flow-matching loss (moving average)")
     axes[-1].legend(fontsize=7, ncol=2)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out, title, dpi=100)
 
 
 def metric_bars(results: dict[str, dict], out: str | Path, title: str | None = None) -> Path:
@@ -116,11 +114,4 @@ def metric_bars(results: dict[str, dict], out: str | Path, title: str | None = N
         first = next(results[lab]["metrics"][m] for lab in labels if "value" in results[lab]["metrics"].get(m, {}))
         unit, better = first.get("unit", ""), first.get("better", "")
         ax.set_title(f"{m}{f' ({unit})' if unit else ''}, {better} is better", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out, title, dpi=100)

@@ -52,8 +52,10 @@ def test_compare_prints_deltas_with_paired_significance_and_plots(runs, tmp_path
                  "--md", str(md), "--plot", str(png)])
     assert code == 0
     out = capsys.readouterr().out
-    assert "event-sync" in out and "baseline" in out
-    assert any(w in md.read_text() for w in ("not significant", "significantly"))
+    assert "deltas vs ccl" in out and "gated" in out
+    table = md.read_text()
+    assert "| t2av | event-sync (lower) |" in table
+    assert any(w in table for w in ("not significant", "significantly"))
     assert png.stat().st_size > 1000
 
 
@@ -62,8 +64,10 @@ def test_compare_over_the_committed_tables_of_the_shipped_models(tmp_path, capsy
     code = main(["compare", "ccl", "gated", "none", "ccl-no-lct", "--results", str(ROOT / "results"), "--bootstrap", "30",
                  "--plot", str(png)])
     assert code == 0 and png.is_file()
-    out = capsys.readouterr().out
-    assert "ccl-no-lct" in out and "n/a" not in out.split("event-sync")[1].split("\n")[0]
+    md = tmp_path / "shipped.md"
+    assert main(["compare", "ccl", "gated", "--results", str(ROOT / "results"), "--bootstrap", "30", "--md", str(md)]) == 0
+    row = next(ln for ln in md.read_text().splitlines() if "| event-sync" in ln)
+    assert "significant" in row and "n/a" not in row  # paired over the committed per-clip results
 
 
 def _copy(runs, tmp_path):

@@ -2,8 +2,8 @@
 committed tolerances; fail with a readable diff when something moved past its tolerance, when a
 committed entry is missing, or when what produced the numbers changed (checkpoint, settings).
 
-Tolerances (YAML): `default: {abs: A, rel: R}` and `suites: {<suite>: {<metric>: {abs: A, rel: R}}}`;
-a value fails when `|current - baseline| > abs + rel * |baseline|`."""
+Tolerances (YAML): `default: {abs: A, rel: R}` and `suites: {<suite>: {<metric>: {abs: A, rel: R}}}`
+(a metric's entry replaces the default); a value fails when `|current - baseline| > abs + rel * |baseline|`."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ def load_tolerances(path: str | Path) -> dict:
 
 
 def tolerance(tol: dict, suite: str, metric: str) -> tuple[float, float]:
-    t = {**tol["default"], **tol["suites"].get(suite, {}).get(metric, {})}
+    """A metric's own entry replaces the default (its missing bound is 0)."""
+    t = tol["suites"].get(suite, {}).get(metric) or tol["default"]
     return float(t.get("abs", 0.0)), float(t.get("rel", 0.0))
 
 

@@ -38,27 +38,9 @@ def provenance() -> dict:
             "weights": "random (seed 0 inputs; parameters from each module's default initialisation)"}
 
 
-def add_shares(records: list[dict]) -> None:
-    """interaction_share = (time - `none`'s time) / time, against `none` at the same settings: of the
-    step (train: forward + backward; sample: one guided step) and, in train mode, of the forward alone
-    (`interaction_share_fwd`, comparable even where one of the two needed activation checkpointing)."""
-    def key(r):
-        return r["scale"], r["mode"], r.get("guidance"), r["audio_tokens"]
-
-    none = {key(r): r for r in records if r["model"] == "none" and "step_ms" in r}
-    for r in records:
-        b = none.get(key(r))
-        if b is None or "step_ms" not in r:
-            continue
-        same = r.get("checkpointing") == b.get("checkpointing")
-        r["interaction_share"] = (r["step_ms"] - b["step_ms"]) / r["step_ms"] if same else None
-        if "fwd_ms" in r and "fwd_ms" in b:
-            r["interaction_share_fwd"] = (r["fwd_ms"] - b["fwd_ms"]) / r["fwd_ms"]
-
-
 def run(args) -> None:
     from ccl_bench.profiling import matmul_rate
-    from ccl_bench.runner.profile import ClipSize, profile_model, tarp_attention_bench
+    from ccl_bench.runner.profile import ClipSize, add_interaction_shares, profile_model, tarp_attention_bench
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,7 +53,7 @@ def run(args) -> None:
 
     def group(name: str, records: list[dict]) -> None:
         if records and "model" in records[0]:
-            add_shares(records)
+            add_interaction_shares(records)
         (out / f"{name}.json").write_text(json.dumps({"provenance": prov, "records": records}, indent=1))
         print(f"[{time.time() - t0:5.0f} s] {name}: {len(records)} records", flush=True)
 

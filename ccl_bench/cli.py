@@ -243,7 +243,7 @@ def _profile(args: argparse.Namespace) -> None:
     import torch
 
     from .profiling import matmul_rate
-    from .runner.profile import ClipSize, profile_model
+    from .runner.profile import ClipSize, add_interaction_shares, profile_model
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     clip = ClipSize.parse(args.clip)
@@ -253,23 +253,20 @@ def _profile(args: argparse.Namespace) -> None:
     for name in args.model.split(","):
         records += profile_model(name.strip(), args.scale, args.mode, guidance, args.dtype, args.batch, args.checkpointing,
                                  device, clip, args.audio_rate, args.steps, args.repeats, parse_sets(args.set), rate)
-    none_ms = {r["guidance"]: r["step_ms"] for r in records if r["model"] == "none" and "step_ms" in r}
+    add_interaction_shares([r for r in records if "step_ms" in r])
     table = Table("model", "guidance", "params (M) v / a / x", "GFLOP fwd", "check", "fwd ms", "step ms", "peak GB", "MFU",
                   "x share", "passes", "NFE/clip", "s/clip", title=f"profile {args.scale} {args.mode} on {device}")
     for r in records:
         if r.get("status") == "oom":
             table.add_row(r["model"], "-", "", "", "", "", "[red]out of memory[/]", *[""] * 6)
             continue
-        base = none_ms.get(r["guidance"])
-        if base is not None and r["model"] != "none":
-            r["interaction_share"] = (r["step_ms"] - base) / r["step_ms"]
         p = r["params"]
         table.add_row(r["model"], str(r["guidance"] or "-"),
                       f"{p['video'] / 1e6:.1f} / {p['audio'] / 1e6:.1f} / {p['interaction'] / 1e6:.1f}",
                       f"{r['flops_fwd'] / 1e9:,.1f}", f"{r['flops_check']:.3f}", f"{r['fwd_ms']:.1f}" if "fwd_ms" in r else "-",
                       f"{r['step_ms']:.1f}", f"{r['peak_mem_gb']:.1f}" if r.get("peak_mem_gb") else "-",
                       f"{r['mfu']:.1%}" if r.get("mfu") else "-",
-                      f"{r['interaction_share']:.1%}" if "interaction_share" in r else "-",
+                      f"{r['interaction_share']:.1%}" if r.get("interaction_share") is not None and r["model"] != "none" else "-",
                       str(r.get("passes_per_step") or "-"), str(r.get("nfe_per_clip") or "-"),
                       f"{r['sec_per_clip']:.2f}" if r.get("sec_per_clip") else "-")
     out.print(table)

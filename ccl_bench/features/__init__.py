@@ -203,7 +203,7 @@ class SyncAnalysis(Analysis):
 
         def picture(c):
             vs = S.visual_strength(c.video, self.params)
-            return {"events": S.visual_events(c.video, c.fps, self.params), "photometric": vs.photometric,
+            return {"events": S.events_from_strength(vs, c.fps, self.params), "photometric": vs.photometric,
                     "kinematic": vs.kinematic}
 
         return {"onsets": S.audio_onsets(audio, self.params), "onset_strength": S.onset_strength(audio),

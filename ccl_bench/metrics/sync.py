@@ -132,7 +132,11 @@ def visual_strength(video: np.ndarray, p: SyncParams = SyncParams()) -> VisualSt
 
 def visual_events(video: np.ndarray, fps: float, p: SyncParams = SyncParams()) -> np.ndarray:
     """Event times (s) seen in `[T, H, W, 3]` frames at `fps`."""
-    vs = visual_strength(video, p)
+    return events_from_strength(visual_strength(video, p), fps, p)
+
+
+def events_from_strength(vs: VisualStrength, fps: float, p: SyncParams = SyncParams()) -> np.ndarray:
+    """Event times (s) from per-frame strengths already computed (`visual_strength`)."""
     gap = max(1, round(p.refractory_s * fps))
     found = []  # (time, strength)
     for x, shift in ((vs.photometric, -0.5), (vs.kinematic, 0.0)):

@@ -180,6 +180,24 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
     return records
 
 
+def add_interaction_shares(records: list[dict]) -> None:
+    """interaction_share = (time - `none`'s time) / time, against `none` at the same settings: of the
+    step (train: forward + backward; sample: one guided step) and, in train mode, of the forward alone
+    (`interaction_share_fwd`, comparable even where one of the two needed activation checkpointing)."""
+    def key(r):
+        return r["scale"], r["mode"], r.get("guidance"), r["audio_tokens"]
+
+    none = {key(r): r for r in records if r["model"] == "none" and "step_ms" in r}
+    for r in records:
+        b = none.get(key(r))
+        if b is None or "step_ms" not in r:
+            continue
+        same = r.get("checkpointing") == b.get("checkpointing")
+        r["interaction_share"] = (r["step_ms"] - b["step_ms"]) / r["step_ms"] if same else None
+        if "fwd_ms" in r and "fwd_ms" in b:
+            r["interaction_share_fwd"] = (r["fwd_ms"] - b["fwd_ms"]) / r["fwd_ms"]
+
+
 def tarp_attention_bench(video_tokens_grid=(21, 22, 40), audio_tokens=(157, 1000), heads=12, head_dim=128, lct=16,
                          window=3, device=None, dtype=torch.bfloat16, repeats=10) -> list[dict]:
     """TARP's partitioned cross-attention (gathered per partition) against dense cross-attention over

@@ -47,8 +47,12 @@ class ModelConfig:
     tarp_rope: bool = True  # 1-D RoPE over physical seconds on both modalities' q/k
     tarp_rope_rate: float = 0.0  # rotary positions per second; 0 = the audio token rate [design]
     tarp_partition: bool = True  # restrict each query to a window of the other modality
-    tarp_window: int = 3  # video frame i reads k * c audio tokens centred on its own c tokens
+    tarp_window: int = 3  # video frame i reads the audio tokens within this many frame durations centred on it
     tarp_video_frames: int = 1  # audio token j reads this many video frames centred on its own (odd)
+    # time: windows centred on each token's own time (`reference_impl.timing`) [design];
+    # index: the third-party rule `c = N_audio // F` tokens per frame (drifts when the ratio is not whole)
+    tarp_partition_rule: str = "time"
+    tarp_attention_path: str = "auto"  # auto | partitioned | dense: how the windows are computed (same result)
     # gated baseline
     gate: str = "tanh"  # tanh: x += tanh(a) * xattn, a scalar | gamma: per-channel zero-init gamma
     gated_rope: str = "none"  # none | index (plain token-index RoPE)

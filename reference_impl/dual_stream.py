@@ -60,6 +60,8 @@ class DualStreamModel(nn.Module):
                          context_mask=text_mask, times=audio_token_times(self.cfg, ga[0], audio.device),
                          positions=torch.arange(ga[0], device=audio.device), grid=ga,
                          reads_partner=route.audio_reads_video, lct_on=route.lct_on, lct_may_be_off=route.lct_may_be_off)
+        if len(self.interactions):  # tables every layer shares, made once (all layers have one config)
+            next(iter(self.interactions.values())).prepare(sv, sa)
         keep = (~route.perturbed).float()[:, None, None] if route.may_perturb else None
         for i, (vb, ab) in enumerate(zip(vs.blocks, aud.blocks, strict=True)):
             sv.sa_keep = sa.sa_keep = keep if i in route.stg_layers else None

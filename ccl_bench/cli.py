@@ -107,7 +107,13 @@ def _info(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    from . import validate
     from .distributed import world
+
+    validate.positive_int("--steps", args.steps)
+    for option, value in (("--clips", args.clips), ("--batch-size", args.batch_size)):
+        if value is not None:
+            validate.positive_int(option, value)
     from .runner.train import train
 
     out_dir = train(args.model, args.suite, args.scale, args.steps, args.out, seed=args.seed, resume=args.resume,
@@ -127,10 +133,13 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
+    from . import validate
     from .evaluate import evaluate
     from .tables import rich_table, write_result
 
-    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    metrics = validate.name_list("--metrics", args.metrics)
+    if args.out is not None:
+        validate.result_files("--out", args.out)  # before the evaluation, not after it
     from .distributed import world
 
     result = evaluate(args.pred, args.ref, metrics=metrics, protocol=args.protocol, device=args.device,
@@ -144,6 +153,8 @@ def _eval(args: argparse.Namespace) -> None:
             out.print(f"[yellow]{side}: {len(info['excluded'])} of {info['clips']} clips left out[/]")
             for e in info["excluded"]:
                 out.print(f"  {e['path']}: {e['fault']}", highlight=False)
+        for wa in info.get("warnings", []):
+            out.print(f"[yellow]warning:[/] {wa['path']}: {wa['warning']}", highlight=False)
         for kind, conv in info["conversions"].items():
             for what, count in conv.items():
                 out.print(f"{side} {kind}: {what} ({count} clips)", highlight=False)
@@ -153,10 +164,11 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
+    from . import validate
     from .runner.run import run
     from .tables import rich_table
 
-    models = [m.strip() for m in args.model.split(",")] if not args.model.endswith((".yaml", ".yml")) else [args.model]
+    models = validate.name_list("--model", args.model) if not args.model.endswith((".yaml", ".yml")) else [args.model]
     if len(models) > 1 and args.checkpoint:
         raise CCLBenchError("--checkpoint goes with one --model")
     from .distributed import world
@@ -180,7 +192,10 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _compare(args: argparse.Namespace) -> None:
+    from . import validate
     from .compare import compare, load_entries, to_markdown
+
+    validate.positive_int("--bootstrap", args.bootstrap, allow_zero=True)
     from .compare import rich_table as compare_table
 
     entries = load_entries(args.items, args.results, args.suite)
@@ -347,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ref", help="reference clips, for the distribution metrics (FVD, KVD, FAD)")
     e.add_argument("--metrics", help="comma-separated (see `ccl-bench list metrics`; default: all)")
     e.add_argument("--protocol", default="videogpt", help="FVD/KVD preset: videogpt, javisbench, cd-fvd, stylegan-v")
-    e.add_argument("--out", help="result JSON (a .csv and a .md with the same stem are written beside it)")
+    e.add_argument("--out", help="result file base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix is dropped)")
     e.add_argument("--weights-dir", help="folder holding the metric weights (default: $CCL_BENCH_HOME/weights)")
     e.add_argument("--cache-dir", help="feature cache (default: $CCL_BENCH_HOME/features)")
     e.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the 95%% intervals (0: none)")

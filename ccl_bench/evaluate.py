@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from . import __version__, validate
 from .errors import CCLBenchError, ClipError, UnknownNameError
 from .features import Analysis, AVAlignAnalysis, FeatureCache, I3DFeatures, SyncAnalysis, VGGishFeatures, content_hash
 from .io import VIDEO_SUFFIXES, read_clip
-from .io.reader import find_sidecar
+from .io.reader import decoder_id, find_sidecar
+from .io.streams import RECORD_ID, clip_key, stream_record, stream_warnings
 from .metrics import METRICS, Context, Subset
 from .metrics.stats import bootstrap_ci
 from .progress import progress
@@ -47,6 +48,7 @@ class ClipSet:
     items: list[ClipItem]
     manifest: dict | None = None
     missing: list[dict] = field(default_factory=list)  # listed in the manifest but absent
+    warnings: list[dict] = field(default_factory=list)  # {"path", "warning"}: clip files the manifest does not list
 
     @property
     def task(self) -> str | None:
@@ -61,12 +63,13 @@ def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:
     if not d.is_dir():
         raise CCLBenchError(f"{d}: not a folder (give a folder of clips or a suite folder with manifest.json)")
     mpath = d / "manifest.json"
+    validate.partial_build(d)
     if mpath.is_file():
         try:
             manifest = json.loads(mpath.read_text())
-            entries = manifest["clips"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise CCLBenchError(f"{mpath}: not a valid manifest ({type(exc).__name__}: {exc})") from None
+        entries = validate.manifest(mpath, manifest)
         task = manifest.get("task")
         items, missing = [], []
         for c in entries:
@@ -80,12 +83,19 @@ def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:
             true_of = {"v2a": "video", "a2v": "audio"}.get(task) if task else (
                 "both" if perturbed is None else ("audio" if perturbed == "freeze" else "video"))
             items.append(ClipItem(str(c.get("id", video.stem)), video, d / c["audio"] if c.get("audio") else None,
-                                  [float(e["t"]) for e in c.get("events", [])], true_of))
-        return ClipSet(d, items, manifest, missing)
-    videos = sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+                                  [float(e["t"]) for e in c.get("events") or []], true_of))
+        listed = {(d / c["video"]).resolve() for c in entries}
+        unlisted = [{"path": str(p), "warning": "in the folder but not listed in manifest.json: not evaluated"}
+                    for p in _videos_in(d) if p.resolve() not in listed]
+        return ClipSet(d, items, manifest, missing, unlisted)
+    videos = _videos_in(d)
     if not videos:
         raise CCLBenchError(f"{d}: no clips ({', '.join(VIDEO_SUFFIXES)}) and no manifest.json")
     return ClipSet(d, [ClipItem(v.stem, v, find_sidecar(v)) for v in videos])
+
+
+def _videos_in(d: Path) -> list[Path]:
+    return sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
 
 
 def make_analysis(kind: str, protocol: str, weights_dir, device: str) -> Analysis:
@@ -116,7 +126,8 @@ class SetResults:
     items: list[ClipItem] = field(default_factory=list)
     results: dict[str, list[dict]] = field(default_factory=dict)
     excluded: list[dict] = field(default_factory=list)
-    conversions: dict[str, Counter] = field(default_factory=dict)
+    conversions: dict[str, Counter] = field(default_factory=dict)  # analysis kind (and "decode") -> note -> clips
+    warnings: list[dict] = field(default_factory=list)  # {"path", "warning"}: evaluated, but worth a look
 
 
 def analyse(cs: ClipSet, analyses: dict[str, Analysis], cache: FeatureCache, label: str, show_progress: bool,
@@ -133,7 +144,9 @@ def analyse(cs: ClipSet, analyses: dict[str, Analysis], cache: FeatureCache, lab
     mine = list(range(len(cs.items)))[w.rank :: w.size]
     done: dict[int, dict] = {}  # clip index -> {kind: result}
     excluded: list[tuple[int, dict]] = []
-    conversions = {k: Counter() for k in analyses}
+    warned: list[tuple[int, dict]] = []
+    conversions = {k: Counter() for k in ("decode", *analyses)}
+    decoder = decoder_id()
     pending: dict[str, list] = {k: [] for k, a in analyses.items() if a.batchable}  # (index, key, input)
 
     def flush(kind: str) -> None:
@@ -152,18 +165,24 @@ def analyse(cs: ClipSet, analyses: dict[str, Analysis], cache: FeatureCache, lab
         for index in mine:
             item = cs.items[index]
             try:
-                key = content_hash(item.video, item.audio)
+                key = clip_key(content_hash(item.video, item.audio), decoder)
                 cached = {k: cache.get(a.cache_id, key) for k, a in analyses.items()}
+                streams = cache.get(RECORD_ID, key)
                 clip = None
-                if any(v is None for v in cached.values()):
+                if streams is None or any(v is None for v in cached.values()):
                     clip = read_clip(item.video, audio_path=item.audio)
                     if clip.num_samples == 0:
                         raise ClipError(item.video, "audio track holds no samples")
+                    if streams is None:
+                        streams = stream_record(clip)
+                        cache.put(RECORD_ID, key, streams)
             except ClipError as exc:
                 excluded.append((index, {"path": exc.path, "fault": exc.fault}))
                 bar.advance(task)
                 continue
             done[index] = {}
+            conversions["decode"].update(str(n) for n in streams["notes"])
+            warned += [(index, {"path": str(item.video), "warning": msg}) for msg in stream_warnings(streams)]
             for kind, a in analyses.items():
                 if cached[kind] is not None:
                     done[index][kind] = cached[kind]
@@ -181,19 +200,20 @@ def analyse(cs: ClipSet, analyses: dict[str, Analysis], cache: FeatureCache, lab
             bar.advance(task)
         for kind in pending:
             flush(kind)
-    parts = gather_to_main((done, excluded, conversions), w)
+    parts = gather_to_main((done, excluded, conversions, warned), w)
     out = SetResults(excluded=list(cs.missing), results={k: [] for k in analyses},
-                     conversions={k: Counter() for k in analyses})
+                     conversions={k: Counter() for k in ("decode", *analyses)}, warnings=list(cs.warnings))
     if parts is None:
         return out
-    every = {i: r for d, _, _ in parts for i, r in d.items()}
+    every = {i: r for d, *_ in parts for i, r in d.items()}
     for index in sorted(every):
         out.ids.append(cs.items[index].id)
         out.items.append(cs.items[index])
         for kind in analyses:
             out.results[kind].append(every[index][kind])
-    out.excluded += [e for _, e in sorted(e for _, ex, _ in parts for e in ex)]
-    for _, _, conv in parts:
+    out.excluded += [e for _, e in sorted((e for _, ex, _, _ in parts for e in ex), key=lambda x: x[0])]
+    out.warnings += [e for _, e in sorted((e for *_, wa in parts for e in wa), key=lambda x: x[0])]
+    for _, _, conv, _ in parts:
         for kind, c in conv.items():
             out.conversions[kind].update(c)
     return out
@@ -222,6 +242,8 @@ def compute_metric(name: str, pred: SetResults, ref: SetResults | None, ctx: Con
     value = m.value(p, r, ctx)
     if value is None:
         return _unavailable(_why_none(name, p, r))
+    if not np.isfinite(value):
+        return _unavailable(f"the value is not finite ({value})")
     groups = [len(p)] + ([len(r)] if m.needs_ref else [])
 
     def replicate(idx: Sequence[np.ndarray]):
@@ -229,13 +251,26 @@ def compute_metric(name: str, pred: SetResults, ref: SetResults | None, ctx: Con
         sr = [r[i] for i in idx[1]] if m.needs_ref else None
         return m.value(sp, sr, ctx)
 
-    lo, hi = bootstrap_ci(replicate, groups, samples=bootstrap, seed=seed) if bootstrap else (float("nan"),) * 2
-    out = {"value": value, "ci95": [lo, hi], "n": len(p), "unit": m.unit, "better": m.better}
+    out = {"value": value, "ci95": None, "n": len(p), "unit": m.unit, "better": m.better}
+    if bootstrap:
+        lo, hi = bootstrap_ci(replicate, groups, samples=bootstrap, seed=seed)
+        if np.isfinite([lo, hi]).all():
+            out["ci95"] = [lo, hi]
+        else:
+            out["ci95_reason"] = "no bootstrap replicate gave a value"
+    else:
+        out["ci95_reason"] = "no interval: bootstrap off (--bootstrap 0)"
     if m.needs_ref:
         out["n_ref"] = len(r)
     if m.analysis == "i3d" and min(len(p), len(r)) < 256:
         out["note"] = f"from {min(len(p), len(r))} clips: FVD/KVD are biased at small N; compare only at equal N"
     return out
+
+
+class NoClipsEvaluated(CCLBenchError):
+    """Every clip of the predicted set failed: there is nothing to report, and the exit status says so."""
+
+    exit_code = 1
 
 
 def _why_none(name: str, p, r) -> str:
@@ -288,7 +323,10 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
 
     from .features.i3d import PRESETS
 
-    names = list(metrics) if metrics else list(METRICS)
+    if metrics is not None and not list(metrics):
+        raise CCLBenchError(f"--metrics: empty list; name at least one (known: {', '.join(METRICS)})")
+    names = list(metrics) if metrics is not None else list(METRICS)
+    bootstrap = validate.positive_int("--bootstrap", bootstrap, allow_zero=True)
     for n in names:
         if n not in METRICS:
             raise UnknownNameError("metric", n, list(METRICS))
@@ -299,7 +337,12 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
     device = device_for(world(), device)
     pred_set = load_clipset(pred)
     ref_set = load_clipset(ref) if ref is not None else None
-    cache = FeatureCache(cache_dir if cache_dir is not None else default_cache_dir())
+    # Folders we write into are probed now, not after minutes of analysis.
+    if cache_dir is not None:
+        cache = FeatureCache(validate.writable_folder("--cache-dir", cache_dir))
+    else:
+        validate.home()
+        cache = FeatureCache(validate.writable_folder("feature cache", default_cache_dir()))
 
     out: dict[str, Any] = {}
     analyses: dict[str, Analysis] = {}
@@ -323,6 +366,10 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
     from .distributed import broadcast_from_main
 
     w = world()
+    if broadcast_from_main(w.main and not pred_res.ids, w):
+        first = pred_res.excluded[0] if pred_res.excluded else None
+        raise NoClipsEvaluated(f"{pred_set.folder}: none of its {len(pred_set.items) + len(pred_set.missing)} clips could "
+                               "be evaluated" + (f" (first: {first['path']}: {first['fault']})" if first else ""))
     if not w.main:  # rank 0 holds the gathered results and computes; the others receive its result
         result = broadcast_from_main(None, w)
         return (result, pred_res, ref_res) if details else result
@@ -334,17 +381,17 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
         out[n] = compute_metric(n, pred_res, ref_res, ctx, bootstrap, seed)
         out[n]["protocol"] = _protocol_of(n, analyses[METRICS[n].analysis], protocol)
     clips = {"pred": {"folder": str(pred_set.folder), "clips": len(pred_set.items) + len(pred_set.missing),
-                      "used": len(pred_res.ids), "excluded": pred_res.excluded,
+                      "used": len(pred_res.ids), "excluded": pred_res.excluded, "warnings": pred_res.warnings,
                       "conversions": {k: dict(v) for k, v in pred_res.conversions.items() if v}}}
     if ref_res is not None:
         clips["ref"] = {"folder": str(ref_set.folder), "clips": len(ref_set.items) + len(ref_set.missing),
-                        "used": len(ref_res.ids), "excluded": ref_res.excluded,
+                        "used": len(ref_res.ids), "excluded": ref_res.excluded, "warnings": ref_res.warnings,
                         "conversions": {k: dict(v) for k, v in ref_res.conversions.items() if v}}
     if pred_set.task:
         clips["pred"]["task"] = pred_set.task
     weights = {k: a.protocol.get("weights_sha256") for k, a in analyses.items() if a.protocol.get("weights_sha256")}
     prov = provenance({"device": device, "processes": w.size, "bootstrap": {"samples": bootstrap, "seed": seed, "level": 0.95},
-                       "fvd_protocol": protocol, "weights_sha256": weights})
+                       "fvd_protocol": protocol, "weights_sha256": weights, "decoder": decoder_id()})
     result = broadcast_from_main({"metrics": {n: out[n] for n in names}, "clips": clips, "provenance": prov}, w)
     return (result, pred_res, ref_res) if details else result
 

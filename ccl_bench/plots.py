@@ -105,7 +105,7 @@ def metric_bars(results: dict[str, dict], out: str | Path, title: str | None = N
         for lab in labels:
             e = results[lab]["metrics"].get(m, {})
             v = e.get("value", np.nan)
-            lo, hi = e.get("ci95", [np.nan, np.nan])
+            lo, hi = e.get("ci95") or [np.nan, np.nan]
             vals.append(v)
             err[0].append(max(0.0, v - lo) if np.isfinite(lo) else 0)
             err[1].append(max(0.0, hi - v) if np.isfinite(hi) else 0)

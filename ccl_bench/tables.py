@@ -86,12 +86,15 @@ def to_markdown(result: dict, title: str | None = None) -> str:
 
 
 def write_result(result: dict, path: str | Path) -> list[Path]:
-    """`path` (JSON) plus the same stem `.csv` and `.md`, each written atomically. -> the paths."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """`path` is a base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix of `path` is dropped
+    first, so none is written over another), each written atomically. JSON is strict (no NaN). -> the paths."""
+    from .validate import result_paths
+
+    jpath, cpath, mpath = result_paths(path)
+    jpath.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    for p, text in ((path, json.dumps(result, indent=1, default=float)), (path.with_suffix(".csv"), to_csv(result)),
-                    (path.with_suffix(".md"), to_markdown(result, path.stem))):
+    for p, text in ((jpath, json.dumps(result, indent=1, default=float, allow_nan=False)), (cpath, to_csv(result)),
+                    (mpath, to_markdown(result, jpath.stem))):
         tmp = p.with_name(f".{p.name}.tmp")
         tmp.write_text(text)
         os.replace(tmp, p)

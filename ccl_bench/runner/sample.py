@@ -35,10 +35,12 @@ def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str |
     from reference_impl.diffusion import GuidanceScales, sample
     from reference_impl.text import WordHashEncoder
 
+    from .. import validate
     from ..distributed import barrier, broadcast_from_main, device_for, gather_to_main, my_share, world
 
     if task not in TASKS:
         raise CCLBenchError(f"unknown task '{task}' (known: {', '.join(TASKS)})")
+    num, steps = validate.positive_int("--num", num), validate.positive_int("--steps", steps)
     w = world()
     device = device_for(w, device)
     model, info = load_trained(checkpoint, device, overrides)

@@ -189,6 +189,8 @@ def manifest(mpath: Path, data) -> list[dict]:
             raise _where(mpath, f"{at}.audio", f"expected a file name or null, got {c['audio']!r}")
         if c.get("id") is not None and not isinstance(c["id"], str | int):
             raise _where(mpath, f"{at}.id", f"expected a name, got {c['id']!r}")
+        if c.get("label") is not None and not isinstance(c["label"], str):
+            raise _where(mpath, f"{at}.label", f"expected a scene family name or null, got {c['label']!r}")
         if c.get("perturbation") is not None and not isinstance(c["perturbation"], dict):
             raise _where(mpath, f"{at}.perturbation", f"expected an object or null, got {c['perturbation']!r}")
         events = c.get("events", [])

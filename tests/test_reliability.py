@@ -303,7 +303,7 @@ def test_no_bootstrap_writes_valid_json_with_no_interval(four, tmp_path):
         raise ValueError(f"{constant} is not JSON")
 
     m = json.loads((tmp_path / "r.json").read_text(), parse_constant=refuse)["metrics"]["event-sync"]
-    assert m["ci95"] is None and "bootstrap off" in m["ci95_reason"] and np.isfinite(m["value"])
+    assert m["ci95"] is None and "bootstrap off" in m["interval"]["why_none"] and np.isfinite(m["value"])
 
 
 # --- the decoder is part of the cache key and of the provenance -------------------------------

@@ -98,12 +98,16 @@ def _info(args: argparse.Namespace) -> None:
     from .io import read_clip
 
     table = Table("file", "frames", "fps", "size", "video s", "audio", "audio s", title="clips")
+    notes: list[str] = []
     for f in args.files:
         c = read_clip(f, backend=args.backend)
         _, h, w, _ = c.video.shape
         table.add_row(str(f), str(c.num_frames), f"{c.fps:g}", f"{w}x{h}", f"{c.video_duration:.3f}",
                       f"{c.audio.shape[0]} ch {c.sample_rate} Hz", f"{c.audio_duration:.3f}")
+        notes += [f"{f}: {n}" for n in c.metadata.get("notes", [])]
     out.print(table)
+    for n in notes:
+        out.print(n, highlight=False)
 
 
 def _train(args: argparse.Namespace) -> None:

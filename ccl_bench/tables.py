@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from pathlib import Path
 
@@ -85,6 +86,17 @@ def to_markdown(result: dict, title: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _finite(obj):
+    """NaN and inf (which strict JSON cannot hold) as null; the entries carry their reasons beside them."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def write_result(result: dict, path: str | Path) -> list[Path]:
     """`path` is a base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix of `path` is dropped
     first, so none is written over another), each written atomically. JSON is strict (no NaN). -> the paths."""
@@ -93,7 +105,7 @@ def write_result(result: dict, path: str | Path) -> list[Path]:
     jpath, cpath, mpath = result_paths(path)
     jpath.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    for p, text in ((jpath, json.dumps(result, indent=1, default=float, allow_nan=False)), (cpath, to_csv(result)),
+    for p, text in ((jpath, json.dumps(_finite(result), indent=1, default=float, allow_nan=False)), (cpath, to_csv(result)),
                     (mpath, to_markdown(result, jpath.stem))):
         tmp = p.with_name(f".{p.name}.tmp")
         tmp.write_text(text)

@@ -41,6 +41,7 @@ def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str |
     if task not in TASKS:
         raise CCLBenchError(f"unknown task '{task}' (known: {', '.join(TASKS)})")
     num, steps = validate.positive_int("--num", num), validate.positive_int("--steps", steps)
+    validate.writable_folder("--out", out)
     w = world()
     device = device_for(w, device)
     model, info = load_trained(checkpoint, device, overrides)

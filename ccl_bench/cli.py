@@ -31,7 +31,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     errors: tuple[type[Exception], ...] = (CCLBenchError,)
     if "reference_impl" in sys.modules:
         from reference_impl import ModelSpecError
-        from reference_impl.models import CheckpointError
+        from reference_impl.streams import CheckpointError
 
         errors += (ModelSpecError, CheckpointError)
     return errors

@@ -24,8 +24,9 @@ from .io.clipset import ClipItem, ClipSet, load_clipset
 from .metrics import METRICS
 from .paths import cache_dir as default_cache_dir
 from .paths import portable
+from .progress import progress
 from .provenance import provenance
-from .scoring import compute_metric, context_for, protocol_of, unavailable
+from .scoring import compute_metric, context_for, unavailable
 
 DEFAULT_PROTOCOL = "videogpt"
 
@@ -48,6 +49,8 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
     for n in names:
         if n not in METRICS:
             raise UnknownNameError("metric", n, list(METRICS))
+    # Each sync metric brings its chance-corrected twin.
+    names += [f"{n}-cc" for n in names if f"{n}-cc" in METRICS and f"{n}-cc" not in names]
     if protocol not in PRESETS:
         raise UnknownNameError("FVD protocol", protocol, list(PRESETS))
     from .distributed import device_for, world
@@ -87,9 +90,11 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
     for n in names:
         if n in out:
             continue
-        out[n] = compute_metric(n, pred_res, ref_res, ctx, bootstrap, seed)
+        with progress(show_progress) as bar:
+            task = bar.add_task(f"intervals {n}", total=None)
+            out[n] = compute_metric(n, pred_res, ref_res, ctx, bootstrap, seed, tick=lambda t=task: bar.advance(t))
         a = analyses[METRICS[n].analysis]
-        out[n]["protocol"] = protocol_of(n, a.name, a.protocol)
+        out[n]["protocol"] = METRICS[n].protocol(a.name, a.protocol, ctx)
     clips = {"pred": {"folder": portable(pred_set.folder), "clips": len(pred_set.items) + len(pred_set.missing),
                       "used": len(pred_res.ids), "excluded": pred_res.excluded,
                       "conversions": {k: dict(v) for k, v in pred_res.conversions.items() if v}}}

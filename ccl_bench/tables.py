@@ -24,7 +24,7 @@ def _metric_rows(metrics: dict, task: str | None, prov: dict) -> list[dict]:
                         "replicates": None, "n": None, "unit": "", "better": "", "status": "unavailable: " + m["reason"]})
         else:
             lo, hi = m.get("ci95") or (None, None)
-            boot = m.get("bootstrap", {})
+            boot = m.get("interval") or {}  # {"method", "replicates", "used"}
             out.append({**common, "metric": name, "value": m["value"], "ci95_low": lo, "ci95_high": hi,
                         "replicates_used": boot.get("used"), "replicates": boot.get("replicates"), "n": m.get("n"),
                         "unit": m.get("unit", ""), "better": m.get("better", ""), "status": "ok"})

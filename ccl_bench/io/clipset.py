@@ -21,6 +21,7 @@ class ClipItem:
     audio: Path | None = None  # sidecar
     events: list[float] | None = None  # ground-truth event times (s), where the folder gives them
     events_true_of: str | None = None  # "video" | "audio" | "both" | None: which stream the events describe
+    label: str | None = None  # scene family (manifest `label`), for the per-family breakdown
 
 
 @dataclass
@@ -62,7 +63,7 @@ def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:
             true_of = {"v2a": "video", "a2v": "audio"}.get(task) if task else (
                 "both" if perturbed is None else ("audio" if perturbed == "freeze" else "video"))
             items.append(ClipItem(str(c.get("id", video.stem)), video, d / c["audio"] if c.get("audio") else None,
-                                  [float(e["t"]) for e in c.get("events", [])], true_of))
+                                  [float(e["t"]) for e in c.get("events", [])], true_of, c.get("label")))
         return ClipSet(d, items, manifest, missing)
     videos = sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
     if not videos:

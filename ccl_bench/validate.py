@@ -111,6 +111,24 @@ def home() -> Path | None:
     return writable_folder("$CCL_BENCH_HOME", value)
 
 
+def cache_folder(option_value: str | Path | None, default: Path) -> Path:
+    """The feature cache: `--cache-dir` if given, else `default` under `$CCL_BENCH_HOME` (both checked)."""
+    if option_value is not None:
+        return writable_folder("--cache-dir", option_value)
+    home()
+    return writable_folder("feature cache", default)
+
+
+class NoClipsEvaluated(CCLBenchError):
+    """Every clip of the predicted set failed: nothing to report, and the exit status says so (1)."""
+
+    exit_code = 1
+
+    def __init__(self, folder: Path, clips: int, excluded: list[dict]):
+        first = f" (first: {excluded[0]['path']}: {excluded[0]['fault']})" if excluded else ""
+        super().__init__(f"{folder}: none of its {clips} clips could be evaluated{first}")
+
+
 def result_paths(out: str | Path) -> list[Path]:
     """`--out BASE` of an evaluation -> [BASE.json, BASE.csv, BASE.md]. A `.json`, `.csv` or `.md`
     suffix of BASE is dropped first, so `--out r.csv` writes r.json, r.csv and r.md, one beside the other."""

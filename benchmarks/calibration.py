@@ -23,7 +23,7 @@ import numpy as np
 
 from ccl_bench.evaluate import evaluate
 from ccl_bench.io import AVClip, write_clip
-from ccl_bench.metrics import METRICS, SYNC_CONFIDENCE_MIN, Context
+from ccl_bench.metrics import METRICS, Context, sync_confidence_threshold
 from ccl_bench.metrics.score import mismatched_pairs
 from ccl_bench.metrics.sync import confidence
 from ccl_bench.suites import build_suite, load_suite
@@ -92,9 +92,10 @@ def confidence_calibration(per_clip_sync: list[dict], set_size: int, draws: int 
            "aligned_percentiles": dict(zip(map(str, pct), np.percentile(aligned, pct).tolist(), strict=True)),
            "mismatched_percentiles": dict(zip(map(str, pct), np.percentile(mismatched, pct).tolist(), strict=True))}
     out["separating_midpoint"] = (out["aligned_percentiles"]["1"] + out["mismatched_percentiles"]["99"]) / 2
-    out["threshold_in_use"] = SYNC_CONFIDENCE_MIN
-    out["aligned_below_threshold"] = float(np.mean(aligned < SYNC_CONFIDENCE_MIN))
-    out["mismatched_at_or_above_threshold"] = float(np.mean(mismatched >= SYNC_CONFIDENCE_MIN))
+    need = sync_confidence_threshold(size)
+    out["threshold_in_use"] = need
+    out["aligned_below_threshold"] = float(np.mean(aligned < need))
+    out["mismatched_at_or_above_threshold"] = float(np.mean(mismatched >= need))
     return out
 
 
@@ -154,7 +155,7 @@ def markdown(record: dict, provenance: dict | None = None) -> str:
             lines += ["", f"sync-offset confidence of sets of {c['set_size']} ({c['draws']} draws each): aligned clips "
                       f"1st/50th percentile {c['aligned_percentiles']['1']:.3f} / {c['aligned_percentiles']['50']:.3f}; "
                       f"mismatched pairs 50th/99th {c['mismatched_percentiles']['50']:.3f} / "
-                      f"{c['mismatched_percentiles']['99']:.3f}; threshold in use {c['threshold_in_use']} (aligned sets "
+                      f"{c['mismatched_percentiles']['99']:.3f}; threshold in use {c['threshold_in_use']:.3g} (aligned sets "
                       f"below it: {c['aligned_below_threshold']:.1%}, mismatched sets at or above: "
                       f"{c['mismatched_at_or_above_threshold']:.1%})."]
         lines.append("")

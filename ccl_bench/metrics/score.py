@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import METRICS, SYNC_CONFIDENCE_MIN, Context, Metric, Results
+from . import METRICS, Context, Metric, Results, sync_confidence_threshold
 from .stats import Interval, bootstrap_ci, half_sample_ci
 from .sync import confidence
 
@@ -107,9 +107,10 @@ def metric_entry(m: Metric, pred: Results, ref: Results | None, ctx: Context, bo
     if m.name == "sync-offset":
         conf = confidence(merged.curve / merged.clips)
         out["confidence"] = conf
-        if conf < SYNC_CONFIDENCE_MIN:
-            return _unavailable(f"no synchrony found (confidence {conf:.3g} below {SYNC_CONFIDENCE_MIN})", confidence=conf,
-                                n=len(pred))
+        need = sync_confidence_threshold(merged.clips)
+        if conf < need:
+            return _unavailable(f"no synchrony found (confidence {conf:.3g} below {need:.3g} for {merged.clips} clips)",
+                                confidence=conf, n=len(pred))
 
     def replicate(idx: Sequence[np.ndarray]):
         return m.score(m.merge([states[i] for i in idx[0]]),

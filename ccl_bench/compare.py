@@ -102,7 +102,10 @@ def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
             no_ddof = m is not None and m.needs_ref and any(covariance_ddof(e) is None for e in entries)
             if m and all(v is not None for v in vals) and shared and not no_ddof and (
                     not m.needs_ref or all(m.analysis in p[2] for p in per)):
-                row["paired"] = _paired(m, per, sorted(shared), bootstrap, seed)
+                try:
+                    row["paired"] = _paired(m, per, sorted(shared), bootstrap, seed)
+                except CCLBenchError as exc:  # per-clip results of an older protocol
+                    row["paired"], row["why_no_test"] = None, str(exc)
             else:
                 row["paired"] = None
                 row["why_no_test"] = ("a value is unavailable" if any(v is None for v in vals)
@@ -121,10 +124,13 @@ def _paired(m, per, shared: list[str], bootstrap: int, seed: int) -> list[dict |
     pos = [{cid: i for i, cid in enumerate(p[0])} for p in per]
     index = [np.array([q[c] for c in shared]) for q in pos]
 
+    from .metrics.score import resampler
+
+    values = [resampler(m, res[m.analysis], ref.get(m.analysis) if m.needs_ref else None, ctx, seed)
+              for _, res, ref, ctx in per]
+
     def value(k: int, draw: np.ndarray):
-        ids, res, ref, ctx = per[k]
-        sel = index[k][draw]
-        return m.value([res[m.analysis][i] for i in sel], ref.get(m.analysis) if m.needs_ref else None, ctx, sel)
+        return values[k](index[k][draw])
 
     diffs = [[] for _ in per]
     for _ in range(bootstrap):

@@ -210,6 +210,23 @@ def _regress(args: argparse.Namespace) -> None:
         raise RegressionFailed(f"{len(report.failures)} regression(s) against {args.baseline}")
 
 
+def _claims(args: argparse.Namespace) -> None:
+    from .claims import run_claims
+
+    command = f"ccl-bench claims --suite {args.suite} --runs {args.runs} --out {args.out}" + (
+        f" --compute {args.compute}" if args.compute != "results/compute" else "")
+    v = run_claims(args.suite, args.runs, args.out, args.compute, command, args.check, args.tolerance)
+    table = Table("claim", "comparison", "primary metric", "difference [95%]", "verdict", title=f"claims: {v['suite']}")
+    for c in v["claims"]:
+        for x in c["comparisons"]:
+            ci = x["ci95"]
+            diff = "-" if x["difference"] is None else f"{x['difference']:.3g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")
+            table.add_row(str(c["id"]), f"{x['treatment']} vs {x['comparator']}", c["primary"], diff,
+                          x["status"] + (f": {x['reason']}" if x["status"] in ("not run", "unavailable") else ""))
+    out.print(table)
+    out.print(f"wrote {args.out}/README.md" + (f"; verdicts match {args.check}" if args.check else ""))
+
+
 class RegressionFailed(CCLBenchError):
     exit_code = 1
 
@@ -388,6 +405,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--current", required=True, help="a fresh result folder of the same layout")
     g.add_argument("--tolerances", help="YAML of per-suite, per-metric tolerances (default: BASELINE/tolerances.yaml)")
     g.set_defaults(func=_regress)
+
+    cl = sub.add_parser("claims", parents=[common], help="verdicts on the CCL paper's claims from a run matrix",
+                        description="Layout of --runs: seed<k>/[<variant>/]<suite>/<model>.json (`ccl-bench run --out "
+                        "RUNS/seed<k>`), seed<k>/step<N>/... (snapshots), seed<k>/measures/<measure>/<model>.json.")
+    cl.add_argument("--suite", default="av-sync", help="the study of this suite (benchmarks/claims/<suite>.yaml) or a YAML path")
+    cl.add_argument("--runs", default="runs", help="the run matrix folder")
+    cl.add_argument("--compute", default="results/compute", help="profiler records for the compute claim")
+    cl.add_argument("--out", default="results/claims", help="README.md, verdicts.json and per-claim pages")
+    cl.add_argument("--check", help="a committed verdicts.json: fail if a verdict or interval bound moved")
+    cl.add_argument("--tolerance", type=float, default=1e-6, help="allowed move of a bound, as a share of the interval width")
+    cl.set_defaults(func=_claims)
 
     pr = sub.add_parser("profile", parents=[common], help="compute, memory and time of reference models (random weights)")
     pr.add_argument("--model", required=True, help="NAME[,NAME...]")

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from .errors import CCLBenchError
 from .metrics import METRICS, Subset
+from .metrics.stats import paired_bootstrap, percentile_interval
 
 
 @dataclass
@@ -46,7 +47,7 @@ def load_entries(items: list[str], results: str | Path = "results", suite: str =
     return entries
 
 
-def _per_clip(entry: Entry, task: str):
+def per_clip_results(entry: Entry, task: str):
     """(clip ids, results by analysis, reference results by analysis, context) or None."""
     from .evaluate import context_for, load_clipset, load_results
 
@@ -75,7 +76,7 @@ def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
     tasks = [t for t in entries[0].result["tasks"] if all(t in e.result["tasks"] for e in entries)]
     table: dict = {"suite": suites.pop(), "entries": [e.label for e in entries], "tasks": {}, "bootstrap": bootstrap}
     for task in tasks:
-        per = [_per_clip(e, task) for e in entries]
+        per = [per_clip_results(e, task) for e in entries]
         shared = set.intersection(*(set(p[0]) for p in per)) if all(per) else set()
         rows = {}
         for name in entries[0].result["tasks"][task]["metrics"]:
@@ -97,35 +98,26 @@ def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
 
 def _paired(m, per, shared: list[str], bootstrap: int, seed: int) -> list[dict | None]:
     """For each entry after the first: the 95% interval of (entry - first) and significance."""
-    rng = np.random.default_rng(seed)
     pos = [{cid: i for i, cid in enumerate(p[0])} for p in per]
     index = [np.array([q[c] for c in shared]) for q in pos]
 
-    def value(k: int, draw: np.ndarray):
+    def statistic(k: int):
         ids, res, ref, ctx = per[k]
-        sel = index[k][draw]
-        pred = Subset([res[m.analysis][i] for i in sel], sel)
-        return m.value(pred, ref.get(m.analysis) if m.needs_ref else None, ctx)
 
-    diffs = [[] for _ in per]
-    for _ in range(bootstrap):
-        draw = rng.integers(0, len(shared), len(shared))
-        base = value(0, draw)
-        for k in range(1, len(per)):
-            v = value(k, draw)
-            if base is not None and v is not None:
-                if m.better == "zero":
-                    v, b = abs(v), abs(base)
-                else:
-                    b = base
-                diffs[k].append(v - b)
+        def value(draw: np.ndarray):
+            sel = index[k][draw]
+            return m.value(Subset([res[m.analysis][i] for i in sel], sel), ref.get(m.analysis) if m.needs_ref else None, ctx)
+        return value
+
+    diffs = paired_bootstrap([statistic(k) for k in range(len(per))], lambda rng: rng.integers(0, len(shared), len(shared)),
+                             bootstrap, seed, m.better)
     out: list[dict | None] = [None]
-    for k in range(1, len(per)):
-        if len(diffs[k]) < bootstrap // 2:
+    for d in diffs:
+        if len(d) < bootstrap // 2:
             out.append(None)
             continue
-        lo, hi = np.percentile(diffs[k], [2.5, 97.5])
-        out.append({"ci95": [float(lo), float(hi)], "significant": bool(lo > 0 or hi < 0)})
+        lo, hi = percentile_interval(d)
+        out.append({"ci95": [lo, hi], "significant": bool(lo > 0 or hi < 0)})
     return out
 
 

@@ -165,7 +165,8 @@ def _run(args: argparse.Namespace) -> None:
         result = run(model, args.suite, out=args.out, task=args.task, guidance=args.guidance,
                      num_samples=args.num_samples, steps=args.steps, seed=args.seed, device=args.device,
                      checkpoint=args.checkpoint, overrides=parse_sets(args.set), bootstrap=args.bootstrap,
-                     weights_dir=args.weights_dir, cache_dir=args.cache_dir, show_progress=not args.quiet)
+                     weights_dir=args.weights_dir, cache_dir=args.cache_dir, show_progress=not args.quiet,
+                     captions=args.captions)
         if not world().main:
             continue
         out.print(rich_table(result, title=f"{result['model']} on {result['suite']}"))
@@ -385,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint", help="a `ccl-bench train` folder (default: the shipped checkpoint of the model)")
     r.add_argument("--out", default="runs", help="tables in OUT/<suite>/<model>.json|csv|md, clips under OUT/<suite>/clips")
     r.add_argument("--bootstrap", type=int, default=200)
+    r.add_argument("--captions", choices=["own", "mismatched"], default="own",
+                   help="prompt captions: each prompt's own, or another family's (text and condition disagree; claim 4)")
     r.add_argument("--weights-dir")
     r.add_argument("--cache-dir")
     r.add_argument("--quiet", action="store_true")

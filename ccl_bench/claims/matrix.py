@@ -28,6 +28,8 @@ from .verdict import RunStatistic
 SEED = re.compile(r"^seed(\d+)$")
 STEP = re.compile(r"^step(\d+)$")
 SKIP = {"clips", "measures"}
+# Run settings that change what a run answers: a side matches such a run only when it names the setting.
+STUDY_SETTINGS = {"captions": "own"}
 
 
 @dataclass
@@ -52,12 +54,13 @@ class Matrix:
         """The side's runs by (seed, step): final runs, or with `snapshots` the step runs. Two files for
         one (seed, step) are an error naming both."""
         guidance = spec.guidance_of(side)
+        want = {**STUDY_SETTINGS, **dict(side.settings)}
         out: dict[tuple[str, int | None], RunRecord] = {}
         for r in self.runs:
             s = r.result.get("settings", {})
             if (r.model != side.model or r.seed is None or (r.step is not None) != snapshots
                     or (guidance is not None and s.get("guidance") != guidance)
-                    or any(str(s.get(k)) != v for k, v in side.settings)):
+                    or any(str(s.get(k, STUDY_SETTINGS.get(k))) != v for k, v in want.items())):
                 continue
             key = (r.seed, r.step)
             if key in out:

@@ -75,7 +75,8 @@ def peak_memory_gb(device: str) -> dict:
 def run(model: str, suite: str, out: str | Path = "runs", task: str | None = None, guidance: str | None = None,
         num_samples: int | None = None, steps: int | None = None, seed: int | None = None, device: str | None = None,
         checkpoint: str | Path | None = None, overrides: dict | None = None, bootstrap: int = 200,
-        weights_dir: str | Path | None = None, cache_dir: str | Path | None = None, show_progress: bool = True) -> dict:
+        weights_dir: str | Path | None = None, cache_dir: str | Path | None = None, show_progress: bool = True,
+        captions: str = "own") -> dict:
     """The main job for one model on one suite -> the result dict (also written to disk)."""
     from ..evaluate import evaluate, save_results
     from ..tables import write_result
@@ -112,7 +113,8 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
     barrier(w)
     result: dict = {"suite": spec.name, "model": model, "tasks": {}, "settings": {
         "rendering": rendering, "split": cfg_run["split"], "num_samples": num, "steps": steps, "sampler": cfg_run["sampler"],
-        "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol, "overrides": overrides or {}}}
+        "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol, "overrides": overrides or {},
+        "captions": captions}}
     for t in tasks:
         clip_dir = root / "clips" / model / t
         if device.startswith("cuda"):
@@ -120,7 +122,7 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         start = time.perf_counter()
         manifest = generate(checkpoint, spec.name, t, num, clip_dir, guidance=guidance, steps=steps,
                             sampler=cfg_run["sampler"], seed=seed, split=cfg_run["split"], device=device,
-                            show_progress=show_progress, overrides=overrides)
+                            show_progress=show_progress, overrides=overrides, captions=captions)
         seconds = time.perf_counter() - start
         names = [m for m in spec.metrics if METRICS[m].analysis in TASK_READS[t]]
         res, pred_res, ref_res = evaluate(clip_dir, ref_dir, metrics=names, protocol=spec.protocol, device=device,

@@ -19,6 +19,20 @@ from .models import codecs_for, load_trained
 TASKS = ("t2av", "a2v", "v2a", "t2v", "t2a")
 
 
+CAPTIONS = ("own", "mismatched")
+
+
+def prompt_caption(metas: list[dict], i: int, captions: str) -> str:
+    """The caption prompt i is sampled with: its own, or [design] (claim 4, text and the conditioning
+    stream disagreeing) its neighbour's, `i + 1` (`i - 1` for the last): families cycle with the index,
+    so a neighbour is always another family."""
+    if captions == "own":
+        return metas[i]["caption"]
+    if captions != "mismatched" or len(metas) < 2:
+        raise CCLBenchError(f"--captions {captions}: use own or mismatched (mismatched needs at least 2 prompts)")
+    return metas[i + 1 if i + 1 < len(metas) else i - 1]["caption"]
+
+
 def clip_noise(seed: int, index: int, video_shape, audio_shape) -> tuple[torch.Tensor, torch.Tensor]:
     """The initial noise of clip `index`: its own generator, so a clip's sample does not depend on the
     batch it was drawn in or on which process drew it."""
@@ -28,7 +42,8 @@ def clip_noise(seed: int, index: int, video_shape, audio_shape) -> tuple[torch.T
 
 def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str | Path, guidance: str = "ucg",
              steps: int = 25, sampler: str = "euler", seed: int = 0, split: str = "test", device: str | None = None,
-             batch_size: int = 16, scales=None, show_progress: bool = True, overrides: dict | None = None) -> dict:
+             batch_size: int = 16, scales=None, show_progress: bool = True, overrides: dict | None = None,
+             captions: str = "own") -> dict:
     """Sample `num` clips for the prompts (and, for A2V/V2A, the conditioning clips) of a suite's split.
     Under torchrun each process samples its share of the prompts; rank 0 writes the manifest.
     Returns the manifest (also written to `out/manifest.json`)."""
@@ -39,6 +54,8 @@ def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str |
 
     if task not in TASKS:
         raise CCLBenchError(f"unknown task '{task}' (known: {', '.join(TASKS)})")
+    if captions not in CAPTIONS:
+        raise CCLBenchError(f"--captions {captions}: use own or mismatched")
     w = world()
     device = device_for(w, device)
     model, info = load_trained(checkpoint, device, overrides)
@@ -56,7 +73,7 @@ def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str |
         bar_task = bar.add_task(f"sample {task} ({guidance}, {steps} steps)", total=len(mine))
         for s in range(0, len(mine), batch_size):
             idx = mine[s : s + batch_size]
-            text, mask = enc([metas[i]["caption"] for i in idx])
+            text, mask = enc([prompt_caption(metas, i, captions) for i in idx])
             null_text, null_mask = enc([""] * len(idx))
             noise = [clip_noise(seed, i, lv.shape[1:], la.shape[1:]) for i in idx]
             xv, xa, info_out = sample(
@@ -73,7 +90,8 @@ def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str |
                 path = write_clip(clip, out / f"{meta['id']}.{rend.format}")
                 condition = {"a2v": {"modality": "audio", "source": meta["id"]},
                              "v2a": {"modality": "video", "source": meta["id"]}}.get(task)
-                clips.append((i, {"id": meta["id"], "video": path.name, "audio": None, "caption": meta["caption"],
+                clips.append((i, {"id": meta["id"], "video": path.name, "audio": None,
+                                  "caption": prompt_caption(metas, i, captions),
                                   "label": meta["label"], "events": meta["events"],
                                   # A2V/V2A: the events are the conditioning clip's, true of the kept stream;
                                   # T2AV/T2V/T2A: the prompt's source clip's, a reference only.
@@ -87,6 +105,7 @@ def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str |
         info_out = next(i for _, i in gathered if i is not None)
         manifest = {"suite": spec.name, "split": split, "rendering": rend.name, "seed": seed, "generated": True,
                     "model": info.get("name"), "checkpoint": str(checkpoint), "task": task, "guidance": guidance,
+                    "captions": captions,
                     "sampler": sampler, "steps": steps, "passes_per_step": info_out.passes_per_step,
                     "nfe_per_clip": info_out.nfe_per_clip, "processes": w.size, "ccl_bench_version": __version__,
                     "clips": [c for _, c in every]}

@@ -103,3 +103,16 @@ def test_a_bad_study_file_names_itself(tmp_path):
                  "comparator: {model: b}}], primary: {metric: event-hit, better: up, tasks: [t2av]}}\n")
     with pytest.raises(CCLBenchError, match="bad.yaml: claim 1: primary `better` must be"):
         load_study(str(p))
+
+
+def test_a_run_with_mismatched_captions_matches_only_a_side_that_names_them(tmp_path):
+    runs = write_matrix(tmp_path / "runs", {"good": "ceiling", "bad": "floor"})
+    for s in range(3):
+        p = write_run(runs, s, "good", "floor", variant="mismatched")
+        res = json.loads(p.read_text())
+        res["settings"]["captions"] = "mismatched"
+        p.write_text(json.dumps(res))
+    spec = write_spec(tmp_path / "s.yaml", "good", "bad")
+    assert _row(run_claims(spec, runs, tmp_path / "o", compute=None))["status"] == "supported"  # the own-caption runs
+    spec.write_text(spec.read_text().replace("{model: good}", "{model: good, settings: {captions: mismatched}}"))
+    assert _row(run_claims(spec, runs, tmp_path / "o", compute=None))["status"] == "inconclusive"  # floor vs floor

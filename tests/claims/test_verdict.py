@@ -72,6 +72,23 @@ def test_pairs_match_by_seed_and_prompt_and_need_enough_seeds():
     assert o.units == 30
 
 
+def test_units_pair_by_id_whatever_their_order():
+    """The comparator's clips are the treatment's minus 1 exactly, listed in another order and with
+    prompts only one side has: pairing by id gives exactly 1 with no spread."""
+    rng = np.random.default_rng(3)
+    t, c = {}, {}
+    for s in range(3):
+        vals = {f"p{i}": v for i, v in enumerate(rng.normal(0, 5, 20))}
+        tid = [f"p{i}" for i in range(16)]
+        cid = [f"p{i}" for i in rng.permutation(np.arange(4, 20))]
+        tv, cv = np.array([vals[i] + 1 for i in tid]), np.array([vals[i] for i in cid])
+        t[(str(s), "t2av")] = RunStatistic(tid, lambda idx, a=tv: float(a[idx].mean()))
+        c[(str(s), "t2av")] = RunStatistic(cid, lambda idx, a=cv: float(a[idx].mean()))
+    o = paired_difference(t, c, "higher", replicates=200)
+    assert o.units == 36 and o.difference == pytest.approx(1.0)
+    assert o.ci == pytest.approx((1.0, 1.0)) and o.status == "supported"
+
+
 def test_the_bootstrap_resamples_seeds_not_only_prompts():
     """A treatment that wins on one seed and loses on the others by as much: the seed draw must widen
     the interval past 0 (resampling prompts alone, pooled, would call this supported)."""

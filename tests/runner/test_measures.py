@@ -49,9 +49,26 @@ def test_drift_is_zero_for_the_stage1_model_itself_and_for_a_zero_init_ccl_on_it
     assert d.shape == (2,) and np.all(d > 1e-3)
 
 
+def test_partner_absent_reads_the_context_tokens_and_zeroes_a_gate():
+    """Drift measures the state each model is in without its partner: CCL reads its LCT (an opened
+    output projection moves the prediction), a gated model's branch is zeroed (no move, open gate or not)."""
+    stage1 = _model("none")
+    v, a, text, mask = _latents(stage1)
+    for name in ("ccl", "gated"):
+        m = _model(name, seed=1)
+        m.load_state_dict(stage1.state_dict(), strict=False)
+        with torch.no_grad():
+            for mod in m.interactions.values():
+                torch.nn.init.normal_(mod.video_from_audio.proj.o.weight, std=0.5)
+                if name == "gated":
+                    mod.video_from_audio.gate.fill_(2.0)
+        d = prediction_drift(m, stage1, v, a, text, mask, levels=(0.5,))
+        assert np.all(d > 1e-3) if name == "ccl" else np.allclose(d, 0, atol=1e-6), (name, d)
+
+
 def test_recomputed_cca_weights_reproduce_the_attention_output():
     model = _model("ccl")
-    v, a, text, mask = _latents(model)
+    v, a, text, mask = _latents(model, frames=8, audio=32)  # long enough that TARP's windows leave keys out
     for mod in model.interactions.values():  # open the zero-initialised output so the output says something
         torch.nn.init.normal_(mod.video_from_audio.proj.o.weight, std=0.2)
     outs = []

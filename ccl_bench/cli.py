@@ -214,6 +214,14 @@ def _regress(args: argparse.Namespace) -> None:
 def _claims(args: argparse.Namespace) -> None:
     from .claims import run_claims
 
+    if args.plan:
+        from .claims import load_study
+        from .claims.plan import plan
+
+        for line in plan(load_study(args.suite), args.plan, args.runs):
+            print(line)
+        return
+
     command = f"ccl-bench claims --suite {args.suite} --runs {args.runs} --out {args.out}" + (
         f" --compute {args.compute}" if args.compute != "results/compute" else "")
     v = run_claims(args.suite, args.runs, args.out, args.compute, command, args.check, args.tolerance)
@@ -418,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--out", default="results/claims", help="README.md, verdicts.json and per-claim pages")
     cl.add_argument("--check", help="a committed verdicts.json: fail if a verdict or interval bound moved")
     cl.add_argument("--tolerance", type=float, default=1e-6, help="allowed move of a bound, as a share of the interval width")
+    cl.add_argument("--plan", metavar="CHECKPOINTS", help="print the commands that make the runs (CHECKPOINTS/seed<k>/<model>)")
     cl.set_defaults(func=_claims)
 
     pr = sub.add_parser("profile", parents=[common], help="compute, memory and time of reference models (random weights)")

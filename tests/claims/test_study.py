@@ -116,3 +116,14 @@ def test_a_run_with_mismatched_captions_matches_only_a_side_that_names_them(tmp_
     assert _row(run_claims(spec, runs, tmp_path / "o", compute=None))["status"] == "supported"  # the own-caption runs
     spec.write_text(spec.read_text().replace("{model: good}", "{model: good, settings: {captions: mismatched}}"))
     assert _row(run_claims(spec, runs, tmp_path / "o", compute=None))["status"] == "inconclusive"  # floor vs floor
+
+
+def test_plan_prints_the_runs_every_claim_needs(capsys):
+    assert main(["claims", "--suite", "av-sync", "--plan", "CK", "--runs", "R"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    runs = [ln for ln in lines if ln.startswith("ccl-bench run")]
+    assert len(runs) % 3 == 0 and all("--task all" in ln for ln in runs)
+    assert ("ccl-bench run --model ccl --suite av-sync --checkpoint CK/seed2/ccl --task all --guidance ucg-joint "
+            "--captions mismatched --device cuda --quiet --out R/seed2/ucg-joint-captions-mismatched") in runs
+    assert any("--model gated" in ln and "--guidance cfg" in ln for ln in runs)  # a baseline samples its own way
+    assert any(ln.startswith("python benchmarks/claims_measures.py") for ln in lines)

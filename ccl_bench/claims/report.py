@@ -96,26 +96,33 @@ def _plot(r: ClaimResult, path: Path) -> Path | None:
     curves and claim 2's attention shares beside them where the runs exist."""
     from ..plots import _plt, _save
 
-    comps = [x for x in r.comparisons if x.outcome.difference is not None]
+    prim = r.claim.primary
+    parts = list(prim.parts) or [prim]
+    diffs = []  # per primary part: (part, [(comparison, its outcome)]) with a difference to show
+    for k, part in enumerate(parts):
+        rows = [(x, x.outcome.parts[k] if prim.parts else x.outcome) for x in r.comparisons
+                if (x.outcome.parts[k] if prim.parts and x.outcome.parts else x.outcome).difference is not None]
+        if rows:
+            diffs.append((part, rows))
     curves = r.extra.get("curves") or {}
     measures = r.extra.get("measures") or {}
-    panels = [p for p, on in (("diff", comps), ("curves", any(curves.values())), ("measures", any(
+    panels = [("diff", d) for d in diffs] + [(p, None) for p, on in (("curves", any(curves.values())), ("measures", any(
         v is not None for m in measures.values() for v in m.values()))) if on]
     if not panels:
         return None
     plt = _plt()
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 0.5 + 0.45 * max(3, len(r.comparisons))), squeeze=False)
     colour = {"supported": "tab:green", "contradicted": "tab:red", "inconclusive": "tab:grey"}
-    for ax, panel in zip(axes[0], panels, strict=True):
+    for ax, (panel, data) in zip(axes[0], panels, strict=True):
         if panel == "diff":
-            for i, x in enumerate(comps):
-                o = x.outcome
+            part, rows = data
+            for i, (_, o) in enumerate(rows):
                 lo, hi = o.ci or (o.difference, o.difference)
                 ax.errorbar([o.difference], [i], xerr=[[o.difference - lo], [hi - o.difference]], fmt="o", capsize=3,
                             color=colour.get(o.status, "black"))
             ax.axvline(0, color="black", lw=0.8)
-            ax.set_yticks(range(len(comps)), [f"{x.treatment.label} - {x.comparator.label}" for x in comps], fontsize=7)
-            ax.set_xlabel(f"{r.claim.primary.label} difference ({r.claim.primary.better} is better)", fontsize=8)
+            ax.set_yticks(range(len(rows)), [f"{x.treatment.label} - {x.comparator.label}" for x, _ in rows], fontsize=7)
+            ax.set_xlabel(f"{part.label} difference ({part.better} is better)", fontsize=8)
         elif panel == "curves":
             for label, by_seed in curves.items():
                 for k, (_, pts) in enumerate(sorted(by_seed.items())):
@@ -139,6 +146,17 @@ def _plot(r: ClaimResult, path: Path) -> Path | None:
     return _save(fig, path, f"claim {r.claim.id}: {r.claim.text}", 110)
 
 
+def _flat(verdicts: dict) -> dict:
+    """(claim, treatment, comparator, part) -> outcome, the parts of an all-must-agree primary included."""
+    out = {}
+    for c in verdicts["claims"]:
+        for x in c["comparisons"]:
+            out[(c["id"], x["treatment"], x["comparator"], "")] = x
+            for i, part in enumerate(x.get("parts") or []):
+                out[(c["id"], x["treatment"], x["comparator"], f"part {i + 1}")] = part
+    return out
+
+
 class VerdictsMoved(CCLBenchError):
     exit_code = 1  # a failed check, not bad input
 
@@ -150,15 +168,14 @@ def check_verdicts(current: dict, baseline: str | Path, tolerance: float) -> Non
     if not p.is_file():
         raise CCLBenchError(f"{p}: committed verdicts not found")
     try:
-        base = json.loads(p.read_text())
-        old = {(c["id"], x["treatment"], x["comparator"]): x for c in base["claims"] for x in c["comparisons"]}
+        old = _flat(json.loads(p.read_text()))
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise CCLBenchError(f"{p}: not a claims verdicts file ({type(exc).__name__}: {exc})") from None
     faults = []
-    now = {(c["id"], x["treatment"], x["comparator"]): x for c in current["claims"] for x in c["comparisons"]}
+    now = _flat(current)
     for key in sorted(set(old) | set(now), key=str):
         a, b = old.get(key), now.get(key)
-        name = f"claim {key[0]} {key[1]} vs {key[2]}"
+        name = f"claim {key[0]} {key[1]} vs {key[2]}" + (f" [{key[3]}]" if key[3] else "")
         if a is None or b is None:
             faults.append(f"{name}: {'new' if a is None else 'gone'}")
             continue

@@ -127,3 +127,24 @@ def test_plan_prints_the_runs_every_claim_needs(capsys):
             "--captions mismatched --device cuda --quiet --out R/seed2/ucg-joint-captions-mismatched") in runs
     assert any("--model gated" in ln and "--guidance cfg" in ln for ln in runs)  # a baseline samples its own way
     assert any(ln.startswith("python benchmarks/claims_measures.py") for ln in lines)
+
+
+def test_a_primary_of_several_metrics_needs_them_all_and_checks_each_part(tmp_path):
+    runs = write_matrix(tmp_path / "runs", {"good": "ceiling", "bad": "floor"})
+    spec = write_spec(tmp_path / "s.yaml", "good", "bad", replicates=100)
+    spec.write_text(spec.read_text().replace(
+        "primary: {metric: event-hit, better: higher, tasks: [t2av]}",
+        "primary: {all: [{metric: event-hit, better: higher, tasks: [t2av]}, "
+        "{metric: event-sync, better: lower, tasks: [t2av]}]}"))
+    v = run_claims(spec, runs, tmp_path / "out", compute=None)
+    x = _row(v)
+    assert x["status"] == "supported" and [p["status"] for p in x["parts"]] == ["supported", "supported"]
+    assert (tmp_path / "out" / "claim1-planted.png").stat().st_size > 0
+    spec.write_text(spec.read_text().replace("{metric: event-sync, better: lower", "{metric: event-sync, better: higher"))
+    assert _row(run_claims(spec, runs, tmp_path / "o2", compute=None))["status"] == "contradicted"
+    moved = json.loads((tmp_path / "out" / "verdicts.json").read_text())
+    moved["claims"][0]["comparisons"][0]["parts"][1]["ci95"][1] += 1.0
+    (tmp_path / "moved.json").write_text(json.dumps(moved))
+    spec.write_text(spec.read_text().replace("{metric: event-sync, better: higher", "{metric: event-sync, better: lower"))
+    with pytest.raises(VerdictsMoved, match=r"\[part 2\]: ci95 high"):
+        run_claims(spec, runs, tmp_path / "o3", compute=None, check=tmp_path / "moved.json")

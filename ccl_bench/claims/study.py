@@ -110,7 +110,7 @@ class Study:
         if p.kind == "compute":
             t = quantity(self.compute, comp.treatment.model, p.scale, p.name, spec.guidance_of(comp.treatment))
             c = quantity(self.compute, comp.comparator.model, p.scale, p.name, spec.guidance_of(comp.comparator))
-            return exact_difference(t and t[0], c and c[0], p.better, f"{p.name} at {p.scale}")
+            return exact_difference(t and t[0], c and c[0], p.better, f"{p.name} at {p.scale}", exact=p.name.startswith("flops"))
         sides = []
         for side in (comp.treatment, comp.comparator):
             if p.kind == "metric":

@@ -151,12 +151,16 @@ def paired_difference(treatment: dict[tuple[str, str], RunStatistic], comparator
     return Outcome(verdict(lo, hi, better), float(diff), (lo, hi), t_all, c_all, seeds, units, len(diffs))
 
 
-def exact_difference(t: float | None, c: float | None, better: str, what: str) -> Outcome:
-    """A quantity without sampling error (a FLOP count): the interval is the point itself."""
+def exact_difference(t: float | None, c: float | None, better: str, what: str, exact: bool = True) -> Outcome:
+    """A quantity without a sampling distribution (a FLOP count; a profiler's median time): the interval
+    is the point itself. exact=False says so in the note (a timing: one measurement, not resampled)."""
     if t is None or c is None:
         return Outcome(NOT_RUN, reason=f"no {what} record for the {'treatment' if t is None else 'comparator'}")
     d = abs(t) - abs(c) if better == "zero" else t - c
-    return Outcome(verdict(d, d, better), d, (d, d), t, c, reason="exact count: the interval is the point")
+    note = "exact count: the interval is the point" if exact else "one measurement (profiler median): no interval"
+    if c:
+        note += f"; treatment / comparator = {t / c:.3g}"
+    return Outcome(verdict(d, d, better), d, (d, d), t, c, reason=note)
 
 
 def _seeds_text(seeds: list[str]) -> str:

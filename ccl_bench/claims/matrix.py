@@ -126,27 +126,27 @@ def read_matrix(root: str | Path, suite: str) -> Matrix:
     return Matrix(root, suite, runs)
 
 
-def metric_statistic(record: RunRecord, task: str, metric: str) -> RunStatistic | str:
-    """The run's statistic of a registry metric on its per-clip results for `task`, or why there is none."""
-    from ..compare import Entry, per_clip_results
-    from ..metrics import METRICS, Subset
+def metric_statistic(record: RunRecord, task: str, metric: str, seed: int = 0) -> RunStatistic | str:
+    """The run's statistic of a registry metric on its per-clip results for `task`, or why there is none:
+    the value recomputed from the drawn clips' states (a `-cc` metric's chance level from the mismatched
+    pairs among them), the reference set fixed, as `ccl-bench compare` does."""
+    from ..compare import Entry, covariance_ddof, per_clip_results
+    from ..metrics import METRICS
+    from ..metrics.score import resampler
 
     m = METRICS.get(metric)
     if m is None:
         return f"metric '{metric}' is not in this ccl-bench's registry"
     if task not in record.result["tasks"]:
         return f"{record.path} has no task {task}"
-    per = per_clip_results(Entry(record.model, record.path, record.result), task)
+    entry = Entry(record.model, record.path, record.result)
+    per = per_clip_results(entry, task)
     if per is None:
         return f"{record.path}: no per_clip.npz beside the {task} clips"
     ids, res, ref, ctx = per
     if m.analysis not in res:
         return f"{record.path}: the {task} per-clip results hold no '{m.analysis}' analysis ({metric})"
-    if m.needs_ref and m.analysis not in ref:
-        return f"{record.path}: the reference clips' per-clip results hold no '{m.analysis}' analysis ({metric})"
-    rows, refs = res[m.analysis], (ref[m.analysis] if m.needs_ref else None)
-
-    def value(idx: np.ndarray) -> float | None:
-        return m.value(Subset([rows[i] for i in idx], idx), refs, ctx)
-
-    return RunStatistic(list(ids), value)
+    if m.needs_ref and (m.analysis not in ref or covariance_ddof(entry) is None):
+        return f"{record.path}: no reference per-clip '{m.analysis}' results or covariance convention ({metric})"
+    value = resampler(m, res[m.analysis], ref[m.analysis] if m.needs_ref else None, ctx, seed)
+    return RunStatistic(list(ids), lambda idx: value(np.asarray(idx)))

@@ -121,7 +121,7 @@ CCA_ARGS = ("xq", "xkv", "times_q", "times_kv", "lo", "hi", "reads_partner", "lc
 def cca_weights(att, args: tuple, kwargs: dict):
     """The CCA softmax recomputed from a hooked call -> (weights `[B, H, Nq, K + Nk]` over [LCT; partner]
     keys, values `[B, K + Nk, H, d]` in the same order, K). A query that reads nothing has weights 0."""
-    from reference_impl.models.layers import attention_weights
+    from reference_impl.streams.layers import attention_weights
 
     a = dict(zip(CCA_ARGS, args, strict=False), **kwargs)
     q, k, v, ck, cv = att.qkv(a["xq"], a["xkv"], a["times_q"], a["times_kv"], a.get("rot_q"), a.get("rot_kv"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ccl_bench.evaluate import SetResults, save_results
+from ccl_bench.features.store import SetResults, save_results
 
 SPEC = """
 suite: av-sync

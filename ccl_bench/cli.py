@@ -205,15 +205,10 @@ def _claims(args: argparse.Namespace) -> None:
 
     command = f"ccl-bench claims --suite {args.suite} --runs {args.runs} --out {args.out}" + (
         f" --compute {args.compute}" if args.compute != "results/compute" else "")
+    from .claims.report import rich_table as claims_table
+
     v = run_claims(args.suite, args.runs, args.out, args.compute, command, args.check, args.tolerance)
-    table = Table("claim", "comparison", "primary metric", "difference [95%]", "verdict", title=f"claims: {v['suite']}")
-    for c in v["claims"]:
-        for x in c["comparisons"]:
-            ci = x["ci95"]
-            diff = "-" if x["difference"] is None else f"{x['difference']:.3g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")
-            table.add_row(str(c["id"]), f"{x['treatment']} vs {x['comparator']}", c["primary"], diff,
-                          x["status"] + (f": {x['reason']}" if x["status"] in ("not run", "unavailable") else ""))
-    out.print(table)
+    out.print(claims_table(v))
     out.print(f"wrote {args.out}/README.md" + (f"; verdicts match {args.check}" if args.check else ""))
 
 

@@ -30,10 +30,13 @@ def _status_cell(o: dict) -> str:
 
 
 def write_report(spec: StudySpec, results: list[ClaimResult], out: Path, command: str, runs: str) -> dict:
+    from ..provenance import provenance
+
     out.mkdir(parents=True, exist_ok=True)
+    prov = provenance(spec.seed, {"command": command})
     verdicts = {"suite": spec.suite, "study": Path(spec.path).name, "command": command, "runs": runs,
                 "min_seeds": spec.min_seeds, "replicates": spec.replicates, "level": spec.level, "seed": spec.seed,
-                "claims": []}
+                "provenance": prov, "claims": []}
     lines = [f"# The claims study: {spec.suite}", "",
              f"Every claim of the CCL paper (arXiv 2603.18600) as pre-registered in `{Path(spec.path).name}` "
              "(`../shared/brief/claims.md`): the verdict of each comparison on its primary metric, by a paired, "
@@ -51,7 +54,7 @@ def write_report(spec: StudySpec, results: list[ClaimResult], out: Path, command
         verdicts["claims"].append(pj)
         dump_json({**pj, "command": command}, out / f"{r.slug}.json")
         write_csv(_csv_rows(r), out / f"{r.slug}.csv")
-        plot = _plot(r, out / f"{r.slug}.png")
+        plot = _plot(r, out / f"{r.slug}.png", prov)
         (out / f"{r.slug}.md").write_text(_claim_page(r, pj, command, plot))
         for x in pj["comparisons"]:
             lines.append(f"| {c.id}. {c.text} | {x['treatment']} vs {x['comparator']} | {c.primary.label} ({c.primary.better}) "
@@ -66,6 +69,18 @@ def write_report(spec: StudySpec, results: list[ClaimResult], out: Path, command
     (out / "README.md").write_text("\n".join(lines))
     dump_json(verdicts, out / "verdicts.json")
     return verdicts
+
+
+def rich_table(verdicts: dict):
+    """The README's table for the terminal."""
+    from rich.table import Table
+
+    table = Table("claim", "comparison", "primary metric", "difference [95%]", "verdict", title=f"claims: {verdicts['suite']}")
+    for c in verdicts["claims"]:
+        for x in c["comparisons"]:
+            table.add_row(str(c["id"]), f"{x['treatment']} vs {x['comparator']}", c["primary"], _diff_cell(x),
+                          x["status"] + (f": {x['reason']}" if x["status"] in ("not run", "unavailable") else ""))
+    return table
 
 
 def _claim_page(r: ClaimResult, pj: dict, command: str, plot: Path | None) -> str:
@@ -91,10 +106,10 @@ def _claim_page(r: ClaimResult, pj: dict, command: str, plot: Path | None) -> st
     return "\n".join(lines)
 
 
-def _plot(r: ClaimResult, path: Path) -> Path | None:
+def _plot(r: ClaimResult, path: Path, prov: dict) -> Path | None:
     """Differences with their intervals per comparison (coloured by verdict); claim 6's convergence
     curves and claim 2's attention shares beside them where the runs exist."""
-    from ..plots import _plt, _save
+    from ..plots import _plt, _save, _titled
 
     prim = r.claim.primary
     parts = list(prim.parts) or [prim]
@@ -143,7 +158,7 @@ def _plot(r: ClaimResult, path: Path) -> Path | None:
             ax.set_xticks([i + 0.4 - width / 2 for i in range(len(models))], models, fontsize=7)
             ax.set_ylabel("mean over seeds", fontsize=8)
             ax.legend(fontsize=7)
-    return _save(fig, path, f"claim {r.claim.id}: {r.claim.text}", 110)
+    return _save(_titled(fig, f"claim {r.claim.id}: {r.claim.text}"), path, 110, prov)
 
 
 def _flat(verdicts: dict) -> dict:

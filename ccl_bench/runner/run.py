@@ -186,7 +186,7 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         if w.main:
             save_results(pred_res, clip_dir / "per_clip.npz")  # what `ccl-bench compare` pairs prompt by prompt
             if ref_res is not None:
-                save_results(ref_res, ref_dir / "per_clip.npz")
+                save_results(ref_res, ref_dir / "per_clip.npz", keep_other_analyses=True)  # one file, every task's
         # Paths relative to the table's folder, so a committed table still finds its per-clip results.
         result["tasks"][t] = {"metrics": res["metrics"], "clips": str(clip_dir.relative_to(root)),
                               "reference": str(ref_dir.relative_to(root)),

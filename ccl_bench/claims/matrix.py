@@ -70,6 +70,15 @@ class Matrix:
             out[key] = r
         return out
 
+    def frame_rows(self, model: str) -> dict[tuple[str, str], RunRecord]:
+        """The runs of a pseudo-model that frames the tables (`ceiling`, `floor`: no training seed), keyed
+        by (seed folder or "-", variant path) so runs made beside a seed's runs pair with them."""
+        out = {}
+        for r in self.runs:
+            if r.model == model and r.step is None:
+                out.setdefault((r.seed or "-", str(r.path.parent.parent.relative_to(self.root))), r)
+        return out
+
     def why_none(self, side: Side, spec: StudySpec) -> str:
         """Why a side has no runs: none of the model, none in a seed folder, or none with its guidance/settings."""
         mine = [r for r in self.runs if r.model == side.model and r.step is None]

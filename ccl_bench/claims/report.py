@@ -29,14 +29,15 @@ def _status_cell(o: dict) -> str:
     return f"**{o['status']}**" + (f" ({o['reason']})" if o["status"] in ("not run", "unavailable") and o["reason"] else "")
 
 
-def write_report(spec: StudySpec, results: list[ClaimResult], out: Path, command: str, runs: str) -> dict:
+def write_report(spec: StudySpec, results: list[ClaimResult], out: Path, command: str, runs: str,
+                 frames: list[dict] | None = None) -> dict:
     from ..provenance import provenance
 
     out.mkdir(parents=True, exist_ok=True)
     prov = provenance(spec.seed, {"command": command})
     verdicts = {"suite": spec.suite, "study": Path(spec.path).name, "command": command, "runs": runs,
                 "min_seeds": spec.min_seeds, "replicates": spec.replicates, "level": spec.level, "seed": spec.seed,
-                "provenance": prov, "claims": []}
+                "provenance": prov, "frames": frames or [], "claims": []}
     lines = [f"# The claims study: {spec.suite}", "",
              f"Every claim of the CCL paper (arXiv 2603.18600) as pre-registered in `{Path(spec.path).name}` "
              "(`../shared/brief/claims.md`): the verdict of each comparison on its primary metric, by a paired, "
@@ -60,6 +61,12 @@ def write_report(spec: StudySpec, results: list[ClaimResult], out: Path, command
             lines.append(f"| {c.id}. {c.text} | {x['treatment']} vs {x['comparator']} | {c.primary.label} ({c.primary.better}) "
                          f"| {_diff_cell(x)} | {_status_cell(x)} | [table]({r.slug}.md)"
                          + (f", [plot]({plot.name})" if plot else "") + " |")
+    lines += ["", "## Ceiling vs floor: can each primary metric decide?", "",
+              "A metric that cannot tell the ceiling (the suite's clips through the codecs) from the floor (noise) "
+              "decides nothing (`claims.md`): a verdict on such a metric is reported inconclusive.", "",
+              "| metric | tasks | ceiling - floor [95% interval] | separates |", "|---|---|---|---|"]
+    for f in frames or []:
+        lines.append(f"| {f['metric']} | {', '.join(f['tasks'])} | {_diff_cell(f)} | {_status_cell(f)} |")
     lines += ["", "## What this study cannot show", ""] + [f"- {x}" for x in spec.cannot_show]
     lines += ["", "## The [design] readings the verdicts rest on", ""] + [f"- {x}" for x in spec.design]
     for r in results:

@@ -49,6 +49,46 @@ class Study:
     def __init__(self, spec: StudySpec, matrix: Matrix, compute_dir: Path | None):
         self.spec, self.matrix = spec, matrix
         self.compute = load_records(compute_dir) if compute_dir is not None else []
+        self._frames: dict[tuple[str, tuple[str, ...]], Outcome] = {}
+
+    def frame_check(self, metric: str, tasks: tuple[str, ...]) -> Outcome:
+        """The brief's sanity rule: a metric that cannot tell the ceiling from the floor decides nothing.
+        The ceiling's runs minus the floor's, paired by folder and prompt, on this metric and tasks."""
+        key = (metric, tasks)
+        if key not in self._frames:
+            from ..metrics import METRICS
+
+            sides = []
+            for model in ("ceiling", "floor"):
+                runs = {}
+                for (seed, variant), rec in self.matrix.frame_rows(model).items():
+                    for task in tasks:
+                        st = metric_statistic(rec, task, metric)
+                        if not isinstance(st, str):
+                            runs[(f"{seed}/{variant}", task)] = st
+                sides.append(runs)
+            m = METRICS.get(metric)
+            if not (sides[0] and sides[1]) or m is None:
+                self._frames[key] = Outcome(NOT_RUN, reason="no ceiling and floor runs of this metric in the matrix")
+            else:
+                self._frames[key] = paired_difference(sides[0], sides[1], m.better, 1, SECONDARY_REPLICATES,
+                                                      self.spec.level, self.spec.seed)
+        return self._frames[key]
+
+    def framed(self, p: Primary, o: Outcome) -> Outcome:
+        """A verdict on a metric that fails the ceiling-vs-floor check is inconclusive, saying why."""
+        if p.kind != "metric" or o.status not in ("supported", "contradicted"):
+            return o
+        f = self.frame_check(p.name, p.tasks)
+        if f.status == "supported":
+            return o
+        if f.status == NOT_RUN:
+            o.reason = (o.reason + "; " if o.reason else "") + "ceiling vs floor not checked (no runs)"
+            return o
+        o.reason = (f"{p.name} does not separate the ceiling from the floor ({f.status}), so it decides nothing; "
+                    f"the interval alone said {o.status}") + ("; " + o.reason if o.reason else "")
+        o.status = "inconclusive"
+        return o
 
     # ---- statistics of one side ----
     def metric_runs(self, side: Side, metric: str, tasks: tuple[str, ...]) -> tuple[dict, list[str]]:
@@ -128,8 +168,8 @@ class Study:
                 status = UNAVAILABLE if unknown else NOT_RUN
                 return Outcome(status, reason=f"{side.label}: " + (unknown[0] if unknown else _first(why) or
                                                                     self.matrix.why_none(side, spec)))
-        o = paired_difference(sides[0][0], sides[1][0], p.better, spec.min_seeds, replicates or spec.replicates, spec.level,
-                              spec.seed)
+        o = self.framed(p, paired_difference(sides[0][0], sides[1][0], p.better, spec.min_seeds,
+                                             replicates or spec.replicates, spec.level, spec.seed))
         missing = [w for _, why in sides for w in why]
         if missing:
             o.reason = (o.reason + "; " if o.reason else "") + f"left out: {_first(missing)}" + (
@@ -190,8 +230,10 @@ def run_claims(study: str | Path, runs: str | Path, out: str | Path, compute: st
 
     spec = load_study(str(study))
     matrix = read_matrix(runs, spec.suite)
-    results = Study(spec, matrix, Path(compute) if compute else None).run()
-    verdicts = write_report(spec, results, Path(out), command, runs=str(runs))
+    study = Study(spec, matrix, Path(compute) if compute else None)
+    results = study.run()
+    frames = [{"metric": m, "tasks": list(t), **o.to_json()} for (m, t), o in study._frames.items()]
+    verdicts = write_report(spec, results, Path(out), command, runs=str(runs), frames=frames)
     if check is not None:
         check_verdicts(verdicts, check, tolerance)
     return verdicts

@@ -148,3 +148,18 @@ def test_a_primary_of_several_metrics_needs_them_all_and_checks_each_part(tmp_pa
     spec.write_text(spec.read_text().replace("{metric: event-sync, better: higher", "{metric: event-sync, better: lower"))
     with pytest.raises(VerdictsMoved, match=r"\[part 2\]: ci95 high"):
         run_claims(spec, runs, tmp_path / "o3", compute=None, check=tmp_path / "moved.json")
+
+
+def test_a_metric_that_cannot_tell_ceiling_from_floor_decides_nothing(tmp_path):
+    runs = write_matrix(tmp_path / "runs", {"good": "ceiling", "bad": "floor"})
+    spec = write_spec(tmp_path / "s.yaml", "good", "bad", replicates=100)
+    write_run(runs / "frame", 0, "ceiling", "ceiling")  # the frame rows, in any folder of the matrix
+    write_run(runs / "frame", 0, "floor", "floor")
+    v = run_claims(spec, runs, tmp_path / "out", compute=None)
+    assert _row(v)["status"] == "supported" and v["frames"][0]["status"] == "supported"
+    assert "| event-hit | t2av |" in (tmp_path / "out" / "README.md").read_text()
+    write_run(runs / "frame", 0, "floor", "ceiling")  # a floor that scores like the ceiling: the metric fails the check
+    v = run_claims(spec, runs, tmp_path / "out2", compute=None)
+    assert v["frames"][0]["status"] == "inconclusive"
+    x = _row(v)
+    assert x["status"] == "inconclusive" and "does not separate the ceiling from the floor" in x["reason"]

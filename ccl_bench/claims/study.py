@@ -163,6 +163,10 @@ class Study:
                     extra.setdefault("curves", {})[side.label] = curves
             sides.append((runs, why))
         for side, (runs, why) in zip((comp.treatment, comp.comparator), sides, strict=True):
+            if p.kind == "metric" and runs and why:  # the primary pools every listed task: one missing is a missing run
+                unknown = [w for w in why if "registry" in w]
+                return Outcome(UNAVAILABLE if unknown else NOT_RUN, reason=f"{side.label}: {why[0]}"
+                               + (f" (+{len(why) - 1} more)" if len(why) > 1 else ""))
             if not runs:
                 unknown = [w for w in why if "registry" in w]
                 status = UNAVAILABLE if unknown else NOT_RUN

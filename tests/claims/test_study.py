@@ -163,3 +163,11 @@ def test_a_metric_that_cannot_tell_ceiling_from_floor_decides_nothing(tmp_path):
     assert v["frames"][0]["status"] == "inconclusive"
     x = _row(v)
     assert x["status"] == "inconclusive" and "does not separate the ceiling from the floor" in x["reason"]
+
+
+def test_a_task_the_primary_pools_that_a_run_lacks_is_a_missing_run(tmp_path):
+    runs = write_matrix(tmp_path / "runs", {"good": "ceiling", "bad": "floor"})
+    spec = write_spec(tmp_path / "s.yaml", "good", "bad", replicates=50)
+    spec.write_text(spec.read_text().replace("tasks: [t2av]", "tasks: [t2av, a2v]"))
+    x = _row(run_claims(spec, runs, tmp_path / "o", compute=None))
+    assert x["status"] == "not run" and "has no task a2v" in x["reason"]

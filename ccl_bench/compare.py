@@ -102,7 +102,11 @@ def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
             no_ddof = m is not None and m.needs_ref and any(covariance_ddof(e) is None for e in entries)
             if m and all(v is not None for v in vals) and shared and not no_ddof and (
                     not m.needs_ref or all(m.analysis in p[2] for p in per)):
-                row["paired"] = _paired(m, per, sorted(shared), bootstrap, seed)
+                try:
+                    row["paired"] = _paired(m, per, sorted(shared), bootstrap, seed)
+                except KeyError as exc:  # per-clip results written before this metric read that array
+                    row["paired"] = None
+                    row["why_no_test"] = f"per-clip results lack {exc} (written by an older ccl-bench; rerun `ccl-bench run`)"
             else:
                 row["paired"] = None
                 row["why_no_test"] = ("a value is unavailable" if any(v is None for v in vals)

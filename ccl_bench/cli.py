@@ -186,7 +186,7 @@ def _regress(args: argparse.Namespace) -> None:
     from .regress import regress
 
     report = regress(args.baseline, args.current, args.tolerances)
-    for line in report.lines:
+    for line in report.lines + report.summary():
         out.print(line, highlight=False)
     if not report.ok:
         raise RegressionFailed(f"{len(report.failures)} regression(s) against {args.baseline}")

@@ -106,6 +106,9 @@ def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
                     row["paired"] = _paired(m, per, sorted(shared), bootstrap, seed)
                 except CCLBenchError as exc:  # per-clip results of an older protocol
                     row["paired"], row["why_no_test"] = None, str(exc)
+                except KeyError as exc:  # per-clip results written before this metric read that array
+                    row["paired"] = None
+                    row["why_no_test"] = f"per-clip results lack {exc} (written by an older ccl-bench; rerun `ccl-bench run`)"
             else:
                 row["paired"] = None
                 row["why_no_test"] = ("a value is unavailable" if any(v is None for v in vals)

@@ -167,7 +167,7 @@ def _run(args: argparse.Namespace) -> None:
     kwargs = {"suite": args.suite, "out": args.out, "task": args.task, "guidance": args.guidance, "num_samples": args.num_samples,
               "steps": args.steps, "seed": args.seed, "device": args.device, "checkpoint": args.checkpoint,
               "overrides": parse_sets(args.set), "bootstrap": args.bootstrap, "weights_dir": args.weights_dir,
-              "cache_dir": args.cache_dir, "show_progress": not args.quiet}
+              "cache_dir": args.cache_dir, "show_progress": not args.quiet, "captions": args.captions}
     for result in run_models(models, **kwargs):
         if not world().main:
             continue
@@ -205,10 +205,30 @@ def _regress(args: argparse.Namespace) -> None:
     from .regress import regress
 
     report = regress(args.baseline, args.current, args.tolerances)
-    for line in report.lines:
+    for line in report.lines + report.summary():
         out.print(line, highlight=False)
     if not report.ok:
         raise RegressionFailed(f"{len(report.failures)} regression(s) against {args.baseline}")
+
+
+def _claims(args: argparse.Namespace) -> None:
+    from .claims import run_claims
+
+    if args.plan:
+        from .claims import load_study
+        from .claims.plan import plan
+
+        for line in plan(load_study(args.suite), args.plan, args.runs):
+            print(line)
+        return
+
+    command = f"ccl-bench claims --suite {args.suite} --runs {args.runs} --out {args.out}" + (
+        f" --compute {args.compute}" if args.compute != "results/compute" else "")
+    from .claims.report import rich_table as claims_table
+
+    v = run_claims(args.suite, args.runs, args.out, args.compute, command, args.check, args.tolerance)
+    out.print(claims_table(v))
+    out.print(f"wrote {args.out}/README.md" + (f"; verdicts match {args.check}" if args.check else ""))
 
 
 class RegressionFailed(CCLBenchError):
@@ -354,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint", help="a `ccl-bench train` folder (default: the shipped checkpoint of the model)")
     r.add_argument("--out", default="runs", help="tables in OUT/<suite>/<model>.json|csv|md, clips under OUT/<suite>/clips")
     r.add_argument("--bootstrap", type=int, default=200)
+    r.add_argument("--captions", choices=["own", "mismatched"], default="own",
+                   help="prompt captions: each prompt's own, or another family's (text and condition disagree; claim 4)")
     r.add_argument("--weights-dir")
     r.add_argument("--cache-dir")
     r.add_argument("--quiet", action="store_true")
@@ -374,6 +396,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--current", required=True, help="a fresh result folder of the same layout")
     g.add_argument("--tolerances", help="YAML of per-suite, per-metric tolerances (default: BASELINE/tolerances.yaml)")
     g.set_defaults(func=_regress)
+
+    cl = sub.add_parser("claims", parents=[common], help="verdicts on the CCL paper's claims from a run matrix",
+                        description="Layout of --runs: seed<k>/[<variant>/]<suite>/<model>.json (`ccl-bench run --out "
+                        "RUNS/seed<k>`), seed<k>/step<N>/... (snapshots), seed<k>/measures/<measure>/<model>.json.")
+    cl.add_argument("--suite", default="av-sync", help="the study of this suite (benchmarks/claims/<suite>.yaml) or a YAML path")
+    cl.add_argument("--runs", default="runs", help="the run matrix folder")
+    cl.add_argument("--compute", default="results/compute", help="profiler records for the compute claim")
+    cl.add_argument("--out", default="results/claims", help="README.md, verdicts.json and per-claim pages")
+    cl.add_argument("--check", help="a committed verdicts.json: fail if a verdict or interval bound moved")
+    cl.add_argument("--tolerance", type=float, default=1e-6, help="allowed move of a bound, as a share of the interval width")
+    cl.add_argument("--plan", metavar="CHECKPOINTS", help="print the commands that make the runs (CHECKPOINTS/seed<k>/<model>)")
+    cl.set_defaults(func=_claims)
 
     pr = sub.add_parser("profile", parents=[common], help="compute, memory and time of reference models (random weights)")
     pr.add_argument("--model", required=True, help="NAME[,NAME...]")

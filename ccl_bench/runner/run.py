@@ -14,6 +14,7 @@ import hashlib
 import json
 import resource
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,7 +132,8 @@ def _run_child(conn, model: str, kwargs: dict) -> None:
 def run(model: str, suite: str, out: str | Path = "runs", task: str | None = None, guidance: str | None = None,
         num_samples: int | None = None, steps: int | None = None, seed: int | None = None, device: str | None = None,
         checkpoint: str | Path | None = None, overrides: dict | None = None, bootstrap: int = 200,
-        weights_dir: str | Path | None = None, cache_dir: str | Path | None = None, show_progress: bool = True) -> dict:
+        weights_dir: str | Path | None = None, cache_dir: str | Path | None = None, show_progress: bool = True,
+        captions: str = "own") -> dict:
     """The main job for one model on one suite -> the result dict (also written to disk)."""
     from .. import validate
     from ..evaluate import evaluate, save_results
@@ -171,28 +173,33 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
     root = validate.writable_folder("--out", Path(out)) / spec.name
     ref_dir = root / "clips" / "reference"
     w = world()
+    start = time.perf_counter()
     if w.main:  # one writer; the others wait for the reference clips
         build_suite(spec, ref_dir, split=cfg_run["split"], rendering=rendering, num=num, seed=seed, show_progress=False)
     barrier(w)
-    result: dict = {"suite": spec.name, "model": model, "tasks": {}, "settings": {
+    reference_s = time.perf_counter() - start
+    result: dict = {"suite": spec.name, "model": model, "tasks": {}, "reference_s": reference_s, "settings": {
         "rendering": rendering, "split": cfg_run["split"], "num_samples": num, "steps": steps, "sampler": cfg_run["sampler"],
-        "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol, "overrides": overrides or {}}}
+        "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol, "overrides": overrides or {},
+        "captions": captions}}
     for t in tasks:
         clip_dir = root / "clips" / model / t
         peak = PeakMemory(device)
         manifest = generate(checkpoint, spec.name, t, num, clip_dir, guidance=guidance, steps=steps,
                             sampler=cfg_run["sampler"], seed=seed, split=cfg_run["split"], device=device,
-                            show_progress=show_progress, overrides=overrides, reference=ref_dir)
+                            show_progress=show_progress, overrides=overrides, reference=ref_dir, captions=captions)
         memory = peak.read()
         timing = manifest["timing"]
         names = [m for m in spec.metrics if METRICS[m].analysis in TASK_READS[t]]
+        start = time.perf_counter()
         res, pred_res, ref_res = evaluate(clip_dir, ref_dir, metrics=names, protocol=spec.protocol, device=device,
                                           weights_dir=weights_dir, cache_dir=cache_dir, bootstrap=bootstrap, seed=seed,
                                           show_progress=show_progress, details=True)
+        evaluation_s = time.perf_counter() - start
         if w.main:
             save_results(pred_res, clip_dir / "per_clip.npz")  # what `ccl-bench compare` pairs prompt by prompt
             if ref_res is not None:
-                save_results(ref_res, ref_dir / "per_clip.npz")
+                save_results(ref_res, ref_dir / "per_clip.npz", keep_other_analyses=True)  # one file, every task's
         # Paths relative to the table's folder, so a committed table still finds its per-clip results.
         result["tasks"][t] = {"metrics": res["metrics"], "clips": str(clip_dir.relative_to(root)),
                               "reference": str(ref_dir.relative_to(root)),
@@ -200,7 +207,7 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
                               "generation": {"clips": num, **timing, "clips_per_s": num / timing["sample_s"],
                                              "passes_per_step": manifest["passes_per_step"],
                                              "nfe_per_clip": manifest["nfe_per_clip"], "device": device, **memory},
-                              "excluded": res["clips"]["pred"]["excluded"]}
+                              "evaluation_s": evaluation_s, "excluded": res["clips"]["pred"]["excluded"]}
         prov = res["provenance"]
     prov.update({"checkpoint": portable(checkpoint), "checkpoint_sha256": sha256(checkpoint / "ema.safetensors"),
                  "checkpoint_train": {k: ck_info.get(k) for k in ("steps_done", "train_clips", "provenance") if k in ck_info}})

@@ -146,6 +146,9 @@ SCALES: dict[str, dict[str, Any]] = {
 MODELS: dict[str, dict[str, Any]] = {
     "ccl": dict(interaction="ccl", routing="task"),
     "ccl-no-tarp": dict(interaction="ccl", routing="task", tarp_rope=False, tarp_partition=False),
+    # TARP's two halves apart (claim 5's split): time-aligned RoPE over every partner token; partitions without it.
+    "ccl-rope-only": dict(interaction="ccl", routing="task", tarp_partition=False),
+    "ccl-partition-only": dict(interaction="ccl", routing="task", tarp_rope=False),
     "ccl-no-lct": dict(interaction="ccl", routing="task", lct=False),
     "ccl-no-dcr": dict(interaction="ccl", routing="always"),
     "gated": dict(interaction="gated", routing="task"),

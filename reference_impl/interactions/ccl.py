@@ -9,8 +9,6 @@ Per direction, the queries of one stream read `[K learnable context tokens; the 
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 from torch import nn
 
@@ -75,7 +73,7 @@ class CrossModalContextAttention(nn.Module):
         return only_where(reads_partner | has_context, out)
 
 
-@lru_cache(maxsize=64)
+@torch.compiler.disable
 def _intervals(frames, per_frame, n_audio, window, video_frames, partition, device):
     nv = frames * per_frame
     if not partition:  # one group each way: every query reads every partner token
@@ -88,11 +86,19 @@ def _intervals(frames, per_frame, n_audio, window, video_frames, partition, devi
     return (lo_v.to(device), hi_v.to(device), plan_v), (lo_a.to(device), hi_a.to(device), plan_a)
 
 
+# Made on the host once per shape (data-dependent sizes), never inside a compiled region: a compiled
+# forward finds them here by a plain dict lookup (no `lru_cache`, which torch.compile traces through).
+_INTERVALS: dict[tuple, tuple] = {}
+
+
 def tarp_intervals(cfg: ModelConfig, video_grid, n_audio: int, device):
     """Key intervals and their partition plans: ((lo, hi, plan) of the video queries over audio keys,
     (lo, hi, plan) of the audio queries over video keys). Cached per shape; made on the host."""
     f, h, w = video_grid
-    return _intervals(f, h * w, n_audio, cfg.tarp_window, cfg.tarp_video_frames, cfg.tarp_partition, str(device))
+    key = (f, h * w, n_audio, cfg.tarp_window, cfg.tarp_video_frames, cfg.tarp_partition, str(device))
+    if key not in _INTERVALS:
+        _INTERVALS[key] = _intervals(*key)
+    return _INTERVALS[key]
 
 
 class CCLInteraction(Interaction):

@@ -106,11 +106,21 @@ def _train(args: argparse.Namespace) -> None:
     for option, value in (("--clips", args.clips), ("--batch-size", args.batch_size)):
         if value is not None:
             validate.positive_int(option, value)
-    from .runner.train import train
+    from .runner.train import parse_task_mix, train
 
-    out_dir = train(args.model, args.suite, args.scale, args.steps, args.out, seed=args.seed, resume=args.resume,
-                    overrides=parse_sets(args.set), num_clips=args.clips, batch_size=args.batch_size, device=args.device,
-                    show_progress=not args.quiet)
+    if args.stage == "joint" and not args.model:
+        raise CCLBenchError("--model: required (or --stage streams to train the stage-1 streams)")
+    overrides = parse_sets(args.set)
+    if args.routing:
+        overrides["routing"] = args.routing
+    streams = tuple(s.strip() for s in args.streams.split(",") if s.strip())
+    if not streams or set(streams) - {"video", "audio"}:
+        raise CCLBenchError(f"--streams {args.streams}: use video, audio or video,audio")
+    out_dir = train(args.model or "none", args.suite, args.scale, args.steps, args.out, seed=args.seed, resume=args.resume,
+                    overrides=overrides, num_clips=args.clips, batch_size=args.batch_size, device=args.device,
+                    show_progress=not args.quiet, stage=args.stage, streams=streams, init_from=args.init_from,
+                    data_seed=args.data_seed, lr=args.lr, lr_cross=args.lr_cross, task_probs=parse_task_mix(args.task_mix),
+                    compile=args.compile, checkpoint_seconds=args.checkpoint_seconds)
     if world().main:
         out.print(f"wrote {out_dir}/ema.safetensors, {out_dir}/metrics.jsonl")
 
@@ -319,7 +329,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_suite_build)
     t = sub.add_parser("train", parents=[common], help="train a reference model on a suite's training split")
-    add_model_args(t)
+    add_model_args(t, required=False)
+    t.add_argument("--stage", choices=["joint", "streams"], default="joint",
+                   help="streams: stage 1, the streams alone (T2V, T2A); joint: a model (stage 2 with --init-from)")
+    t.add_argument("--streams", default="video,audio", help="stage 1: which stream(s) this run trains (video, audio)")
+    t.add_argument("--init-from", help="stage 2: a stage-1 streams folder (or video,audio folders, comma-separated)")
+    t.add_argument("--routing", choices=["task", "always", "t2av-only"], help="override the model's routing (so its task mix)")
+    t.add_argument("--task-mix", help="task probabilities, e.g. t2av=0.6,t2v=0.1,t2a=0.1,a2v=0.1,v2a=0.1 (default: routing's)")
+    t.add_argument("--lr", type=float, help="streams' learning rate (default: stage 1 5e-4, stage 2 5e-5, scratch 3e-4)")
+    t.add_argument("--lr-cross", type=float, help="cross-modal learning rate (default: stage 2 10x --lr's default)")
+    t.add_argument("--data-seed", type=int, default=0, help="seed of the rendered training clips (the same for every run)")
+    t.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the model (default: on for one CUDA process)")
+    t.add_argument("--checkpoint-seconds", type=float, default=60.0, help="write checkpoint.pt at least this often")
     t.add_argument("--suite", default="av-sync")
     t.add_argument("--scale", default="tiny", help="tiny (CPU) or small (one GPU)")
     t.add_argument("--steps", type=int, required=True)

@@ -39,7 +39,9 @@ class ModelConfig:
     exchange_every: int = 1  # interaction in every k-th block (block i when i % k == 0)
     cross_head_dim: int = 32  # head width of cross-modal attention; inner width = audio_dim
     # task: a stream reads its partner only where the task gives one (CCL's DCR; for the baselines the
-    # absent partner zeroes their branch, their usual "no modality"); always: every task reads it.
+    # absent partner zeroes their branch, their usual "no modality"); always: every task reads it;
+    # t2av-only: routed as task, trained on T2AV alone (the baselines' own recipes: the zeroed branch
+    # of inference's "no modality" is then a state they never trained in, the paper's fault 3).
     routing: str = "task"
     # CCL: Cross-Modal Context Attention
     lct: bool = True  # Learnable Context Tokens appended to keys/values
@@ -142,7 +144,9 @@ SCALES: dict[str, dict[str, Any]] = {
                     video_temporal_compression=4, video_causal_first_frame=True),
 }
 
-# Named models: the interaction and its switches. Ablations are plain overrides of `ccl`.
+# Named models: the interaction and its switches. Ablations are plain overrides of `ccl`. Each
+# baseline trains by its own recipe (T2AV alone); its `-mt` variant trains with CCL's five-task routing,
+# so a difference to CCL splits into "multi-task routing" and "learnable context tokens".
 MODELS: dict[str, dict[str, Any]] = {
     "ccl": dict(interaction="ccl", routing="task"),
     "ccl-no-tarp": dict(interaction="ccl", routing="task", tarp_rope=False, tarp_partition=False),
@@ -151,9 +155,13 @@ MODELS: dict[str, dict[str, Any]] = {
     "ccl-partition-only": dict(interaction="ccl", routing="task", tarp_rope=False),
     "ccl-no-lct": dict(interaction="ccl", routing="task", lct=False),
     "ccl-no-dcr": dict(interaction="ccl", routing="always"),
-    "gated": dict(interaction="gated", routing="task"),
-    "ovi": dict(interaction="ovi", routing="task"),
-    "ltx2": dict(interaction="ltx2", routing="task"),
-    "joint": dict(interaction="joint", routing="task"),
+    "gated": dict(interaction="gated", routing="t2av-only"),
+    "ovi": dict(interaction="ovi", routing="t2av-only"),
+    "ltx2": dict(interaction="ltx2", routing="t2av-only"),
+    "joint": dict(interaction="joint", routing="t2av-only"),
     "none": dict(interaction="none", routing="task"),
+    "gated-mt": dict(interaction="gated", routing="task"),
+    "ovi-mt": dict(interaction="ovi", routing="task"),
+    "ltx2-mt": dict(interaction="ltx2", routing="task"),
+    "joint-mt": dict(interaction="joint", routing="task"),
 }

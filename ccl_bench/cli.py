@@ -120,7 +120,7 @@ def _train(args: argparse.Namespace) -> None:
                     overrides=overrides, num_clips=args.clips, batch_size=args.batch_size, device=args.device,
                     show_progress=not args.quiet, stage=args.stage, streams=streams, init_from=args.init_from,
                     data_seed=args.data_seed, lr=args.lr, lr_cross=args.lr_cross, task_probs=parse_task_mix(args.task_mix),
-                    compile=args.compile, checkpoint_seconds=args.checkpoint_seconds)
+                    compile=args.compile, checkpoint_seconds=args.checkpoint_seconds, text_embeddings=args.text_embeddings)
     if world().main:
         out.print(f"wrote {out_dir}/ema.safetensors, {out_dir}/metrics.jsonl")
 
@@ -129,7 +129,8 @@ def _sample(args: argparse.Namespace) -> None:
     from .runner.sample import generate
 
     m = generate(args.checkpoint, args.suite, args.task, args.num, args.out, guidance=args.guidance, steps=args.steps,
-                 sampler=args.sampler, seed=args.seed, split=args.split, device=args.device, show_progress=not args.quiet)
+                 sampler=args.sampler, seed=args.seed, split=args.split, device=args.device, show_progress=not args.quiet,
+                 text_embeddings=args.text_embeddings)
     out.print(f"wrote {len(m['clips'])} clips to {args.out} ({m['passes_per_step']} passes per step, "
               f"{m['nfe_per_clip']} network evaluations per clip)")
 
@@ -333,7 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stage", choices=["joint", "streams"], default="joint",
                    help="streams: stage 1, the streams alone (T2V, T2A); joint: a model (stage 2 with --init-from)")
     t.add_argument("--streams", default="video,audio", help="stage 1: which stream(s) this run trains (video, audio)")
-    t.add_argument("--init-from", help="stage 2: a stage-1 streams folder (or video,audio folders, comma-separated)")
+    t.add_argument("--init-from", help="stage 2: a stage-1 streams folder (or video,audio folders, comma-separated); "
+                   "or a Wan2.1 DiT file (.safetensors/.pth) for the video stream")
+    t.add_argument("--text-embeddings", help="folder of precomputed umT5 embeddings (sha256(caption).safetensors; "
+                   "see reference_impl/text.py) instead of the word-hash encoder")
     t.add_argument("--routing", choices=["task", "always", "t2av-only"], help="override the model's routing (so its task mix)")
     t.add_argument("--task-mix", help="task probabilities, e.g. t2av=0.6,t2v=0.1,t2a=0.1,a2v=0.1,v2a=0.1 (default: routing's)")
     t.add_argument("--lr", type=float, help="streams' learning rate (default: stage 1 5e-4, stage 2 5e-5, scratch 3e-4)")
@@ -355,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_train)
 
     s = sub.add_parser("sample", parents=[common], help="generate clips with a trained model")
+    s.add_argument("--text-embeddings", help="folder of precomputed umT5 embeddings (as for train)")
     s.add_argument("--model", help="model name (informational; the checkpoint's config decides)")
     s.add_argument("--checkpoint", required=True, help="a `ccl-bench train` output folder")
     s.add_argument("--suite", default="av-sync")

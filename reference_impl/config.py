@@ -21,6 +21,10 @@ class ModelConfig:
     video_patch: tuple[int, int, int] = (1, 2, 2)
     text_dim: int = 32  # width of the precomputed text embeddings (umT5: 4096)
     freq_dim: int = 256  # sinusoidal timestep embedding width
+    # Text convention. Wan2.1 zero-pads every caption to 512 umT5 slots and attends to all of them
+    # (padding included): text_pad_to=512, text_mask=False. 0 / True: the batch's own length, padding masked.
+    text_pad_to: int = 0
+    text_mask: bool = True
     eps: float = 1e-6
     # ---- audio stream: same block type over 1-D audio latent tokens [design] ----
     audio_dim: int = 32
@@ -137,11 +141,13 @@ SCALES: dict[str, dict[str, Any]] = {
     "wan-1.3b": dict(video_dim=1536, video_ffn_dim=8960, video_heads=12, layers=30, video_in_dim=16, text_dim=4096,
                      audio_dim=heads_of_128(1536), audio_ffn_dim=4 * heads_of_128(1536), audio_heads=heads_of_128(1536) // 128,
                      cross_head_dim=128, audio_in_dim=20, audio_patch=1, audio_latent_rate=31.25, video_fps=16.0,
-                     video_temporal_compression=4, video_causal_first_frame=True),
+                     video_temporal_compression=4, video_causal_first_frame=True,
+                     text_pad_to=512, text_mask=False),
     "wan-14b": dict(video_dim=5120, video_ffn_dim=13824, video_heads=40, layers=40, video_in_dim=16, text_dim=4096,
                     audio_dim=heads_of_128(5120), audio_ffn_dim=4 * heads_of_128(5120), audio_heads=heads_of_128(5120) // 128,
                     cross_head_dim=128, audio_in_dim=20, audio_patch=1, audio_latent_rate=31.25, video_fps=16.0,
-                    video_temporal_compression=4, video_causal_first_frame=True),
+                    video_temporal_compression=4, video_causal_first_frame=True,
+                    text_pad_to=512, text_mask=False),
 }
 
 # Named models: the interaction and its switches. Ablations are plain overrides of `ccl`. Each

@@ -51,6 +51,7 @@ class DualStreamModel(nn.Module):
         xa, ga = aud.patchify(audio)  # [B, Na, Da]
         ev, e0v = vs.embed_time(t_video)  # [B, Dv], [B, 6, Dv]
         ea, e0a = aud.embed_time(t_audio)  # [B, Da], [B, 6, Da]
+        text, text_mask = vs.prepare_text(text, text_mask)  # both streams share the config's text convention
         frame_of_token = torch.arange(gv[0], device=video.device).repeat_interleave(gv[1] * gv[2])  # [Nv]
         sv = StreamState(e=ev, e0=e0v, angles=vs.rope_angles(gv, video.device), context=vs.embed_text(text),
                          context_mask=text_mask, times=video_token_times(self.cfg, gv[0], video.device)[frame_of_token],

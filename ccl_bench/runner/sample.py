@@ -84,7 +84,7 @@ def prompt_caption(metas: list[dict], i: int, captions: str) -> str:
 def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str | Path, guidance: str = "ucg",
              steps: int = 25, sampler: str = "euler", seed: int = 0, split: str = "test", device: str | None = None,
              batch_size: int = 16, scales=None, show_progress: bool = True, overrides: dict | None = None,
-             reference: str | Path | None = None, captions: str = "own") -> dict:
+             reference: str | Path | None = None, captions: str = "own", text_embeddings: str | None = None) -> dict:
     """Sample `num` clips for the prompts (and, for A2V/V2A, the conditioning clips) of the suite folder
     `reference` (default: the split built into a temporary folder). Under torchrun each process samples
     its share of the prompts; rank 0 writes the manifest. Returns the manifest (also written to
@@ -101,19 +101,19 @@ def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str |
     device = device_for(world(), device)
     if reference is not None:
         return _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed, split, device, batch_size,
-                         scales, show_progress, overrides, Path(reference), captions)
+                         scales, show_progress, overrides, Path(reference), captions, text_embeddings)
     with tempfile.TemporaryDirectory(prefix="ccl-bench-suite-") as tmp:
         info = json.loads((Path(checkpoint) / "config.json").read_text()) if (Path(checkpoint) / "config.json").is_file() else {}
         build_suite(load_suite(suite), tmp, split=split, rendering=info.get("rendering", "tiny"), num=num, seed=seed,
                     show_progress=False)
         return _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed, split, device, batch_size,
-                         scales, show_progress, overrides, Path(tmp), captions)
+                         scales, show_progress, overrides, Path(tmp), captions, text_embeddings)
 
 
 def _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed, split, device, batch_size, scales,
-              show_progress, overrides, reference: Path, captions: str = "own") -> dict:
+              show_progress, overrides, reference: Path, captions: str = "own", text_embeddings: str | None = None) -> dict:
     from reference_impl.diffusion import GuidanceScales, sample
-    from reference_impl.text import WordHashEncoder
+    from reference_impl.text import text_encoder
 
     from ..distributed import barrier, broadcast_from_main, gather_to_main, my_share, world
 
@@ -130,7 +130,10 @@ def _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed,
     video, audio, metas = read_suite_folder(reference, spec.name, rend, num)
     lv, la = encode_clips(video, audio, vc, ac)
     timing.condition_s = time.perf_counter() - t0
-    enc = WordHashEncoder(dim=model.cfg.text_dim)
+    try:
+        enc = text_encoder(model.cfg.text_dim, text_embeddings)
+    except FileNotFoundError as exc:
+        raise CCLBenchError(f"--text-embeddings {exc}") from None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     mine = my_share(num, w)

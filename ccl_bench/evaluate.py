@@ -97,6 +97,10 @@ def make_analysis(kind: str, protocol: str, weights_dir, device: str) -> Analysi
         return SyncAnalysis()
     if kind == "av-align":
         return AVAlignAnalysis()
+    from .features import BACKBONES  # the learned backbones, one loader file each
+
+    if kind in BACKBONES:
+        return BACKBONES[kind](weights_dir, device)
     raise ValueError(kind)
 
 
@@ -239,6 +243,10 @@ def compute_metric(name: str, pred: SetResults, ref: SetResults | None, ctx: Con
 
 
 def _why_none(name: str, p, r) -> str:
+    from .metrics.learned import why_unavailable
+
+    if (reason := why_unavailable(name, p, r)) is not None:
+        return reason
     if name == "fad-inf":
         return f"FD-inf needs at least 500 embeddings, got {sum(len(x['features']) for x in p)}"
     if name in ("fvd", "kvd", "fad"):

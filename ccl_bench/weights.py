@@ -34,6 +34,7 @@ class WeightsFile:
     fmt: str  # "state-dict" (torch pickle) | "torchscript"
     sha256: str | None = None  # published full checksum
     sha256_prefix: str | None = None  # published leading hex digits (torch.hub file-name convention)
+    md5: str | None = None  # published MD5 (Zenodo and GitHub releases publish MD5 only)
 
     @property
     def checksum_kind(self) -> str:
@@ -41,6 +42,8 @@ class WeightsFile:
             return "published sha256"
         if self.sha256_prefix:
             return f"published sha256 prefix {self.sha256_prefix}"
+        if self.md5:
+            return f"published md5 {self.md5}"
         return "none published: recorded on first verified use"
 
 
@@ -56,6 +59,11 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
                 "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",
                 "harritaylor/torchvggish release v0.1 (fadtk loads it through torch.hub)",
                 "FAD preset vggish", "state-dict", sha256_prefix="10086976"),
+    # md5 as Zenodo lists it for record 3987831 (read from a public project that quotes it; confirm on Zenodo).
+    WeightsFile("panns-cnn14-16k", "Cnn14_16k_mAP=0.438.pth",
+                "https://zenodo.org/records/3987831/files/Cnn14_16k_mAP%3D0.438.pth?download=1",
+                "PANNs (qiuqiangkong/audioset_tagging_cnn), Zenodo record 3987831; av-benchmark's FD-PANN",
+                "fd-panns", "state-dict", md5="362fc5ff18f1d6ad2f6d464b45893f2c"),
 )}
 
 
@@ -93,6 +101,14 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def md5_of(path: Path) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _records(folder: Path) -> dict:
     p = folder / RECORD
     return json.loads(p.read_text()) if p.is_file() else {}
@@ -124,7 +140,9 @@ def verify(name: str, folder: str | Path | None = None) -> tuple[Path, str, str]
     if w.sha256_prefix and not digest.startswith(w.sha256_prefix):
         raise WeightsError(f"{path}: sha256 {digest[:16]}... does not start with the published {w.sha256_prefix}; "
                            "refusing to load it")
-    if w.sha256 or w.sha256_prefix:
+    if w.md5 and md5_of(path) != w.md5:
+        raise WeightsError(f"{path}: md5 {md5_of(path)} differs from the published {w.md5}; refusing to load it")
+    if w.sha256 or w.sha256_prefix or w.md5:
         return path, digest, w.checksum_kind
     recorded = _records(d).get(w.filename)
     if recorded is None:
@@ -161,9 +179,25 @@ def load_state_dict(name: str, folder: str | Path | None = None) -> tuple[dict, 
 
     path, digest, _ = verify(name, folder)
     state = torch.load(str(path), map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
+    for wrapper in ("state_dict", "model"):  # training checkpoints keep the weights under one of these keys
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
     return state, digest
+
+
+def load_into(model, state: dict, name: str, skip: tuple[str, ...] = ("num_batches_tracked",)):
+    """Copy a state dict into `model`, refusing one of another layout with the first differing keys or
+    shapes named (keys ending in `skip` may be absent: old files lack BatchNorm counters). -> model."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith(skip)]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+              if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)]
+    if missing or unexpected or shapes:
+        raise WeightsError(f"{lookup(name).filename}: not the expected layout (missing {missing[:3]}, unexpected "
+                           f"{unexpected[:3]}, shapes {shapes[:2]})")
+    model.load_state_dict(state, strict=False)
+    return model
 
 
 def load_torchscript(name: str, folder: str | Path | None = None):

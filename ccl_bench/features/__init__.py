@@ -232,5 +232,53 @@ class AVAlignAnalysis(Analysis):
                 "fps": np.array([clip.fps])}, conv
 
 
-__all__ = ["AVAlignAnalysis", "Analysis", "FeatureCache", "I3DFeatures", "SyncAnalysis", "VGGishFeatures", "content_hash",
-           "mono_at"]
+class BackboneAnalysis(Analysis):
+    """Base of the learned backbones (one loader file each): verifies and loads its weights file(s) once,
+    and puts their checksums in the protocol (so the cache key changes with the weights).
+    Subclasses set `weights_names` and implement `build(states) -> model`."""
+
+    weights_names: tuple[str, ...] = ()
+
+    def __init__(self, name: str, protocol: dict, weights_dir=None, device: str = "cpu"):
+        self.weights_dir, self.device = weights_dir, device
+        self._model = None
+        super().__init__(name=name, protocol=protocol)
+
+    def build(self, states: dict[str, dict]):
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """Verify and load (raises `WeightsError` with the file to place and where when one is missing)."""
+        if self._model is not None:
+            return
+        from .. import weights
+
+        states, shas = {}, {}
+        for n in self.weights_names:
+            states[n], shas[n] = weights.load_state_dict(n, self.weights_dir)
+        self._model = self.build(states)
+        self.protocol = {**self.protocol, "weights_sha256": shas[self.weights_names[0]] if len(shas) == 1 else shas}
+
+    @property
+    def model(self):
+        self.load()
+        return self._model
+
+    @property
+    def cache_id(self) -> str:
+        self.load()
+        return super().cache_id
+
+
+def _panns(weights_dir, device):
+    from .panns import PANNsFeatures
+
+    return PANNsFeatures(weights_dir, device)
+
+
+# Learned backbones by analysis name: (weights dir, device) -> Analysis. The metric registry names these.
+BACKBONES = {"panns": _panns}
+
+
+__all__ = ["BACKBONES", "AVAlignAnalysis", "Analysis", "BackboneAnalysis", "FeatureCache", "I3DFeatures", "SyncAnalysis",
+           "VGGishFeatures", "content_hash", "mono_at"]

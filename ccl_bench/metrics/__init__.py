@@ -133,6 +133,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("fad", "Frechet audio distance of VGGish embeddings (one per 0.96 s)", "vggish", True, "lower", "", 1, _fd),
     Metric("fad-inf", "FAD extrapolated to infinitely many embeddings (fadtk FD-inf; needs >= 500)", "vggish", True,
            "lower", "", 1, _fd_inf),
+    Metric("fd-panns", "preset av-benchmark: Frechet distance of PANNs Cnn14-16k embeddings (2048-d, one per clip)",
+           "panns", True, "lower", "", 2, _fd),
     Metric("av-align", "AV-Align: IoU of audio onsets and optical-flow peaks within one frame", "av-align", False, "higher",
            "", 1, _av_align),
     Metric("event-sync", "median distance between audio onsets and visual events (each to its nearest, capped at 1 s)",

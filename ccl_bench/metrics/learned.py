@@ -1,0 +1,23 @@
+"""Values of the learned-backbone metrics (Metrics II) from their per-clip analysis results, and the
+reason a value is missing. Pure functions over arrays: the backbones run in `ccl_bench.features`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+Results = Sequence[dict[str, np.ndarray]]
+
+
+def feature_rows(res: Results) -> int:
+    return sum(len(r["features"]) for r in res)
+
+
+def why_unavailable(name: str, pred: Results, ref: Results | None) -> str | None:
+    """Why a learned metric has no value (None: not a learned metric, or no reason known here)."""
+    if name.startswith("fd-"):
+        p, r = feature_rows(pred), feature_rows(ref or [])
+        return (f"too few embeddings for a covariance ({p} predicted, {r} reference): clips shorter than the "
+                "backbone's minimum length have none")
+    return None

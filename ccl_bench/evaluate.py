@@ -39,6 +39,7 @@ class ClipItem:
     audio: Path | None = None  # sidecar
     events: list[float] | None = None  # ground-truth event times (s), where the folder gives them
     events_true_of: str | None = None  # "video" | "audio" | "both" | None: which stream the events describe
+    text: dict[str, str] = field(default_factory=dict)  # the manifest's "caption" / "transcript", for text metrics
 
 
 @dataclass
@@ -80,7 +81,8 @@ def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:
             true_of = {"v2a": "video", "a2v": "audio"}.get(task) if task else (
                 "both" if perturbed is None else ("audio" if perturbed == "freeze" else "video"))
             items.append(ClipItem(str(c.get("id", video.stem)), video, d / c["audio"] if c.get("audio") else None,
-                                  [float(e["t"]) for e in c.get("events", [])], true_of))
+                                  [float(e["t"]) for e in c.get("events", [])], true_of,
+                                  {k: str(c[k]) for k in ("caption", "transcript") if c.get(k)}))
         return ClipSet(d, items, manifest, missing)
     videos = sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
     if not videos:
@@ -157,10 +159,12 @@ def analyse(cs: ClipSet, analyses: dict[str, Analysis], cache: FeatureCache, lab
             item = cs.items[index]
             try:
                 key = content_hash(item.video, item.audio)
-                cached = {k: cache.get(a.cache_id, key) for k, a in analyses.items()}
+                keys = {k: a.clip_key(key, item.text) for k, a in analyses.items()}  # text metrics key on the text too
+                cached = {k: cache.get(a.cache_id, keys[k]) for k, a in analyses.items()}
                 clip = None
                 if any(v is None for v in cached.values()):
                     clip = read_clip(item.video, audio_path=item.audio)
+                    clip.metadata.update(item.text)
                     if clip.num_samples == 0:
                         raise ClipError(item.video, "audio track holds no samples")
             except ClipError as exc:
@@ -174,12 +178,12 @@ def analyse(cs: ClipSet, analyses: dict[str, Analysis], cache: FeatureCache, lab
                     continue
                 if a.batchable:
                     x, conv = a.prepare(clip)
-                    pending[kind].append((index, key, x))
+                    pending[kind].append((index, keys[kind], x))
                     if len(pending[kind]) >= batch:
                         flush(kind)
                 else:
                     res, conv = a.compute(clip)
-                    cache.put(a.cache_id, key, res)
+                    cache.put(a.cache_id, keys[kind], res)
                     done[index][kind] = res
                 conversions[kind].update(conv)
             bar.advance(task)

@@ -64,6 +64,11 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
                 "https://zenodo.org/records/3987831/files/Cnn14_16k_mAP%3D0.438.pth?download=1",
                 "PANNs (qiuqiangkong/audioset_tagging_cnn), Zenodo record 3987831; av-benchmark's FD-PANN",
                 "fd-panns", "state-dict", md5="362fc5ff18f1d6ad2f6d464b45893f2c"),
+    # OpenAI's loader checks the file against the SHA-256 that names its folder in the URL.
+    WeightsFile("clip-vit-b-32", "ViT-B-32.pt",
+                "https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/"
+                "ViT-B-32.pt", "OpenAI CLIP (openai/CLIP `clip.load('ViT-B/32')` as JavisBench loads it; open_clip tag `openai`)",
+                "clip-score", "torchscript", sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"),
 )}
 
 

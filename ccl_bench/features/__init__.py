@@ -61,6 +61,12 @@ class Analysis:
             self.cache.put(part, key, hit)
         return hit
 
+    def clip_key(self, media_key: str, text: dict[str, str]) -> str:
+        """The cache key of one clip's result: its media's hash, and for an analysis that reads the
+        clip's caption or transcript (`reads_text`), that text too."""
+        reads = getattr(self, "reads_text", ())
+        return media_key if not reads else f"{media_key}-{_digest({k: text.get(k) for k in reads})}"
+
     def compute(self, clip: AVClip) -> tuple[dict[str, np.ndarray], list[str]]:
         raise NotImplementedError
 
@@ -255,7 +261,11 @@ class BackboneAnalysis(Analysis):
 
         states, shas = {}, {}
         for n in self.weights_names:
-            states[n], shas[n] = weights.load_state_dict(n, self.weights_dir)
+            if weights.lookup(n).fmt == "torchscript":  # e.g. OpenAI's CLIP archives: their weights are the state dict
+                module, shas[n] = weights.load_torchscript(n, self.weights_dir)
+                states[n] = module.state_dict()
+            else:
+                states[n], shas[n] = weights.load_state_dict(n, self.weights_dir)
         self._model = self.build(states)
         self.protocol = {**self.protocol, "weights_sha256": shas[self.weights_names[0]] if len(shas) == 1 else shas}
 
@@ -276,8 +286,17 @@ def _panns(weights_dir, device):
     return PANNsFeatures(weights_dir, device)
 
 
+def _clip(preset):
+    def make(weights_dir, device):
+        from .clip_score import ClipScoreFeatures
+
+        return ClipScoreFeatures(preset, weights_dir, device)
+
+    return make
+
+
 # Learned backbones by analysis name: (weights dir, device) -> Analysis. The metric registry names these.
-BACKBONES = {"panns": _panns}
+BACKBONES = {"panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2")}
 
 
 __all__ = ["BACKBONES", "AVAlignAnalysis", "Analysis", "BackboneAnalysis", "FeatureCache", "I3DFeatures", "SyncAnalysis",

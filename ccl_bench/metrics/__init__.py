@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import stats
+from . import learned, stats
 from .sync import distances, peak_lag, xcorr_curve
 
 Results = Sequence[dict[str, np.ndarray]]  # one dict of arrays per clip, from an analysis
@@ -135,6 +135,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            "lower", "", 1, _fd_inf),
     Metric("fd-panns", "preset av-benchmark: Frechet distance of PANNs Cnn14-16k embeddings (2048-d, one per clip)",
            "panns", True, "lower", "", 2, _fd),
+    Metric("clip-score", "preset javisbench: mean cosine of CLIP ViT-B/32 caption and 48 evenly spaced frames (raw, not x100)",
+           "clip-javisbench", False, "higher", "", 1, learned.mean_score),
+    Metric("clip-score@javisbench-cv2", "preset javisbench-cv2: clip-score with the channels swapped as JavisBench's cv2 "
+           "reader feeds them", "clip-javisbench-cv2", False, "higher", "", 1, learned.mean_score),
     Metric("av-align", "AV-Align: IoU of audio onsets and optical-flow peaks within one frame", "av-align", False, "higher",
            "", 1, _av_align),
     Metric("event-sync", "median distance between audio onsets and visual events (each to its nearest, capped at 1 s)",

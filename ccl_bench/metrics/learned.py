@@ -14,10 +14,23 @@ def feature_rows(res: Results) -> int:
     return sum(len(r["features"]) for r in res)
 
 
+def per_clip(res: Results, key: str = "score") -> np.ndarray:
+    """The per-clip values of the clips that have one (a clip without one holds an empty array)."""
+    vals = [float(r[key][0]) for r in res if len(r[key])]
+    return np.array(vals)
+
+
+def mean_score(pred: Results, ref, ctx) -> float | None:
+    vals = per_clip(pred)
+    return float(vals.mean()) if len(vals) else None
+
+
 def why_unavailable(name: str, pred: Results, ref: Results | None) -> str | None:
     """Why a learned metric has no value (None: not a learned metric, or no reason known here)."""
     if name.startswith("fd-"):
         p, r = feature_rows(pred), feature_rows(ref or [])
         return (f"too few embeddings for a covariance ({p} predicted, {r} reference): clips shorter than the "
                 "backbone's minimum length have none")
+    if name.startswith("clip-score"):
+        return "no clip has a caption: clip-score reads `caption` per clip from the folder's manifest.json"
     return None

@@ -69,6 +69,12 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
                 "https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/"
                 "ViT-B-32.pt", "OpenAI CLIP (openai/CLIP `clip.load('ViT-B/32')` as JavisBench loads it; open_clip tag `openai`)",
                 "clip-score", "torchscript", sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"),
+    # md5 as the metric-protocol brief records it for MMAudio's release asset.
+    WeightsFile("synchformer", "synchformer_state_dict.pth",
+                "https://github.com/hkchengrex/MMAudio/releases/download/v0.1/synchformer_state_dict.pth",
+                "MMAudio release v0.1 (Synchformer AudioSet checkpoint 24-01-04T16-39-21 as a state dict); av-benchmark, "
+                "JavisBench", "desync (presets av-benchmark, javisbench, versebench)", "state-dict",
+                md5="5b2f5594b0730f70e41e549b7c94390c"),
 )}
 
 

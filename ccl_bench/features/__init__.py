@@ -295,8 +295,18 @@ def _clip(preset):
     return make
 
 
+def _desync(preset):
+    def make(weights_dir, device):
+        from .synchformer import DeSyncFeatures
+
+        return DeSyncFeatures(preset, weights_dir, device)
+
+    return make
+
+
 # Learned backbones by analysis name: (weights dir, device) -> Analysis. The metric registry names these.
-BACKBONES = {"panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2")}
+BACKBONES = {"panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2"),
+             **{f"synchformer-{p}": _desync(p) for p in ("av-benchmark", "javisbench", "versebench")}}
 
 
 __all__ = ["BACKBONES", "AVAlignAnalysis", "Analysis", "BackboneAnalysis", "FeatureCache", "I3DFeatures", "SyncAnalysis",

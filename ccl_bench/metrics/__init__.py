@@ -139,6 +139,12 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            "clip-javisbench", False, "higher", "", 1, learned.mean_score),
     Metric("clip-score@javisbench-cv2", "preset javisbench-cv2: clip-score with the channels swapped as JavisBench's cv2 "
            "reader feeds them", "clip-javisbench-cv2", False, "higher", "", 1, learned.mean_score),
+    Metric("desync", "preset av-benchmark: Synchformer offset, mean |offset| of the first and last 4.8 s of the first 8 s "
+           "(clips under 8 s unavailable)", "synchformer-av-benchmark", False, "lower", "s", 1, learned.desync),
+    Metric("desync@javisbench", "preset javisbench: Synchformer mean |offset| over every 4.8 s chunk of the first 8 s, "
+           "zero-padded to 8 s", "synchformer-javisbench", False, "lower", "s", 1, learned.desync),
+    Metric("desync@versebench", "preset versebench: Synchformer signed offset of one 4.8 s window (signs of clips can "
+           "cancel in the mean)", "synchformer-versebench", False, "zero", "s", 1, learned.desync_signed),
     Metric("av-align", "AV-Align: IoU of audio onsets and optical-flow peaks within one frame", "av-align", False, "higher",
            "", 1, _av_align),
     Metric("event-sync", "median distance between audio onsets and visual events (each to its nearest, capped at 1 s)",

@@ -25,12 +25,26 @@ def mean_score(pred: Results, ref, ctx) -> float | None:
     return float(vals.mean()) if len(vals) else None
 
 
+def desync(pred: Results, ref, ctx) -> float | None:
+    """Mean over clips of each clip's mean |offset| over its windows (seconds)."""
+    vals = [float(np.mean(np.abs(r["offsets"]))) for r in pred if len(r["offsets"])]
+    return float(np.mean(vals)) if vals else None
+
+
+def desync_signed(pred: Results, ref, ctx) -> float | None:
+    """Mean over clips of each clip's signed offset (one window each): opposite signs cancel."""
+    vals = [float(np.mean(r["offsets"])) for r in pred if len(r["offsets"])]
+    return float(np.mean(vals)) if vals else None
+
+
 def why_unavailable(name: str, pred: Results, ref: Results | None) -> str | None:
     """Why a learned metric has no value (None: not a learned metric, or no reason known here)."""
     if name.startswith("fd-"):
         p, r = feature_rows(pred), feature_rows(ref or [])
         return (f"too few embeddings for a covariance ({p} predicted, {r} reference): clips shorter than the "
                 "backbone's minimum length have none")
+    if name.startswith("desync"):
+        return "no clip is long enough for this DeSync preset's span (see the per-clip conversions for each clip's length)"
     if name.startswith("clip-score"):
         return "no clip has a caption: clip-score reads `caption` per clip from the folder's manifest.json"
     return None

@@ -110,6 +110,7 @@ def np_log_mel_segments(wave):
 
 def test_audio_front_end_matches_numpy():
     wave = np.random.default_rng(0).normal(0, 0.2, 16000).astype(np.float32)
+    wave[9000:] = 0  # silence, where log(x + 1e-6) is set by its epsilon
     got = S.audio_segments(wave).double().numpy()
     want = np_log_mel_segments(wave.astype(np.float64))
     assert got.shape == want.shape == (2, 66, 128)
@@ -188,8 +189,8 @@ def test_short_clip_rules(wdir, monkeypatch):
 
 
 def test_offset_ladder_end_to_end(wdir, monkeypatch, tmp_path):
-    """`ccl-bench suite build av-sync --perturb offset=...` (native rendering), then eval of the three
-    DeSync presets with random weights: each clip reports its windows and an offset from the grid."""
+    """`ccl-bench suite build av-sync --perturb offset=...` (native rendering, 8 s), then eval of DeSync
+    presets with random weights: each clip reports its windows and an offset from the grid."""
     from ccl_bench.evaluate import evaluate
     from ccl_bench.features import BACKBONES
     from ccl_bench.suites import build_suite, load_suite, parse_perturbation
@@ -198,7 +199,7 @@ def test_offset_ladder_end_to_end(wdir, monkeypatch, tmp_path):
     for p in S.PRESETS:
         monkeypatch.setitem(BACKBONES, f"synchformer-{p}", lambda d, dev, p=p: S.DeSyncFeatures(p, d, dev, cfg=SMALL))
     spec = load_suite("av-sync")
-    names = ["desync", "desync@javisbench", "desync@versebench"]
+    names = ["desync", "desync@versebench"]  # javisbench's windows on 8 s clips equal av-benchmark's (test above)
     for offset in (0.0, 0.4):
         out = tmp_path / f"offset{offset}"
         build_suite(spec, out, rendering="native", num=1, perturbation=parse_perturbation(f"offset={offset}"),
@@ -210,5 +211,5 @@ def test_offset_ladder_end_to_end(wdir, monkeypatch, tmp_path):
             assert m["n"] == 1 and m["value"] in set(np.abs(S.GRID)) | set(S.GRID), (name, m)
             assert m["protocol"]["decoder"] and m["protocol"]["windows"] in ("first-last", "chunks", "first")
         spans = {k: r[0]["windows"].tolist() for k, r in pred.results.items()}
-        assert spans["synchformer-av-benchmark"] == spans["synchformer-javisbench"] == [[0.0, 4.8], [3.2, 8.0]]
+        assert spans["synchformer-av-benchmark"] == [[0.0, 4.8], [3.2, 8.0]]
         assert spans["synchformer-versebench"] == [[0.0, 4.8]]

@@ -139,6 +139,10 @@ def _eval(args: argparse.Namespace) -> None:
     if not world().main:  # under torchrun, rank 0 reports
         return
     out.print(rich_table(result, title=f"{args.pred}" + (f" vs {args.ref}" if args.ref else "")))
+    for name, m in result["metrics"].items():  # one line per metric whose weights file is missing
+        if m.get("place"):
+            out.print(f"{name}: unavailable: place {Path(m['place']).name} at {m['place']} (from {m['source']})",
+                      highlight=False, soft_wrap=True)
     for side, info in result["clips"].items():
         if info["excluded"]:
             out.print(f"[yellow]{side}: {len(info['excluded'])} of {info['clips']} clips left out[/]")
@@ -220,6 +224,7 @@ def _weights(args: argparse.Namespace) -> None:
     if args.action == "list":
         folder = W.weights_dir(args.weights_dir)
         table = Table("name", "file", "present", "checksum", "used by", "source", title=f"weights in {folder}")
+        table.columns[3].overflow = table.columns[5].overflow = "fold"  # checksums and URLs in full
         for w in W.REGISTRY.values():
             present = "yes" if (folder / w.filename).is_file() else "no"
             table.add_row(w.name, w.filename, present, w.checksum_kind, w.used_by, w.url)

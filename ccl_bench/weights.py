@@ -39,7 +39,7 @@ class WeightsFile:
     @property
     def checksum_kind(self) -> str:
         if self.sha256:
-            return "published sha256"
+            return f"published sha256 {self.sha256}"
         if self.sha256_prefix:
             return f"published sha256 prefix {self.sha256_prefix}"
         if self.md5:
@@ -79,7 +79,11 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
 
 
 class WeightsError(CCLBenchError):
-    pass
+    """missing: for an absent file, (path to place it at, where it comes from)."""
+
+    def __init__(self, message: str, missing: tuple[str, str] | None = None):
+        super().__init__(message)
+        self.missing = missing
 
 
 def weights_dir(override: str | Path | None = None) -> Path:
@@ -144,7 +148,7 @@ def verify(name: str, folder: str | Path | None = None) -> tuple[Path, str, str]
     w, d = lookup(name), weights_dir(folder)
     path = d / w.filename
     if not path.is_file():
-        raise WeightsError(missing_message(w, path))
+        raise WeightsError(missing_message(w, path), missing=(str(path), w.url))
     digest = sha256_of(path)
     if w.sha256 and digest != w.sha256:
         raise WeightsError(f"{path}: sha256 {digest} differs from the published {w.sha256}; refusing to load it")

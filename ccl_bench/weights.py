@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CCLBenchError
+from .paths import atomic_write
 
 RECORD = "checksums.json"
 
@@ -87,13 +87,9 @@ class WeightsError(CCLBenchError):
 
 
 def weights_dir(override: str | Path | None = None) -> Path:
-    if override:
-        return Path(override)
-    if os.environ.get("CCL_BENCH_HOME"):
-        return Path(os.environ["CCL_BENCH_HOME"]) / "weights"
-    from platformdirs import user_cache_dir
+    from .paths import weights_dir as resolve
 
-    return Path(user_cache_dir("ccl-bench")) / "weights"
+    return resolve(override)
 
 
 def lookup(name: str) -> WeightsFile:
@@ -132,9 +128,7 @@ def _records(folder: Path) -> dict:
 def _record(folder: Path, filename: str, digest: str) -> None:
     recs = _records(folder)
     recs[filename] = digest
-    tmp = folder / (RECORD + ".tmp")
-    tmp.write_text(json.dumps(recs, indent=1, sort_keys=True))
-    os.replace(tmp, folder / RECORD)
+    atomic_write(folder / RECORD, json.dumps(recs, indent=1, sort_keys=True))
 
 
 def missing_message(w: WeightsFile, path: Path) -> str:
@@ -235,15 +229,16 @@ def fetch(name: str, folder: str | Path | None = None, timeout: float = 30.0) ->
     if path.is_file():
         verify(name, folder)
         return path
-    tmp = d / (w.filename + ".partial")
-    try:
+
+    def download(tmp: Path) -> None:
         with urllib.request.urlopen(w.url, timeout=timeout) as r, tmp.open("wb") as f:
             while block := r.read(1 << 20):
                 f.write(block)
+
+    try:
+        atomic_write(path, download)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise WeightsError(f"cannot download {w.filename} from {w.url} ({exc}); {missing_message(w, path)}") from None
-    os.replace(tmp, path)
     try:
         verify(name, folder)
     except WeightsError:

@@ -12,8 +12,7 @@ import torch.nn.functional as F
 from ccl_bench import weights as W
 from ccl_bench.features import clip_score as C
 from ccl_bench.io import AVClip
-from ccl_bench.metrics import METRICS
-from ccl_bench.metrics.learned import why_unavailable
+from ccl_bench.metrics import METRICS, Context
 
 SMALL = {"embed_dim": 16, "quick_gelu": True,
          "vision_cfg": {"image_size": 224, "layers": 1, "width": 32, "patch_size": 32, "head_width": 16},
@@ -89,9 +88,9 @@ def test_openai_archive_loads_and_scores(wdir, monkeypatch):
     assert other != pytest.approx(got["score"][0], abs=1e-6)  # the caption matters
     none, why = feats.compute(AVClip(video, 10, clip.audio, 16000))
     assert none["score"].shape == (0,) and "no caption" in why[0]
-    assert "caption" in why_unavailable("clip-score", [none], None)
-    assert METRICS["clip-score"].value([got, none], None, None) == pytest.approx(got["score"][0])
-    assert METRICS["clip-score"].value([none], None, None) is None
+    assert "caption" in METRICS["clip-score"].unavailable
+    assert METRICS["clip-score"].value([got, none], None, Context()) == pytest.approx(got["score"][0])
+    assert METRICS["clip-score"].value([none], None, Context()) is None
 
 
 def test_a_tampered_archive_is_refused(wdir, monkeypatch):

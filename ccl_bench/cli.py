@@ -91,11 +91,21 @@ def _info(args: argparse.Namespace) -> None:
     from .io import read_clip
     from .tables import clips_table
 
-    out.print(clips_table([(f, read_clip(f, backend=args.backend)) for f in args.files]))
+    clips = [(f, read_clip(f, backend=args.backend)) for f in args.files]
+    out.print(clips_table(clips))
+    for f, c in clips:
+        for note in c.metadata.get("notes", []):
+            out.print(f"{f}: {note}", highlight=False)
 
 
 def _train(args: argparse.Namespace) -> None:
+    from . import validate
     from .distributed import world
+
+    validate.positive_int("--steps", args.steps)
+    for option, value in (("--clips", args.clips), ("--batch-size", args.batch_size)):
+        if value is not None:
+            validate.positive_int(option, value)
     from .runner.train import train
 
     out_dir = train(args.model, args.suite, args.scale, args.steps, args.out, seed=args.seed, resume=args.resume,
@@ -115,10 +125,13 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
+    from . import validate
     from .evaluate import evaluate
     from .tables import rich_table, write_result
 
-    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    metrics = validate.name_list("--metrics", args.metrics)
+    if args.out is not None:
+        validate.result_files("--out", args.out)  # before the evaluation, not after it
     from .distributed import world
 
     result = evaluate(args.pred, args.ref, metrics=metrics, protocol=args.protocol, device=args.device,
@@ -132,6 +145,8 @@ def _eval(args: argparse.Namespace) -> None:
             out.print(f"[yellow]{side}: {len(info['excluded'])} of {info['clips']} clips left out[/]")
             for e in info["excluded"]:
                 out.print(f"  {e['path']}: {e['fault']}", highlight=False)
+        for wa in info.get("warnings", []):
+            out.print(f"[yellow]warning:[/] {wa['path']}: {wa['warning']}", highlight=False)
         for kind, conv in info["conversions"].items():
             for what, count in conv.items():
                 out.print(f"{side} {kind}: {what} ({count} clips)", highlight=False)
@@ -141,11 +156,12 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
+    from . import validate
     from .distributed import world
     from .runner.run import run_models
     from .tables import generation_lines, rich_table
 
-    models = [m.strip() for m in args.model.split(",")] if not args.model.endswith((".yaml", ".yml")) else [args.model]
+    models = validate.name_list("--model", args.model) if not args.model.endswith((".yaml", ".yml")) else [args.model]
     if len(models) > 1 and args.checkpoint:
         raise CCLBenchError("--checkpoint goes with one --model")
     kwargs = {"suite": args.suite, "out": args.out, "task": args.task, "guidance": args.guidance, "num_samples": args.num_samples,
@@ -162,9 +178,12 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _compare(args: argparse.Namespace) -> None:
+    from . import validate
     from .compare import compare, load_entries
     from .paths import atomic_write, scrub
     from .tables import compare_markdown, compare_rich
+
+    validate.positive_int("--bootstrap", args.bootstrap, allow_zero=True)
 
     entries = load_entries(args.items, args.results, args.suite)
     table = compare(entries, bootstrap=args.bootstrap, seed=args.seed)
@@ -334,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ref", help="reference clips, for the distribution metrics (FVD, KVD, FAD)")
     e.add_argument("--metrics", help="comma-separated (see `ccl-bench list metrics`; default: all)")
     e.add_argument("--protocol", default="videogpt", help="FVD/KVD preset: videogpt, javisbench, cd-fvd, stylegan-v")
-    e.add_argument("--out", help="result JSON (a .csv and a .md with the same stem are written beside it)")
+    e.add_argument("--out", help="result file base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix is dropped)")
     e.add_argument("--weights-dir", help="folder holding the metric weights (default: $CCL_BENCH_HOME/weights)")
     e.add_argument("--cache-dir", help="feature cache (default: $CCL_BENCH_HOME/features)")
     e.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the 95%% intervals (0: none)")

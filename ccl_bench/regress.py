@@ -69,13 +69,40 @@ def load_tables(folder: str | Path) -> tuple[dict[tuple[str, str], dict], list[s
 
 
 def load_tolerances(path: str | Path) -> dict:
+    """Read and check a tolerances YAML: every bound a finite number >= 0, one line per fault."""
+    import math
+
     import yaml
 
     p = Path(path)
     if not p.is_file():
         raise CCLBenchError(f"{p}: tolerances file not found")
-    raw = yaml.safe_load(p.read_text()) or {}
-    return {"default": raw.get("default", {"abs": 0.0, "rel": 0.0}), "suites": raw.get("suites", {})}
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CCLBenchError(f"{p}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(raw, dict):
+        raise CCLBenchError(f"{p}: expected a mapping with 'default' and 'suites', got {type(raw).__name__}")
+
+    def bound(where: str, entry) -> dict:
+        if not isinstance(entry, dict):
+            raise CCLBenchError(f"{p}: {where}: expected {{abs: A, rel: R}}, got {entry!r}")
+        for k in ("abs", "rel"):
+            v = entry.get(k, 0.0)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+                raise CCLBenchError(f"{p}: {where}.{k}: expected a number >= 0, got {v!r}")
+        return entry
+
+    default = bound("default", raw.get("default", {"abs": 0.0, "rel": 0.0}))
+    suites = raw.get("suites") or {}
+    if not isinstance(suites, dict):
+        raise CCLBenchError(f"{p}: suites: expected a mapping of suite names, got {suites!r}")
+    for suite, metrics in suites.items():
+        if not isinstance(metrics, dict):
+            raise CCLBenchError(f"{p}: suites.{suite}: expected a mapping of metric names, got {metrics!r}")
+        for metric, entry in metrics.items():
+            bound(f"suites.{suite}.{metric}", entry)
+    return {"default": default, "suites": suites}
 
 
 def noise_reason(tol: dict, suite: str, metric: str) -> str | None:
@@ -91,6 +118,9 @@ def tolerance(tol: dict, suite: str, metric: str) -> tuple[float, float]:
 
 
 def regress(baseline: str | Path, current: str | Path, tolerances: str | Path | None = None) -> Report:
+    for option, folder in (("--baseline", baseline), ("--current", current)):
+        if not Path(folder).is_dir():
+            raise CCLBenchError(f"{option} {folder}: " + ("not a folder" if Path(folder).exists() else "folder not found"))
     base, broken_base = load_tables(baseline)
     cur, broken_cur = load_tables(current)
     tol = load_tolerances(tolerances or Path(baseline) / "tolerances.yaml")

@@ -21,7 +21,8 @@ class SetResults:
     items: list[ClipItem] = field(default_factory=list)
     results: dict[str, list[dict]] = field(default_factory=dict)  # analysis -> one dict of arrays per kept clip
     excluded: list[dict] = field(default_factory=list)  # {"path", "fault"} of each clip left out
-    conversions: dict[str, Counter] = field(default_factory=dict)  # analysis -> what was converted, how often
+    conversions: dict[str, Counter] = field(default_factory=dict)  # analysis (and "decode") -> what was converted, how often
+    warnings: list[dict] = field(default_factory=list)  # {"path", "warning"}: evaluated, but worth a look
 
 
 def save_results(res: SetResults, path: str | Path, keep_other_analyses: bool = False) -> Path:

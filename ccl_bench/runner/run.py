@@ -135,6 +135,7 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         weights_dir: str | Path | None = None, cache_dir: str | Path | None = None, show_progress: bool = True,
         captions: str = "own") -> dict:
     """The main job for one model on one suite -> the result dict (also written to disk)."""
+    from .. import validate
     from ..evaluate import evaluate, save_results
     from ..tables import write_result
     from .sample import generate
@@ -142,16 +143,22 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
     spec = load_suite(suite)
     cfg_run = {"rendering": "tiny", "split": "test", "num_samples": 16, "steps": 25, "sampler": "euler", "guidance": "ucg",
                "tasks": ["t2av"], "seed": 0, **spec.run}
+    # A value given is used or refused, never replaced by the suite's default (0 is no "not given").
+    num = validate.positive_int("--num-samples", cfg_run["num_samples"] if num_samples is None else num_samples)
+    steps = validate.positive_int("--steps", cfg_run["steps"] if steps is None else steps)
+    bootstrap = validate.positive_int("--bootstrap", bootstrap, allow_zero=True)
     tasks = list(TASKS) if task == "all" else [task] if task else list(cfg_run["tasks"])
     for t in tasks:
         if t not in TASKS:
             raise CCLBenchError(f"unknown task '{t}' (known: {', '.join(TASKS)}, all)")
     guidance = guidance or cfg_run["guidance"]
-    num = num_samples or int(cfg_run["num_samples"])
-    steps = steps or int(cfg_run["steps"])
     seed = int(cfg_run["seed"] if seed is None else seed)
     device = device_for(world(), device)
     if checkpoint is None:
+        import reference_impl
+
+        # The model name, its file and every --set field are checked first, so a typo says what it is.
+        reference_impl.resolve_config(model, "tiny", **(overrides or {}))
         if overrides or str(model).endswith((".yaml", ".yml")):
             raise CCLBenchError(f"model '{model}' with {overrides or 'a model file'} has no shipped checkpoint; train one "
                                 f"with `ccl-bench train --model {model} --suite {suite} --scale small --steps 1080 --out DIR"
@@ -162,7 +169,8 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
     ck_info = json.loads((checkpoint / "config.json").read_text()) if (checkpoint / "config.json").is_file() else {}
     rendering = ck_info.get("rendering", cfg_run["rendering"])
 
-    root = Path(out) / spec.name
+    validate.home()
+    root = validate.writable_folder("--out", Path(out)) / spec.name
     ref_dir = root / "clips" / "reference"
     w = world()
     start = time.perf_counter()

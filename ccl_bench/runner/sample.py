@@ -89,10 +89,13 @@ def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str |
     `reference` (default: the split built into a temporary folder). Under torchrun each process samples
     its share of the prompts; rank 0 writes the manifest. Returns the manifest (also written to
     `out/manifest.json`) with `timing` (`Timing` fields, seconds) added."""
+    from .. import validate
     from ..distributed import device_for, world
 
     if task not in TASKS:
         raise CCLBenchError(f"unknown task '{task}' (known: {', '.join(TASKS)})")
+    num, steps = validate.positive_int("--num", num), validate.positive_int("--steps", steps)
+    validate.writable_folder("--out", out)
     if captions not in CAPTIONS:
         raise CCLBenchError(f"--captions {captions}: use own or mismatched")
     device = device_for(world(), device)

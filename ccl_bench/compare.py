@@ -104,6 +104,8 @@ def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
                     not m.needs_ref or all(m.analysis in p[2] for p in per)):
                 try:
                     row["paired"] = _paired(m, per, sorted(shared), bootstrap, seed)
+                except CCLBenchError as exc:  # per-clip results of an older protocol
+                    row["paired"], row["why_no_test"] = None, str(exc)
                 except KeyError as exc:  # per-clip results written before this metric read that array
                     row["paired"] = None
                     row["why_no_test"] = f"per-clip results lack {exc} (written by an older ccl-bench; rerun `ccl-bench run`)"
@@ -125,10 +127,13 @@ def _paired(m, per, shared: list[str], bootstrap: int, seed: int) -> list[dict |
     pos = [{cid: i for i, cid in enumerate(p[0])} for p in per]
     index = [np.array([q[c] for c in shared]) for q in pos]
 
+    from .metrics.score import resampler
+
+    values = [resampler(m, res[m.analysis], ref.get(m.analysis) if m.needs_ref else None, ctx, seed)
+              for _, res, ref, ctx in per]
+
     def value(k: int, draw: np.ndarray):
-        ids, res, ref, ctx = per[k]
-        sel = index[k][draw]
-        return m.value([res[m.analysis][i] for i in sel], ref.get(m.analysis) if m.needs_ref else None, ctx, sel)
+        return values[k](index[k][draw])
 
     diffs = [[] for _ in per]
     for _ in range(bootstrap):

@@ -30,10 +30,9 @@ def user_errors() -> tuple[type[Exception], ...]:
     not import it)."""
     errors: tuple[type[Exception], ...] = (CCLBenchError,)
     if "reference_impl" in sys.modules:
-        from reference_impl import ModelSpecError
-        from reference_impl.streams import CheckpointError
+        from .runner.models import model_errors
 
-        errors += (ModelSpecError, CheckpointError)
+        errors += model_errors()
     return errors
 
 
@@ -45,12 +44,9 @@ def _list(args: argparse.Namespace) -> None:
 
         out.print(tables.suites_table([load_suite(name) for name in list_suites()]))
     elif args.what == "models":
-        import reference_impl
+        from .runner.models import describe_models
 
-        names = [args.model] if args.model else reference_impl.list_models()
-        overrides = parse_sets(args.set)
-        rows = [(name, reference_impl.resolve_config(name, args.scale, **overrides).interaction,
-                 reference_impl.parameter_counts(name, args.scale, **overrides)) for name in names]
+        rows = describe_models([args.model] if args.model else None, args.scale, parse_sets(args.set))
         title = f"models at scale {args.scale}" + (f" with {', '.join(args.set)}" if args.set else "")
         out.print(tables.models_table(rows, title))
     else:

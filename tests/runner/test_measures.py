@@ -18,6 +18,15 @@ from ccl_bench.suites.build import generate_scene
 from ccl_bench.suites.synth import grid
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one thread avoids paying for thread hand-offs on a busy machine (each op is microseconds)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _model(name: str, seed: int = 0, **overrides):
     import reference_impl as R
 

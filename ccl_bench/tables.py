@@ -7,27 +7,35 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
 from rich.table import Table
 
-COLUMNS = ("task", "metric", "value", "ci95_low", "ci95_high", "replicates_used", "replicates", "n", "unit", "better", "status",
-           "commit", "seed")
+COLUMNS = ("task", "metric", "family", "value", "ci95_low", "ci95_high", "replicates_used", "replicates", "n", "unit", "better",
+           "status", "commit", "seed")
+ALL = "all"  # the `family` of a row over the whole set
+
+
+def _entry_row(common: dict, name: str, family: str, m: dict) -> dict:
+    if m.get("status") == "unavailable":
+        return {**common, "metric": name, "family": family, "value": None, "ci95_low": None, "ci95_high": None,
+                "replicates_used": None, "replicates": None, "n": m.get("n"), "unit": "", "better": "",
+                "status": "unavailable: " + m["reason"]}
+    lo, hi = m.get("ci95") or (None, None)
+    boot = m.get("interval") or {}  # {"method", "replicates", "used"}
+    return {**common, "metric": name, "family": family, "value": m["value"], "ci95_low": lo, "ci95_high": hi,
+            "replicates_used": boot.get("used"), "replicates": boot.get("replicates"), "n": m.get("n"),
+            "unit": m.get("unit", ""), "better": m.get("better", ""), "status": "ok"}
 
 
 def _metric_rows(metrics: dict, task: str | None, prov: dict) -> list[dict]:
+    """Per metric: its row over the whole set (family `all`), then one per scene family."""
     out = []
     common = {"task": task, "commit": prov.get("commit"), "seed": prov.get("seed")}
     for name, m in metrics.items():
-        if m.get("status") == "unavailable":
-            out.append({**common, "metric": name, "value": None, "ci95_low": None, "ci95_high": None, "replicates_used": None,
-                        "replicates": None, "n": None, "unit": "", "better": "", "status": "unavailable: " + m["reason"]})
-        else:
-            lo, hi = m.get("ci95") or (None, None)
-            boot = m.get("interval") or {}  # {"method", "replicates", "used"}
-            out.append({**common, "metric": name, "value": m["value"], "ci95_low": lo, "ci95_high": hi,
-                        "replicates_used": boot.get("used"), "replicates": boot.get("replicates"), "n": m.get("n"),
-                        "unit": m.get("unit", ""), "better": m.get("better", ""), "status": "ok"})
+        out.append(_entry_row(common, name, ALL, m))
+        out += [_entry_row(common, name, fam, e) for fam, e in (m.get("per_family") or {}).items()]
     return out
 
 
@@ -60,6 +68,8 @@ def rich_table(result: dict, title: str = "metrics") -> Table:
     protocols = {(task, name): m.get("protocol", {}) for task, ms in _metric_sets(result) for name, m in ms.items()}
     for r in rows(result):
         task = r["task"] or "-"
+        if r["family"] != ALL:
+            continue
         if r["status"] != "ok":
             t.add_row(task, r["metric"], "[yellow]unavailable[/]", "", "", "", r["status"][len("unavailable: "):])
             continue
@@ -104,28 +114,85 @@ def provenance_line(prov: dict) -> str:
 def to_markdown(result: dict, title: str | None = None) -> str:
     lines = [f"### {title}", ""] if title else []
     lines += ["| task | metric | value | 95% CI (replicates used) | n | better |", "|---|---|---|---|---|---|"]
-    for r in rows(result):
+    every = rows(result)
+    for r in every:
         task = r["task"] or "-"
+        if r["family"] != ALL:
+            continue
         if r["status"] != "ok":
             lines.append(f"| {task} | {r['metric']} | unavailable | {r['status'][len('unavailable: '):]} | | |")
         else:
             unit = f" {r['unit']}" if r["unit"] else ""
             lines.append(f"| {task} | {r['metric']} | {fmt(r['value'])}{unit}{_fit(result, r)} | {interval(r)} | "
                          f"{r['n']} | {r['better']} |")
+    lines += family_markdown(every)
     lines += ["", provenance_line(result.get("provenance", {}))]
     return "\n".join(lines) + "\n"
 
 
-def write_result(result: dict, path: str | Path) -> list[Path]:
-    """`path` (JSON) plus the same stem `.csv` and `.md`, each written atomically, with this machine's
-    folders scrubbed from every string (`paths.scrub`). -> the paths."""
-    from .paths import atomic_write, scrub
+def family_markdown(every: list[dict]) -> list[str]:
+    """Per scene family (manifest `label`): one row per task and metric, one column per family, each cell
+    `value [lo, hi] (n)`. Empty when no metric has a breakdown."""
+    fams = sorted({r["family"] for r in every if r["family"] != ALL})
+    if not fams:
+        return []
+    cells: dict = {}
+    for r in every:
+        if r["family"] == ALL:
+            continue
+        if r["status"] != "ok":
+            cell = "unavailable"
+        else:
+            ci = f" [{fmt(r['ci95_low'], 3)}, {fmt(r['ci95_high'], 3)}]" if r["ci95_low"] is not None else ""
+            cell = f"{fmt(r['value'])}{ci} ({r['n']})"
+        cells.setdefault((r["task"] or "-", r["metric"]), {})[r["family"]] = cell
+    lines = ["", "Per scene family: value [95% CI] (clips)", "", "| task | metric | " + " | ".join(fams) + " |",
+             "|---|---|" + "---|" * len(fams)]
+    lines += [f"| {task} | {metric} | " + " | ".join(c.get(f, "-") for f in fams) + " |" for (task, metric), c in cells.items()]
+    return lines
 
-    path = Path(path)
-    result = scrub(result)
+
+def write_result(result: dict, path: str | Path) -> list[Path]:
+    """`path` is a base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix of `path` is dropped first,
+    so none is written over another), each written atomically, with this machine's folders scrubbed from
+    every string (`paths.scrub`). The JSON is strict: NaN or inf is written null. -> the paths."""
+    from .paths import atomic_write, scrub
+    from .validate import result_paths
+
+    jpath, cpath, mpath = result_paths(path)
+    result = scrub(_portable_clips(result))
     return [atomic_write(p, text) for p, text in (
-        (path, json.dumps(result, indent=1, default=float)), (path.with_suffix(".csv"), to_csv(result)),
-        (path.with_suffix(".md"), to_markdown(result, path.stem)))]
+        (jpath, json.dumps(_finite(result), indent=1, default=float, allow_nan=False)), (cpath, to_csv(result)),
+        (mpath, to_markdown(result, jpath.stem)))]
+
+
+def _portable_clips(result: dict) -> dict:
+    """The result with each left-out clip's path as files may name it (`paths.portable`; the screen keeps
+    the real one): under `clips.<side>.excluded` (eval) and `tasks.<task>.excluded` (run)."""
+    from .paths import portable
+
+    def fix(excluded):
+        return [{**e, "path": portable(e["path"])} if isinstance(e, dict) and "path" in e else e for e in excluded]
+
+    out = dict(result)
+    if "clips" in out:
+        out["clips"] = {side: {**info, "excluded": fix(info.get("excluded", []))} if isinstance(info, dict) else info
+                        for side, info in out["clips"].items()}
+    if "tasks" in out:
+        out["tasks"] = {t: {**v, "excluded": fix(v.get("excluded", []))} if isinstance(v, dict) and "excluded" in v else v
+                        for t, v in out["tasks"].items()}
+    return out
+
+
+def _finite(obj):
+    """NaN and inf (which strict JSON cannot hold) as null; entries carry their reasons beside them."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def _verdict(row: dict, k: int) -> str:

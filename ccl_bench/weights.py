@@ -37,6 +37,13 @@ class WeightsFile:
     md5: str | None = None  # published MD5 (Zenodo and GitHub releases publish MD5 only)
 
     @property
+    def verified(self) -> str:
+        """What a result says about the file: checked against a published checksum, or not."""
+        if self.sha256 or self.sha256_prefix:
+            return f"verified ({self.checksum_kind})"
+        return "unverified (no published checksum; its sha256 was recorded on first use and is checked since)"
+
+    @property
     def checksum_kind(self) -> str:
         if self.sha256:
             return f"published sha256 {self.sha256}"
@@ -51,7 +58,9 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
     WeightsFile("i3d-kinetics400", "i3d_pretrained_400.pt",
                 "https://drive.google.com/uc?id=1mQK8KD8G6UWRa5t87SRMm5PVXtlpneJT",
                 "VideoGPT (wilson1yan/VideoGPT, `_I3D_PRETRAINED_ID`), also used by MM-Diffusion and JavisBench",
-                "FVD/KVD presets videogpt, javisbench, cd-fvd", "state-dict"),
+                "FVD/KVD presets videogpt, javisbench, cd-fvd", "state-dict",
+                # 50,939,526 bytes; from the Git LFS pointer of a public mirror of the Open-Sora-Plan v1.0.0 space.
+                sha256="55095f049e706479d48e221adcdb145b2b9dc930ba28b081ed72367ffaa32343"),
     WeightsFile("i3d-torchscript", "i3d_torchscript.pt", "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1",
                 "StyleGAN-V (universome/stylegan-v), a TorchScript port of the tf-hub I3D",
                 "FVD/KVD preset stylegan-v", "torchscript"),

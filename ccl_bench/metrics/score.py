@@ -8,20 +8,24 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import METRICS, SYNC_CONFIDENCE_MIN, Context, Metric, Results
+from . import METRICS, Context, Metric, Results, sync_confidence_threshold
 from .stats import Interval, bootstrap_ci, half_sample_ci
 from .sync import confidence
 
-PAIRS_PER_CLIP = 2  # mismatched pairs per clip for a chance level (at least as many pairs as clips)
+MAX_PAIRS = 1024  # mismatched pairs for a chance level: every ordered pair up to this many, else this many drawn
 
 
-def mismatched_pairs(n: int, seed: int, per_clip: int = PAIRS_PER_CLIP) -> np.ndarray:
-    """`[n * per_clip, 2]` (sound of clip i, picture of clip j), j != i: every clip's sound `per_clip` times,
-    each against a picture drawn uniformly from the other clips by `seed`. Empty when n < 2."""
+def mismatched_pairs(n: int, seed: int, max_pairs: int = MAX_PAIRS) -> np.ndarray:
+    """`[P, 2]` (sound of clip i, picture of clip j), j != i. Every ordered pair where there are at most
+    `max_pairs` (then the seed plays no part), else `max(n, max_pairs)` pairs: every clip's sound equally
+    often, each against a picture drawn uniformly from the other clips by `seed`. Empty when n < 2."""
     if n < 2:
         return np.zeros((0, 2), int)
+    if n * (n - 1) <= max_pairs:
+        i, j = np.nonzero(~np.eye(n, dtype=bool))
+        return np.stack([i, j], 1)
     rng = np.random.default_rng([seed, 0xCC])
-    i = np.repeat(np.arange(n), per_clip)
+    i = np.resize(np.arange(n), max(n, max_pairs))
     return np.stack([i, (i + rng.integers(1, n, len(i))) % n], 1)
 
 
@@ -45,8 +49,42 @@ def point_value(m: Metric, pred: Results, ref: Results | None, ctx: Context, see
     return m.score(m.merge(states), m.merge(rstates) if m.needs_ref else None, ctx)
 
 
+def resampler(m: Metric, pred: Results, ref: Results | None, ctx: Context, seed: int = 0) -> Callable:
+    """`draw -> value` for index draws (with repeats) of the predicted clips, the per-clip states made
+    once (a paired bootstrap calls it thousands of times). For a `-cc` metric the chance level of a draw
+    comes from the mismatched pairs among its clips (two draws of one clip never pair), each pair's
+    state made once and kept."""
+    states = m.clip_states(pred, ctx)
+    if not m.corrects:
+        rmerged = m.merge(m.clip_states(ref, Context(covariance_ddof=ctx.covariance_ddof))) if m.needs_ref else None
+        return lambda draw: m.score(m.merge([states[i] for i in draw]), rmerged, ctx)
+    kept: dict[tuple[int, int], object] = {}
+    rng = np.random.default_rng([seed, 0xCD])
+
+    def pair(i: int, j: int):
+        if (i, j) not in kept:
+            kept[(i, j)] = m.state(pred[i], pred[j], *ctx.known(i, j), ctx)
+        return kept[(i, j)]
+
+    def value(draw):
+        draw = np.asarray(draw)
+        pairs = mismatched_pairs(len(draw), seed)
+        pairs = pairs[draw[pairs[:, 0]] != draw[pairs[:, 1]]]
+        if len(pairs) > MAX_PAIRS:
+            pairs = pairs[rng.choice(len(pairs), MAX_PAIRS, replace=False)]
+        chance = m.chance_statistic(m.merge([pair(int(draw[a]), int(draw[b])) for a, b in pairs]))
+        return corrected(m.chance_statistic(m.merge([states[i] for i in draw])), chance, m.ideal)
+
+    return value
+
+
 def _unavailable(reason: str, **extra) -> dict:
     return {"status": "unavailable", "reason": reason, **extra}
+
+
+def _no_bootstrap() -> dict:
+    """No interval asked for (`--bootstrap 0`): null, with the reason, never NaN in a result file."""
+    return {"ci95": None, "interval": {"why_none": "bootstrap off (--bootstrap 0)"}}
 
 
 def _interval_entry(iv: Interval) -> dict:
@@ -68,15 +106,18 @@ def metric_entry(m: Metric, pred: Results, ref: Results | None, ctx: Context, bo
     value = m.score(merged, m.merge(rstates) if m.needs_ref else None, ctx)
     if value is None:
         return _unavailable(_why_none(m, states))
+    if not np.isfinite(value):
+        return _unavailable(f"the value is not finite ({value})")
     out: dict = {"value": value, "n": len(pred), "unit": m.unit, "better": m.better}
     if m.needs_ref:
         out["n_ref"] = len(ref)
     if m.name == "sync-offset":
         conf = confidence(merged.curve / merged.clips)
         out["confidence"] = conf
-        if conf < SYNC_CONFIDENCE_MIN:
-            return _unavailable(f"no synchrony found (confidence {conf:.3g} below {SYNC_CONFIDENCE_MIN})", confidence=conf,
-                                n=len(pred))
+        need = sync_confidence_threshold(merged.clips)
+        if conf < need:
+            return _unavailable(f"no synchrony found (confidence {conf:.3g} below {need:.3g} for {merged.clips} clips)",
+                                confidence=conf, n=len(pred))
 
     def replicate(idx: Sequence[np.ndarray]):
         return m.score(m.merge([states[i] for i in idx[0]]),
@@ -92,6 +133,8 @@ def metric_entry(m: Metric, pred: Results, ref: Results | None, ctx: Context, bo
         if not iv.used:
             out["interval"]["why_none"] = _why_none(m, states) if m.name != "fad-inf" else (
                 "half-samples hold fewer than the 500 embeddings FD-inf needs")
+    else:
+        out.update(_no_bootstrap())
     if m.analysis == "i3d" and min(len(pred), len(ref)) < 256:
         out["note"] = f"from {min(len(pred), len(ref))} clips: FVD/KVD are biased at small N; compare only at equal N"
     return out
@@ -120,6 +163,8 @@ def _corrected_entry(m: Metric, pred: Results, ctx: Context, bootstrap: int, see
         iv = bootstrap_ci(replicate, [len(pred), len(pairs)], bootstrap, seed=seed, tick=tick)
         out.update(_interval_entry(iv))
         out["interval"]["method"] = "percentile bootstrap over clips and mismatched pairs"
+    else:
+        out.update(_no_bootstrap())
     return out
 
 
@@ -144,4 +189,4 @@ def family_entries(m: Metric, pred: Results, ref: Results | None, ctx: Context, 
     return out
 
 
-__all__ = ["METRICS", "corrected", "family_entries", "metric_entry", "mismatched_pairs", "point_value"]
+__all__ = ["MAX_PAIRS", "METRICS", "corrected", "resampler", "family_entries", "metric_entry", "mismatched_pairs", "point_value"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
 from rich.table import Table
@@ -152,15 +153,28 @@ def family_markdown(every: list[dict]) -> list[str]:
 
 
 def write_result(result: dict, path: str | Path) -> list[Path]:
-    """`path` (JSON) plus the same stem `.csv` and `.md`, each written atomically, with this machine's
-    folders scrubbed from every string (`paths.scrub`). -> the paths."""
+    """`path` is a base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix of `path` is dropped first,
+    so none is written over another), each written atomically, with this machine's folders scrubbed from
+    every string (`paths.scrub`). The JSON is strict: NaN or inf is written null. -> the paths."""
     from .paths import atomic_write, scrub
+    from .validate import result_paths
 
-    path = Path(path)
+    jpath, cpath, mpath = result_paths(path)
     result = scrub(result)
     return [atomic_write(p, text) for p, text in (
-        (path, json.dumps(result, indent=1, default=float)), (path.with_suffix(".csv"), to_csv(result)),
-        (path.with_suffix(".md"), to_markdown(result, path.stem)))]
+        (jpath, json.dumps(_finite(result), indent=1, default=float, allow_nan=False)), (cpath, to_csv(result)),
+        (mpath, to_markdown(result, jpath.stem)))]
+
+
+def _finite(obj):
+    """NaN and inf (which strict JSON cannot hold) as null; entries carry their reasons beside them."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def _verdict(row: dict, k: int) -> str:

@@ -51,6 +51,7 @@ class DualStreamModel(nn.Module):
         xa, ga = aud.patchify(audio)  # [B, Na, Da]
         ev, e0v = vs.embed_time(t_video)  # [B, Dv], [B, 6, Dv]
         ea, e0a = aud.embed_time(t_audio)  # [B, Da], [B, 6, Da]
+        text, text_mask = vs.prepare_text(text, text_mask)  # both streams share the config's text convention
         frame_of_token = torch.arange(gv[0], device=video.device).repeat_interleave(gv[1] * gv[2])  # [Nv]
         sv = StreamState(e=ev, e0=e0v, angles=vs.rope_angles(gv, video.device), context=vs.embed_text(text),
                          context_mask=text_mask, times=video_token_times(self.cfg, gv[0], video.device)[frame_of_token],
@@ -60,6 +61,8 @@ class DualStreamModel(nn.Module):
                          context_mask=text_mask, times=audio_token_times(self.cfg, ga[0], audio.device),
                          positions=torch.arange(ga[0], device=audio.device), grid=ga,
                          reads_partner=route.audio_reads_video, lct_on=route.lct_on, lct_may_be_off=route.lct_may_be_off)
+        if len(self.interactions):  # tables every layer shares, made once (all layers have one config)
+            next(iter(self.interactions.values())).prepare(sv, sa)
         keep = (~route.perturbed).float()[:, None, None] if route.may_perturb else None
         for i, (vb, ab) in enumerate(zip(vs.blocks, aud.blocks, strict=True)):
             sv.sa_keep = sa.sa_keep = keep if i in route.stg_layers else None

@@ -82,6 +82,11 @@ def _unavailable(reason: str, **extra) -> dict:
     return {"status": "unavailable", "reason": reason, **extra}
 
 
+def _no_bootstrap() -> dict:
+    """No interval asked for (`--bootstrap 0`): null, with the reason, never NaN in a result file."""
+    return {"ci95": None, "interval": {"why_none": "bootstrap off (--bootstrap 0)"}}
+
+
 def _interval_entry(iv: Interval) -> dict:
     ci = [iv.lo, iv.hi] if iv.used else None
     return {"ci95": ci, "interval": iv.to_dict()}
@@ -101,6 +106,8 @@ def metric_entry(m: Metric, pred: Results, ref: Results | None, ctx: Context, bo
     value = m.score(merged, m.merge(rstates) if m.needs_ref else None, ctx)
     if value is None:
         return _unavailable(_why_none(m, states))
+    if not np.isfinite(value):
+        return _unavailable(f"the value is not finite ({value})")
     out: dict = {"value": value, "n": len(pred), "unit": m.unit, "better": m.better}
     if m.needs_ref:
         out["n_ref"] = len(ref)
@@ -126,6 +133,8 @@ def metric_entry(m: Metric, pred: Results, ref: Results | None, ctx: Context, bo
         if not iv.used:
             out["interval"]["why_none"] = _why_none(m, states) if m.name != "fad-inf" else (
                 "half-samples hold fewer than the 500 embeddings FD-inf needs")
+    else:
+        out.update(_no_bootstrap())
     if m.analysis == "i3d" and min(len(pred), len(ref)) < 256:
         out["note"] = f"from {min(len(pred), len(ref))} clips: FVD/KVD are biased at small N; compare only at equal N"
     return out
@@ -154,6 +163,8 @@ def _corrected_entry(m: Metric, pred: Results, ctx: Context, bootstrap: int, see
         iv = bootstrap_ci(replicate, [len(pred), len(pairs)], bootstrap, seed=seed, tick=tick)
         out.update(_interval_entry(iv))
         out["interval"]["method"] = "percentile bootstrap over clips and mismatched pairs"
+    else:
+        out.update(_no_bootstrap())
     return out
 
 

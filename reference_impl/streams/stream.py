@@ -159,9 +159,24 @@ class Stream(nn.Module):
         self.blocks = nn.ModuleList(WanBlock(dim, ffn_dim, heads, eps) for _ in range(layers))
         self.head = Head(dim, out_features, eps)
 
+    # The text convention (set from the config by the subclasses): see `prepare_text`.
+    text_pad_to: int = 0
+    text_masked: bool = True
+
     @property
     def head_dim(self) -> int:
         return self.dim // self.heads
+
+    def prepare_text(self, text: torch.Tensor, text_mask: torch.Tensor | None):
+        """text `[B, L, text_dim]`, mask `[B, L]` -> as the stream reads them: zero-padded to
+        `text_pad_to` slots (`[B, max(L, pad), text_dim]`), and the mask dropped where the convention
+        attends to every slot (Wan2.1: 512, unmasked)."""
+        if self.text_pad_to > text.shape[1]:
+            pad = self.text_pad_to - text.shape[1]
+            text = torch.nn.functional.pad(text, (0, 0, 0, pad))
+            if text_mask is not None:
+                text_mask = torch.nn.functional.pad(text_mask, (0, pad), value=False)
+        return text, (text_mask if self.text_masked else None)
 
     def embed_time(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """t `[B]` in [0, 1] -> e `[B, dim]`, e0 `[B, 6, dim]`, both float32 (outside autocast)."""
@@ -176,9 +191,10 @@ class Stream(nn.Module):
 
     def forward(self, latent, t, text, text_mask=None):
         """The stream alone (no partner): latent -> prediction of the same shape."""
-        x, grid = self.patchify(latent)
-        e, e0 = self.embed_time(t)
-        context = self.embed_text(text)
+        x, grid = self.patchify(latent)  # [B, N, dim]
+        e, e0 = self.embed_time(t)  # [B, dim], [B, 6, dim]
+        text, text_mask = self.prepare_text(text, text_mask)
+        context = self.embed_text(text)  # [B, L, dim]
         angles = self.rope_angles(grid, x.device)
         for block in self.blocks:
             x = block(x, e0, angles, context, text_mask)
@@ -195,6 +211,7 @@ class VideoStream(Stream):
         super().__init__(cfg.video_dim, cfg.video_ffn_dim, cfg.video_heads, cfg.layers, cfg.text_dim, cfg.freq_dim,
                          math.prod(self.patch) * cfg.video_in_dim, cfg.eps)
         self.patch_embedding = nn.Conv3d(cfg.video_in_dim, cfg.video_dim, kernel_size=self.patch, stride=self.patch)
+        self.text_pad_to, self.text_masked = cfg.text_pad_to, cfg.text_mask
 
     def patchify(self, latent):
         """`[B, C, F, H, W]` -> tokens `[B, f*h*w, dim]` (float32) and the grid (f, h, w)."""
@@ -222,6 +239,7 @@ class AudioStream(Stream):
         super().__init__(cfg.audio_dim, cfg.audio_ffn_dim, cfg.audio_heads, cfg.layers, cfg.text_dim, cfg.freq_dim,
                          self.patch * cfg.audio_in_dim, cfg.eps)
         self.patch_embedding = nn.Conv1d(cfg.audio_in_dim, cfg.audio_dim, kernel_size=self.patch, stride=self.patch)
+        self.text_pad_to, self.text_masked = cfg.text_pad_to, cfg.text_mask
 
     def patchify(self, latent):
         x = self.patch_embedding(latent.to(self.patch_embedding.weight.dtype))

@@ -45,7 +45,7 @@ def test_offline_eval_reports_weight_metrics_unavailable_and_the_rest_with_inter
         lo, hi = m[name]["ci95"]
         assert np.isfinite([m[name]["value"], lo, hi]).all() and lo <= hi and m[name]["n"] == 64
     assert res["clips"]["pred"]["used"] == 64 and res["provenance"]["bootstrap"]["samples"] == 50
-    assert out.with_suffix(".csv").read_text().startswith("task,metric,value,ci95_low")
+    assert out.with_suffix(".csv").read_text().startswith("task,metric,family,value,ci95_low")
     assert "| event-sync |" in out.with_suffix(".md").read_text()
     screen = capsys.readouterr().out
     assert "unavailable" in screen and "event-sync" in screen and str(home / "weights") in screen.replace("\n", "")

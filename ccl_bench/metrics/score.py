@@ -37,7 +37,7 @@ def corrected(x: float | None, chance: float | None, ideal: float) -> float | No
     """`(x - chance) / (ideal - chance)`; None where either is missing or chance is already ideal."""
     if x is None or chance is None or chance == ideal:
         return None
-    return (x - chance) / (ideal - chance)
+    return (x - chance) / (ideal - chance) + 0.0  # + 0.0: never a negative zero
 
 
 def point_value(m: Metric, pred: Results, ref: Results | None, ctx: Context, seed: int = 0) -> float | None:

@@ -98,7 +98,8 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
         if n in out:
             continue
         with progress(show_progress) as bar:
-            task = bar.add_task(f"intervals {n}", total=None)
+            families = len({i.label for i in pred_res.items if i.label is not None})
+            task = bar.add_task(f"intervals {n}", total=bootstrap * (1 + (families if families > 1 else 0)))
             out[n] = compute_metric(n, pred_res, ref_res, ctx, bootstrap, seed, tick=lambda t=task: bar.advance(t))
         a = analyses[METRICS[n].analysis]
         out[n]["protocol"] = METRICS[n].protocol(a.name, a.protocol, ctx)

@@ -147,6 +147,10 @@ def _eval(args: argparse.Namespace) -> None:
     if not world().main:  # under torchrun, rank 0 reports
         return
     out.print(rich_table(result, title=f"{args.pred}" + (f" vs {args.ref}" if args.ref else "")))
+    for name, m in result["metrics"].items():  # one line per metric whose weights file is missing
+        if m.get("place"):
+            out.print(f"{name}: unavailable: place {Path(m['place']).name} at {m['place']} (from {m['source']})",
+                      highlight=False, soft_wrap=True)
     for side, info in result["clips"].items():
         if info["excluded"]:
             out.print(f"[yellow]{side}: {len(info['excluded'])} of {info['clips']} clips left out[/]")

@@ -77,7 +77,9 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
             try:
                 _ = a.cache_id  # loads and verifies weights where the analysis has any
             except CCLBenchError as exc:
-                out.update({k: unavailable(str(exc)) for k in names if METRICS[k].analysis == m.analysis})
+                place = getattr(exc, "missing", None)  # a weights file to place: where, and where it comes from
+                extra = {"place": place[0], "source": place[1]} if place else {}
+                out.update({k: {**unavailable(str(exc)), **extra} for k in names if METRICS[k].analysis == m.analysis})
                 continue
             analyses[m.analysis] = a
     pred_res = analyse(pred_set, analyses, cache, "pred", show_progress)

@@ -305,6 +305,7 @@ def weights_table(entries, folder) -> Table:
     from pathlib import Path
 
     table = Table("name", "file", "present", "checksum", "used by", "source", title=f"weights in {folder}")
+    table.columns[3].overflow = table.columns[5].overflow = "fold"  # checksums and URLs in full
     for w in entries:
         table.add_row(w.name, w.filename, "yes" if (Path(folder) / w.filename).is_file() else "no", w.checksum_kind,
                       w.used_by, w.url)

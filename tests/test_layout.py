@@ -117,7 +117,7 @@ def test_one_atomic_write_and_one_home_resolver():
 
 
 # Distribution name -> the module a feature imports.
-IMPORT_NAME = {"opencv-python-headless": "cv2", "pyyaml": "yaml", "av": "av"}
+IMPORT_NAME = {"opencv-python-headless": "cv2", "pyyaml": "yaml", "av": "av", "open_clip_torch": "open_clip"}
 
 
 def test_every_declared_dependency_is_imported():

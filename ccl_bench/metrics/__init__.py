@@ -252,6 +252,12 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 )}
 
 
+# Metrics II: the learned backbones' metrics (PANNs, CLIP, Synchformer), with their presets.
+from .learned import learned_metrics  # noqa: E402 - needs `Metric` above
+
+METRICS.update({m.name: m for m in learned_metrics(Metric)})
+
+
 def _corrected(base: Metric) -> Metric:
     what = "median |peak lag| of each clip's own curve (a flat curve: 1 s)" if base.name == "sync-offset" else f"{base.name}"
     return Metric(name=f"{base.name}-cc", description=f"{base.name} corrected for chance: 0 = no better than mismatched "

@@ -106,11 +106,13 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
         a = analyses[METRICS[n].analysis]
         out[n]["protocol"] = METRICS[n].protocol(a.name, a.protocol, ctx)
     clips = {"pred": {"folder": portable(pred_set.folder), "clips": len(pred_set.items) + len(pred_set.missing),
-                      "used": len(pred_res.ids), "excluded": pred_res.excluded, "warnings": pred_res.warnings,
+                      "used": len(pred_res.ids), "excluded": _portable(pred_res.excluded),
+                      "warnings": _portable(pred_res.warnings),
                       "conversions": {k: dict(v) for k, v in pred_res.conversions.items() if v}}}
     if ref_res is not None:
         clips["ref"] = {"folder": portable(ref_set.folder), "clips": len(ref_set.items) + len(ref_set.missing),
-                        "used": len(ref_res.ids), "excluded": ref_res.excluded, "warnings": ref_res.warnings,
+                        "used": len(ref_res.ids), "excluded": _portable(ref_res.excluded),
+                        "warnings": _portable(ref_res.warnings),
                         "conversions": {k: dict(v) for k, v in ref_res.conversions.items() if v}}
     if pred_set.task:
         clips["pred"]["task"] = pred_set.task
@@ -120,3 +122,8 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
                              "decoder": decoder_id()})
     result = broadcast_from_main({"metrics": {n: out[n] for n in names}, "clips": clips, "provenance": prov}, w)
     return (result, pred_res, ref_res) if details else result
+
+
+def _portable(excluded: list[dict]) -> list[dict]:
+    """Excluded (or warned-about) clips with their paths as results may name them (`paths.portable`)."""
+    return [{**e, "path": portable(e["path"])} for e in excluded]

@@ -1,6 +1,6 @@
 """Write the claims study's model measurements (claims 1 and 2) into a run matrix.
 
-    python benchmarks/claims_measures.py --checkpoints CK --streams STREAMS --runs results/claims/matrix [--num 64] [--device cuda]
+    python benchmarks/claims_measures.py --checkpoints CK --streams STREAMS --runs results/claims/matrix [--num 64]
 
 CK holds the stage-2 checkpoints as `CK/seed<k>/<model>/{ema.safetensors,config.json}` (what
 `ccl-bench train --model M --init-from STREAMS --seed k --out CK/seed<k>/M` writes); STREAMS is the

@@ -30,10 +30,9 @@ def user_errors() -> tuple[type[Exception], ...]:
     not import it)."""
     errors: tuple[type[Exception], ...] = (CCLBenchError,)
     if "reference_impl" in sys.modules:
-        from reference_impl import ModelSpecError
-        from reference_impl.streams import CheckpointError
+        from .runner.models import model_errors
 
-        errors += (ModelSpecError, CheckpointError)
+        errors += model_errors()
     return errors
 
 
@@ -45,12 +44,9 @@ def _list(args: argparse.Namespace) -> None:
 
         out.print(tables.suites_table([load_suite(name) for name in list_suites()]))
     elif args.what == "models":
-        import reference_impl
+        from .runner.models import describe_models
 
-        names = [args.model] if args.model else reference_impl.list_models()
-        overrides = parse_sets(args.set)
-        rows = [(name, reference_impl.resolve_config(name, args.scale, **overrides).interaction,
-                 reference_impl.parameter_counts(name, args.scale, **overrides)) for name in names]
+        rows = describe_models([args.model] if args.model else None, args.scale, parse_sets(args.set))
         title = f"models at scale {args.scale}" + (f" with {', '.join(args.set)}" if args.set else "")
         out.print(tables.models_table(rows, title))
     else:
@@ -151,6 +147,10 @@ def _eval(args: argparse.Namespace) -> None:
     if not world().main:  # under torchrun, rank 0 reports
         return
     out.print(rich_table(result, title=f"{args.pred}" + (f" vs {args.ref}" if args.ref else "")))
+    for name, m in result["metrics"].items():  # one line per metric whose weights file is missing
+        if m.get("place"):
+            out.print(f"{name}: unavailable: place {Path(m['place']).name} at {m['place']} (from {m['source']})",
+                      highlight=False, soft_wrap=True)
     for side, info in result["clips"].items():
         if info["excluded"]:
             out.print(f"[yellow]{side}: {len(info['excluded'])} of {info['clips']} clips left out[/]")

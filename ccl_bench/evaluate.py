@@ -77,7 +77,9 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
             try:
                 _ = a.cache_id  # loads and verifies weights where the analysis has any
             except CCLBenchError as exc:
-                out.update({k: unavailable(str(exc)) for k in names if METRICS[k].analysis == m.analysis})
+                place = getattr(exc, "missing", None)  # a weights file to place: where, and where it comes from
+                extra = {"place": place[0], "source": place[1]} if place else {}
+                out.update({k: {**unavailable(str(exc)), **extra} for k in names if METRICS[k].analysis == m.analysis})
                 continue
             analyses[m.analysis] = a
     pred_res = analyse(pred_set, analyses, cache, "pred", show_progress)
@@ -98,16 +100,19 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
         if n in out:
             continue
         with progress(show_progress) as bar:
-            task = bar.add_task(f"intervals {n}", total=None)
+            families = len({i.label for i in pred_res.items if i.label is not None})
+            task = bar.add_task(f"intervals {n}", total=bootstrap * (1 + (families if families > 1 else 0)))
             out[n] = compute_metric(n, pred_res, ref_res, ctx, bootstrap, seed, tick=lambda t=task: bar.advance(t))
         a = analyses[METRICS[n].analysis]
         out[n]["protocol"] = METRICS[n].protocol(a.name, a.protocol, ctx)
     clips = {"pred": {"folder": portable(pred_set.folder), "clips": len(pred_set.items) + len(pred_set.missing),
-                      "used": len(pred_res.ids), "excluded": pred_res.excluded, "warnings": pred_res.warnings,
+                      "used": len(pred_res.ids), "excluded": _portable(pred_res.excluded),
+                      "warnings": _portable(pred_res.warnings),
                       "conversions": {k: dict(v) for k, v in pred_res.conversions.items() if v}}}
     if ref_res is not None:
         clips["ref"] = {"folder": portable(ref_set.folder), "clips": len(ref_set.items) + len(ref_set.missing),
-                        "used": len(ref_res.ids), "excluded": ref_res.excluded, "warnings": ref_res.warnings,
+                        "used": len(ref_res.ids), "excluded": _portable(ref_res.excluded),
+                        "warnings": _portable(ref_res.warnings),
                         "conversions": {k: dict(v) for k, v in ref_res.conversions.items() if v}}
     if pred_set.task:
         clips["pred"]["task"] = pred_set.task
@@ -117,3 +122,8 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
                              "decoder": decoder_id()})
     result = broadcast_from_main({"metrics": {n: out[n] for n in names}, "clips": clips, "provenance": prov}, w)
     return (result, pred_res, ref_res) if details else result
+
+
+def _portable(excluded: list[dict]) -> list[dict]:
+    """Excluded (or warned-about) clips with their paths as results may name them (`paths.portable`)."""
+    return [{**e, "path": portable(e["path"])} for e in excluded]

@@ -160,10 +160,28 @@ def write_result(result: dict, path: str | Path) -> list[Path]:
     from .validate import result_paths
 
     jpath, cpath, mpath = result_paths(path)
-    result = scrub(result)
+    result = scrub(_portable_clips(result))
     return [atomic_write(p, text) for p, text in (
         (jpath, json.dumps(_finite(result), indent=1, default=float, allow_nan=False)), (cpath, to_csv(result)),
         (mpath, to_markdown(result, jpath.stem)))]
+
+
+def _portable_clips(result: dict) -> dict:
+    """The result with each left-out clip's path as files may name it (`paths.portable`; the screen keeps
+    the real one): under `clips.<side>.excluded` (eval) and `tasks.<task>.excluded` (run)."""
+    from .paths import portable
+
+    def fix(excluded):
+        return [{**e, "path": portable(e["path"])} if isinstance(e, dict) and "path" in e else e for e in excluded]
+
+    out = dict(result)
+    if "clips" in out:
+        out["clips"] = {side: {**info, "excluded": fix(info.get("excluded", []))} if isinstance(info, dict) else info
+                        for side, info in out["clips"].items()}
+    if "tasks" in out:
+        out["tasks"] = {t: {**v, "excluded": fix(v.get("excluded", []))} if isinstance(v, dict) and "excluded" in v else v
+                        for t, v in out["tasks"].items()}
+    return out
 
 
 def _finite(obj):
@@ -287,8 +305,10 @@ def weights_table(entries, folder) -> Table:
     from pathlib import Path
 
     table = Table("name", "file", "present", "checksum", "used by", "source", title=f"weights in {folder}")
+    table.columns[3].overflow = table.columns[5].overflow = "fold"  # checksums and URLs in full
     for w in entries:
-        table.add_row(w.name, w.filename, "yes" if (Path(folder) / w.filename).is_file() else "no", w.checksum_kind,
+        table.add_row(w.name, w.filename, "yes" if (Path(folder) / w.filename).is_file() else "no",
+                      w.checksum_kind + (f" {w.sha256}" if w.sha256 else ""),
                       w.used_by, w.url)
     return table
 

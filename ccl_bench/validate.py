@@ -105,8 +105,10 @@ def writable_folder(label: str, path: str | Path) -> Path:
 
 def home() -> Path | None:
     """`$CCL_BENCH_HOME` if set, checked as a writable folder (it holds the cache and the weights)."""
-    value = os.environ.get("CCL_BENCH_HOME")
-    if not value:
+    from .paths import home_root
+
+    value = home_root()
+    if value is None:
         return None
     return writable_folder("$CCL_BENCH_HOME", value)
 

@@ -16,6 +16,7 @@ from ccl_bench.cli import main
 from ccl_bench.errors import CCLBenchError
 from ccl_bench.features import SyncAnalysis
 from ccl_bench.io import AVClip, write_clip
+from ccl_bench.paths import portable
 from tests.conftest import event_clip
 
 QUICK = ["--metrics", "event-sync,sync-offset", "--bootstrap", "10", "--quiet"]
@@ -272,7 +273,7 @@ def test_non_finite_audio_leaves_that_clip_out_by_name_and_the_others_unchanged(
     write_clip(bad, d / "nan.mkv")
     res = E.evaluate(d, metrics=["sync-offset", "event-sync", "av-align"], bootstrap=0, show_progress=False)
     (left,) = res["clips"]["pred"]["excluded"]
-    assert left["path"] == str(d / "nan.mkv") and "non-finite" in left["fault"]
+    assert left["path"] == portable(d / "nan.mkv") and "non-finite" in left["fault"]
     for m in ("sync-offset", "event-sync", "av-align"):
         assert res["metrics"][m]["value"] == clean["metrics"][m]["value"]
 
@@ -284,7 +285,7 @@ def test_a_stream_length_mismatch_is_warned_about_by_name(four, tmp_path):
     for _ in range(2):  # the warning is the same when the clip's results come from the cache
         res = E.evaluate(d, metrics=["event-sync"], bootstrap=0, show_progress=False)
         (w,) = res["clips"]["pred"]["warnings"]
-        assert w["path"] == str(d / "short-audio.mkv") and "video 2.00 s, audio 1.00 s" in w["warning"]
+        assert w["path"] == portable(d / "short-audio.mkv") and "video 2.00 s, audio 1.00 s" in w["warning"]
         assert res["clips"]["pred"]["used"] == 5
 
 

@@ -35,6 +35,10 @@ def plan(spec: StudySpec, checkpoints: str, runs: str, device: str = "cuda") -> 
         for k in range(spec.min_seeds):
             lines.append(f"ccl-bench run --model {model} --suite {spec.suite} --checkpoint {checkpoints}/seed{k}/{model} "
                          f"--task all --guidance {guidance}{extra} --device {device} --quiet --out {runs}/seed{k}/{variant}")
+    lines.append("# the frame: can each metric tell the suite's clips (through the codecs) from noise? (`ceiling`, `floor`)")
+    for model in ("ceiling", "floor"):
+        lines.append(f"ccl-bench run --model {model} --suite {spec.suite} --task all --device {device} --quiet "
+                     f"--out {runs}/frame")
     if measured:
         lines.append("# claims 1-2: model measurements (STREAMS: the stage-1 checkpoint)")
         lines.append(f"python benchmarks/claims_measures.py --checkpoints {checkpoints} --streams STREAMS --runs {runs} "

@@ -140,10 +140,12 @@ class Study:
         return runs, why, curves
 
     # ---- one comparison ----
-    def outcome(self, p: Primary, comp, replicates: int | None = None, extra: dict | None = None) -> Outcome:
+    def outcome(self, p: Primary, comp, replicates: int | None = None, extra: dict | None = None,
+                frame: bool = True) -> Outcome:
+        """The comparison on `p`; frame: apply the ceiling-vs-floor rule (primaries; secondaries only report)."""
         spec = self.spec
         if p.kind == "all":
-            parts = [self.outcome(x, comp, replicates) for x in p.parts]
+            parts = [self.outcome(x, comp, replicates, frame=frame) for x in p.parts]
             o = Outcome(combine(parts), parts=parts, reason="; ".join(f"{x.label}: {o.status}" for x, o in zip(p.parts, parts,
                                                                                                                      strict=True)))
             return o
@@ -172,8 +174,10 @@ class Study:
                 status = UNAVAILABLE if unknown else NOT_RUN
                 return Outcome(status, reason=f"{side.label}: " + (unknown[0] if unknown else _first(why) or
                                                                     self.matrix.why_none(side, spec)))
-        o = self.framed(p, paired_difference(sides[0][0], sides[1][0], p.better, spec.min_seeds,
-                                             replicates or spec.replicates, spec.level, spec.seed))
+        o = paired_difference(sides[0][0], sides[1][0], p.better, spec.min_seeds, replicates or spec.replicates, spec.level,
+                              spec.seed)
+        if frame:
+            o = self.framed(p, o)
         missing = [w for _, why in sides for w in why]
         if missing:
             o.reason = (o.reason + "; " if o.reason else "") + f"left out: {_first(missing)}" + (
@@ -198,7 +202,7 @@ class Study:
                     continue
             except KeyError as exc:
                 raise CCLBenchError(f"{self.spec.path}: claim {claim.id}: secondary {s} lacks {exc}") from None
-            o = self.outcome(p, comp, SECONDARY_REPLICATES)
+            o = self.outcome(p, comp, SECONDARY_REPLICATES, frame=False)
             out.append({"metric": p.label, "better": p.better, **o.to_json()})
         return out
 

@@ -61,6 +61,12 @@ class Analysis:
             self.cache.put(part, key, hit)
         return hit
 
+    def clip_key(self, media_key: str, text: dict[str, str]) -> str:
+        """The cache key of one clip's result: its media's hash, and for an analysis that reads the
+        clip's caption or transcript (`reads_text`), that text too."""
+        reads = getattr(self, "reads_text", ())
+        return media_key if not reads else f"{media_key}-{_digest({k: text.get(k) for k in reads})}"
+
     def compute(self, clip: AVClip) -> tuple[dict[str, np.ndarray], list[str]]:
         raise NotImplementedError
 
@@ -234,5 +240,76 @@ class AVAlignAnalysis(Analysis):
                 "fps": np.array([clip.fps])}, conv
 
 
-__all__ = ["AVAlignAnalysis", "Analysis", "FeatureCache", "I3DFeatures", "SyncAnalysis", "VGGishFeatures", "content_hash",
-           "mono_at"]
+class BackboneAnalysis(Analysis):
+    """Base of the learned backbones (one loader file each): verifies and loads its weights file(s) once,
+    and puts their checksums in the protocol (so the cache key changes with the weights).
+    Subclasses set `weights_names` and implement `build(states) -> model`."""
+
+    weights_names: tuple[str, ...] = ()
+
+    def __init__(self, name: str, protocol: dict, weights_dir=None, device: str = "cpu"):
+        self.weights_dir, self.device = weights_dir, device
+        self._model = None
+        super().__init__(name=name, protocol=protocol)
+
+    def build(self, states: dict[str, dict]):
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """Verify and load (raises `WeightsError` with the file to place and where when one is missing)."""
+        if self._model is not None:
+            return
+        from .. import weights
+
+        states, shas = {}, {}
+        for n in self.weights_names:
+            if weights.lookup(n).fmt == "torchscript":  # e.g. OpenAI's CLIP archives: their weights are the state dict
+                module, shas[n] = weights.load_torchscript(n, self.weights_dir)
+                states[n] = module.state_dict()
+            else:
+                states[n], shas[n] = weights.load_state_dict(n, self.weights_dir)
+        self._model = self.build(states)
+        self.protocol = {**self.protocol, "weights_sha256": shas[self.weights_names[0]] if len(shas) == 1 else shas}
+
+    @property
+    def model(self):
+        self.load()
+        return self._model
+
+    @property
+    def cache_id(self) -> str:
+        self.load()
+        return super().cache_id
+
+
+def _panns(weights_dir, device):
+    from .panns import PANNsFeatures
+
+    return PANNsFeatures(weights_dir, device)
+
+
+def _clip(preset):
+    def make(weights_dir, device):
+        from .clip_score import ClipScoreFeatures
+
+        return ClipScoreFeatures(preset, weights_dir, device)
+
+    return make
+
+
+def _desync(preset):
+    def make(weights_dir, device):
+        from .synchformer import DeSyncFeatures
+
+        return DeSyncFeatures(preset, weights_dir, device)
+
+    return make
+
+
+# Learned backbones by analysis name: (weights dir, device) -> Analysis. The metric registry names these.
+BACKBONES = {"panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2"),
+             **{f"synchformer-{p}": _desync(p) for p in ("av-benchmark", "javisbench", "versebench")}}
+
+
+__all__ = ["BACKBONES", "AVAlignAnalysis", "Analysis", "BackboneAnalysis", "FeatureCache", "I3DFeatures", "SyncAnalysis",
+           "VGGishFeatures", "content_hash", "mono_at"]

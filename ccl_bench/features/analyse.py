@@ -26,6 +26,10 @@ def make_analysis(kind: str, protocol: str, weights_dir, device: str) -> Analysi
         return SyncAnalysis()
     if kind == "av-align":
         return AVAlignAnalysis()
+    from . import BACKBONES  # the learned backbones (Metrics II), one loader file each
+
+    if kind in BACKBONES:
+        return BACKBONES[kind](weights_dir, device)
     raise ValueError(kind)
 
 
@@ -65,11 +69,13 @@ def analyse(cs: ClipSet, analyses: dict[str, Analysis], cache: FeatureCache, lab
             item = cs.items[index]
             try:
                 key = clip_key(content_hash(item.video, item.audio), decoder)
-                cached = {k: cache.get(a.cache_id, key) for k, a in analyses.items()}
+                keys = {k: a.clip_key(key, item.text) for k, a in analyses.items()}  # text metrics key on the text too
+                cached = {k: cache.get(a.cache_id, keys[k]) for k, a in analyses.items()}
                 streams = cache.get(RECORD_ID, key)  # what reading found, so warnings read the same from the cache
                 clip = None
                 if streams is None or any(v is None for v in cached.values()):
                     clip = read_clip(item.video, audio_path=item.audio)
+                    clip.metadata.update(item.text)
                     if clip.num_samples == 0:
                         raise ClipError(item.video, "audio track holds no samples")
                     if streams is None:
@@ -88,12 +94,12 @@ def analyse(cs: ClipSet, analyses: dict[str, Analysis], cache: FeatureCache, lab
                     continue
                 if a.batchable:
                     x, conv = a.prepare(clip)
-                    pending[kind].append((index, key, x))
+                    pending[kind].append((index, keys[kind], x))
                     if len(pending[kind]) >= batch:
                         flush(kind)
                 else:
                     res, conv = a.compute(clip)
-                    cache.put(a.cache_id, key, res)
+                    cache.put(a.cache_id, keys[kind], res)
                     done[index][kind] = res
                 conversions[kind].update(conv)
             bar.advance(task)

@@ -23,6 +23,7 @@ class ClipItem:
     events: list[float] | None = None  # ground-truth event times (s), where the folder gives them
     events_true_of: str | None = None  # "video" | "audio" | "both" | None: which stream the events describe
     label: str | None = None  # scene family (manifest `label`), for the per-family breakdown
+    text: dict[str, str] = field(default_factory=dict)  # the manifest's "caption" / "transcript", for text metrics
 
 
 @dataclass
@@ -66,7 +67,8 @@ def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:
             true_of = {"v2a": "video", "a2v": "audio"}.get(task) if task else (
                 "both" if perturbed is None else ("audio" if perturbed == "freeze" else "video"))
             items.append(ClipItem(str(c.get("id", video.stem)), video, d / c["audio"] if c.get("audio") else None,
-                                  [float(e["t"]) for e in c.get("events") or []], true_of, c.get("label")))
+                                  [float(e["t"]) for e in c.get("events") or []], true_of, c.get("label"),
+                                  {k: str(c[k]) for k in ("caption", "transcript") if c.get(k)}))
         listed = {(d / c["video"]).resolve() for c in entries}
         unlisted = [{"path": str(p), "warning": "in the folder but not listed in manifest.json: not evaluated"}
                     for p in _videos_in(d) if p.resolve() not in listed]

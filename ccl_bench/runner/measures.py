@@ -118,16 +118,34 @@ CCA_ARGS = ("xq", "xkv", "times_q", "times_kv", "lo", "hi", "reads_partner", "lc
             "lct_may_be_off")
 
 
-def cca_weights(att, args: tuple, kwargs: dict):
-    """The CCA softmax recomputed from a hooked call -> (weights `[B, H, Nq, K + Nk]` over [LCT; partner]
-    keys, values `[B, K + Nk, H, d]` in the same order, K). A query that reads nothing has weights 0."""
+def video_grid(cfg, video_latent_shape) -> tuple[int, int, int]:
+    """The video token grid (f, h, w) of latents `[B, C, F, H, W]` under the model's patch."""
+    pt, ph, pw = cfg.video_patch
+    _, _, f, h, w = video_latent_shape
+    return f // pt, h // ph, w // pw
+
+
+def cca_weights(att, args: tuple, kwargs: dict, grid: tuple[int, int, int] | None = None):
+    """The CCA softmax recomputed from a hooked video-from-audio call -> (weights `[B, H, Nq, K + Nk]` over
+    [LCT; partner] keys, values `[B, K + Nk, H, d]` in the same order, K). A query that reads nothing has
+    weights 0. TARP's key window: the call's `lo, hi` where it passes them, else the model's partition
+    intervals for the video token `grid`."""
+    from reference_impl.interactions.tarp import partition_intervals
     from reference_impl.streams.layers import attention_weights
 
     a = dict(zip(CCA_ARGS, args, strict=False), **kwargs)
     q, k, v, ck, cv = att.qkv(a["xq"], a["xkv"], a["times_q"], a["times_kv"], a.get("rot_q"), a.get("rot_kv"))
     b, nq, nk = q.shape[0], q.shape[1], k.shape[1]
+    lo, hi = a.get("lo"), a.get("hi")
+    if lo is None:
+        if grid is None:
+            raise ValueError("the call passes no key intervals: give the video token grid")
+        lo, hi = partition_intervals(att.cfg, grid, nk)[0]
+    if len(lo) != nq:
+        raise ValueError(f"{len(lo)} key intervals for {nq} queries: not a video-from-audio call of this grid")
+    lo, hi = lo.to(q.device), hi.to(q.device)
     keys = torch.arange(nk, device=q.device)
-    window = (keys[None, :] >= a["lo"][:, None]) & (keys[None, :] < a["hi"][:, None])  # [Nq, Nk] TARP partition
+    window = (keys[None, :] >= lo[:, None]) & (keys[None, :] < hi[:, None])  # [Nq, Nk] TARP partition
     partner = window[None] & a["reads_partner"][:, None, None]  # [B, Nq, Nk]
     if ck is None:
         return attention_weights(q, k, partner[:, None]), v, 0
@@ -139,9 +157,9 @@ def cca_weights(att, args: tuple, kwargs: dict):
     return attention_weights(q, kk, mask[:, None]), vv, ck.shape[0]
 
 
-def cca_audio_mass(att, args: tuple, kwargs: dict) -> torch.Tensor:
+def cca_audio_mass(att, args: tuple, kwargs: dict, grid: tuple[int, int, int] | None = None) -> torch.Tensor:
     """Mass on partner (audio) tokens `[B, Nq]`, mean over heads; the rest is on the LCT."""
-    w, _, k = cca_weights(att, args, kwargs)
+    w, _, k = cca_weights(att, args, kwargs, grid)
     return w[..., k:].sum(-1).mean(1)
 
 
@@ -171,7 +189,8 @@ def audio_attention_shares(model, video0: torch.Tensor, audio0: torch.Tensor, te
                 for h in handles:
                     h.remove()
             for kind, att, args, kwargs in records:
-                masses.append(cca_audio_mass(att, args, kwargs) if kind == "cca" else torch.ones(bgm.shape, device=dev))
+                masses.append(cca_audio_mass(att, args, kwargs, video_grid(model.cfg, v.shape)) if kind == "cca"
+                              else torch.ones(bgm.shape, device=dev))
         mass = torch.stack(masses).mean(0)  # [B, Nv]
         bgf = bgm.float()
         bg_out.append(((mass * bgf).sum(1) / bgf.sum(1).clamp_min(1)).cpu())

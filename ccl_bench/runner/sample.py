@@ -70,15 +70,19 @@ def _sync(device: str) -> None:
 CAPTIONS = ("own", "mismatched")
 
 
-def prompt_caption(metas: list[dict], i: int, captions: str) -> str:
-    """The caption prompt i is sampled with: its own, or [design] (claim 4, text and the conditioning
+def caption_source(metas: list[dict], i: int, captions: str) -> int:
+    """Whose caption prompt i is sampled with: its own, or [design] (claim 4, text and the conditioning
     stream disagreeing) its neighbour's, `i + 1` (`i - 1` for the last): families cycle with the index,
     so a neighbour is always another family."""
     if captions == "own":
-        return metas[i]["caption"]
+        return i
     if captions != "mismatched" or len(metas) < 2:
         raise CCLBenchError(f"--captions {captions}: use own or mismatched (mismatched needs at least 2 prompts)")
-    return metas[i + 1 if i + 1 < len(metas) else i - 1]["caption"]
+    return i + 1 if i + 1 < len(metas) else i - 1
+
+
+def prompt_caption(metas: list[dict], i: int, captions: str) -> str:
+    return metas[caption_source(metas, i, captions)]["caption"]
 
 
 def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str | Path, guidance: str = "ucg",
@@ -165,6 +169,8 @@ def _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed,
                              "v2a": {"modality": "video", "source": meta["id"]}}.get(task)
                 clips.append((i, {"id": meta["id"], "video": path.name, "audio": None,
                                   "caption": prompt_caption(metas, i, captions),
+                                  # the caption's own family (another's with --captions mismatched); `label`: the clip's
+                                  "caption_label": metas[caption_source(metas, i, captions)]["label"],
                                   "label": meta["label"], "events": meta["events"],
                                   # A2V/V2A: the events are the conditioning clip's, true of the kept stream;
                                   # T2AV/T2V/T2A: the prompt's source clip's, a reference only.

@@ -122,11 +122,13 @@ def test_plan_prints_the_runs_every_claim_needs(capsys):
     assert main(["claims", "--suite", "av-sync", "--plan", "CK", "--runs", "R"]) == 0
     lines = capsys.readouterr().out.splitlines()
     runs = [ln for ln in lines if ln.startswith("ccl-bench run")]
-    assert len(runs) % 3 == 0 and all("--task all" in ln for ln in runs)
+    trained = [ln for ln in runs if "--checkpoint" in ln]
+    assert len(trained) % 3 == 0 and len(runs) == len(trained) + 2 and all("--task all" in ln for ln in runs)
     assert ("ccl-bench run --model ccl --suite av-sync --checkpoint CK/seed2/ccl --task all --guidance ucg-joint "
             "--captions mismatched --device cuda --quiet --out R/seed2/ucg-joint-captions-mismatched") in runs
     assert any("--model gated" in ln and "--guidance cfg" in ln for ln in runs)  # a baseline samples its own way
     assert any(ln.startswith("python benchmarks/claims_measures.py") for ln in lines)
+    assert "ccl-bench run --model floor --suite av-sync --task all --device cuda --quiet --out R/frame" in lines
 
 
 def test_a_primary_of_several_metrics_needs_them_all_and_checks_each_part(tmp_path):

@@ -45,7 +45,7 @@ import torch
 
 CLAIMS_MODELS = ("ccl", "ccl-no-tarp", "ccl-no-lct", "ccl-no-dcr", "gated", "ovi", "ltx2", "joint", "none",
                  "gated-mt", "ovi-mt", "ltx2-mt", "joint-mt")
-PORTABLE = ("ema.safetensors", "config.json", "metrics.jsonl", "state.safetensors")
+PORTABLE = ("ema.safetensors", "config.json", "metrics.jsonl", "state.safetensors", "target.json")
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,20 @@ def plan(models, seeds, steps: int, stream_steps: int, audio_stream_steps: int, 
     return runs
 
 
+def target_steps(folder: Path, spec: RunSpec) -> int:
+    """The run's step target: the plan's, or where a stage-1 run was declared finished
+    (`--streams-until-budget`, recorded in its `target.json`)."""
+    override = folder / "target.json"
+    return json.loads(override.read_text())["steps"] if override.is_file() else spec.steps
+
+
 def run_state(folder: Path, spec: RunSpec) -> tuple[str, int]:
     """("done" | "partial" | "todo", steps reached) of a run folder."""
     cfg = folder / "config.json"
     step = 0
     if cfg.is_file() and (folder / "ema.safetensors").is_file():
         step = json.loads(cfg.read_text()).get("steps_done", 0)
-        if step >= spec.steps:
+        if step >= target_steps(folder, spec):
             return "done", step
     if (folder / "checkpoint.pt").is_file() or (folder / "state.safetensors").is_file():
         return "partial", step
@@ -172,6 +179,12 @@ def work(out: Path, spec: RunSpec, args) -> int:
         tr.fit(resume=bool(resume))
     except TrainingInterrupted as stop:
         tr.export()
+        if spec.stage == "streams" and args.streams_until_budget and tr.step > 0:
+            # Stage 1 is shared, so its length need not match anything: declare it finished where it stands.
+            (folder / "target.json").write_text(json.dumps({"steps": tr.step, "planned": spec.steps}))
+            (folder / "state.safetensors").unlink(missing_ok=True)
+            print(f"{spec.name}: finished at step {tr.step} (budget spent; planned {spec.steps})", flush=True)
+            return 0
         kept = tr.save_portable(folder / "state.safetensors", args.state_mib * 2**20)
         print(f"{spec.name}: stopped at step {tr.step} of {spec.steps}; portable state {kept}", flush=True)
         return int(stop.code)
@@ -243,6 +256,7 @@ def coordinate(args, out: Path, specs: list[RunSpec]) -> dict:
                     continue
                 spec = todo.pop(0)
                 cmd = [sys.executable, __file__, "--worker", spec.name, "--out", str(out), "--scale", args.scale,
+                       *(["--streams-until-budget"] if args.streams_until_budget else []),
                        "--clips", str(args.clips), "--state-mib", str(args.state_mib), "--log-every", str(args.log_every),
                        "--device", "cuda" if slot != "cpu" else "cpu", "--plan-file", str(out / "plan.json")]
                 wenv = dict(env, CUDA_VISIBLE_DEVICES=slot) if slot != "cpu" else env
@@ -281,8 +295,9 @@ def summarise(out: Path, specs: list[RunSpec], session: dict, args) -> str:
         loss = sum(r["loss"] for r in last) / len(last) if last else None
         secs = last[-1]["seconds"] if last else None
         absent = last[-1].get("partner_absent_examples") if last else None
-        table[s.name] = {"state": state, "steps": step, "target": s.steps, "loss_mean_last5_logged": loss, "seconds": secs}
-        rows.append(f"| {s.name} | {s.stage} | {state} | {step} | {s.steps} | {f'{loss:.4f}' if loss is not None else '-'} | "
+        target = target_steps(folder, s)
+        table[s.name] = {"state": state, "steps": step, "target": target, "loss_mean_last5_logged": loss, "seconds": secs}
+        rows.append(f"| {s.name} | {s.stage} | {state} | {step} | {target} | {f'{loss:.4f}' if loss is not None else '-'} | "
                     f"{secs if secs is not None else '-'} | {absent if absent is not None else '-'} |")
     summary = {"provenance": provenance(args.device), "session": session, "runs": table,
                "streams_ready": (out / "streams" / "ema.safetensors").is_file()}
@@ -398,6 +413,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-parts", type=int, default=5)
     ap.add_argument("--sheets", default="auto", help="sample sheets to draw into --export: auto (streams, ccl seed 0), none")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--streams-until-budget", action="store_true",
+                    help="stage-1 runs stopped by the budget count as finished where they stand (then merged)")
     ap.add_argument("--inline", action="store_true", help="train the runs one after another in this process (CPU tests)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)  # internal: train this one run
     ap.add_argument("--plan-file", help=argparse.SUPPRESS)

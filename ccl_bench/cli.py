@@ -1,4 +1,6 @@
-"""`ccl-bench`: a thin face over the registries (suites, models, metrics) and the pipeline.
+"""`ccl-bench`: a thin face over the registries (suites, models, metrics) and the pipeline: argparse and
+dispatch only. Tables come from `ccl_bench.tables`; torch and `reference_impl` are imported by the
+commands that need them, never when this module loads (so `ccl-bench --help` is quick).
 
 User errors print one line (`error: <file or name>: <fault>`) and exit 2; `--debug` shows the traceback."""
 
@@ -10,7 +12,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from . import __version__
 from .errors import CCLBenchError
@@ -23,47 +24,35 @@ err = Console(stderr=True)
 EXIT_USER_ERROR = 2
 
 
-def _user_errors() -> tuple[type[Exception], ...]:
-    """Errors that mean bad input, printed as one line: ours and the model registry's."""
-    from reference_impl import ModelSpecError
-    from reference_impl.models import CheckpointError
+def user_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean bad input, printed as one line: ours, and the model registry's where a command
+    loaded it (an error of `reference_impl` cannot arise before it is imported, so looking here does
+    not import it)."""
+    errors: tuple[type[Exception], ...] = (CCLBenchError,)
+    if "reference_impl" in sys.modules:
+        from .runner.models import model_errors
 
-    return (CCLBenchError, ModelSpecError, CheckpointError)
-
-
-USER_ERRORS = _user_errors()
+        errors += model_errors()
+    return errors
 
 
 def _list(args: argparse.Namespace) -> None:
+    from . import tables
+
     if args.what == "suites":
         from .suites import list_suites, load_suite
 
-        table = Table("suite", "renderings", "splits", "families", "spec", title="suites")
-        for name in list_suites():
-            s = load_suite(name)
-            rend = ", ".join(f"{r.name} {r.width}x{r.height} {r.fps:g}fps {r.duration:g}s" for r in s.renderings.values())
-            table.add_row(name, rend, ", ".join(s.splits), ", ".join(s.families), s.path)
-        out.print(table)
+        out.print(tables.suites_table([load_suite(name) for name in list_suites()]))
     elif args.what == "models":
-        import reference_impl
+        from .runner.models import describe_models
 
-        names = [args.model] if args.model else reference_impl.list_models()
-        overrides = parse_sets(args.set)
-        table = Table("model", "interaction", "video params", "audio params", "interaction params", "total",
-                      title=f"models at scale {args.scale}" + (f" with {', '.join(args.set)}" if args.set else ""))
-        for name in names:
-            cfg = reference_impl.resolve_config(name, args.scale, **overrides)
-            counts = reference_impl.parameter_counts(name, args.scale, **overrides)
-            millions = (f"{counts[k] / 1e6:,.2f} M" for k in ("video", "audio", "interaction", "total"))
-            table.add_row(name, cfg.interaction, *millions)
-        out.print(table)
+        rows = describe_models([args.model] if args.model else None, args.scale, parse_sets(args.set))
+        title = f"models at scale {args.scale}" + (f" with {', '.join(args.set)}" if args.set else "")
+        out.print(tables.models_table(rows, title))
     else:
         from .metrics import METRICS
 
-        table = Table("metric", "reads", "needs --ref", "better", "unit", "what it is", title="metrics")
-        for m in METRICS.values():
-            table.add_row(m.name, m.analysis, "yes" if m.needs_ref else "no", m.better, m.unit or "-", m.description)
-        out.print(table)
+        out.print(tables.metrics_table(METRICS.values()))
 
 
 def parse_sets(items: list[str] | None) -> dict[str, str]:
@@ -96,18 +85,23 @@ def _suite_build(args: argparse.Namespace) -> None:
 
 def _info(args: argparse.Namespace) -> None:
     from .io import read_clip
+    from .tables import clips_table
 
-    table = Table("file", "frames", "fps", "size", "video s", "audio", "audio s", title="clips")
-    for f in args.files:
-        c = read_clip(f, backend=args.backend)
-        _, h, w, _ = c.video.shape
-        table.add_row(str(f), str(c.num_frames), f"{c.fps:g}", f"{w}x{h}", f"{c.video_duration:.3f}",
-                      f"{c.audio.shape[0]} ch {c.sample_rate} Hz", f"{c.audio_duration:.3f}")
-    out.print(table)
+    clips = [(f, read_clip(f, backend=args.backend)) for f in args.files]
+    out.print(clips_table(clips))
+    for f, c in clips:
+        for note in c.metadata.get("notes", []):
+            out.print(f"{f}: {note}", highlight=False)
 
 
 def _train(args: argparse.Namespace) -> None:
+    from . import validate
     from .distributed import world
+
+    validate.positive_int("--steps", args.steps)
+    for option, value in (("--clips", args.clips), ("--batch-size", args.batch_size)):
+        if value is not None:
+            validate.positive_int(option, value)
     from .runner.train import parse_task_mix, train
 
     if args.stage == "joint" and not args.model:
@@ -122,7 +116,7 @@ def _train(args: argparse.Namespace) -> None:
                     overrides=overrides, num_clips=args.clips, batch_size=args.batch_size, device=args.device,
                     show_progress=not args.quiet, stage=args.stage, streams=streams, init_from=args.init_from,
                     data_seed=args.data_seed, lr=args.lr, lr_cross=args.lr_cross, task_probs=parse_task_mix(args.task_mix),
-                    compile=args.compile, checkpoint_seconds=args.checkpoint_seconds)
+                    compile=args.compile, checkpoint_seconds=args.checkpoint_seconds, text_embeddings=args.text_embeddings)
     if world().main:
         out.print(f"wrote {out_dir}/ema.safetensors, {out_dir}/metrics.jsonl")
 
@@ -131,16 +125,20 @@ def _sample(args: argparse.Namespace) -> None:
     from .runner.sample import generate
 
     m = generate(args.checkpoint, args.suite, args.task, args.num, args.out, guidance=args.guidance, steps=args.steps,
-                 sampler=args.sampler, seed=args.seed, split=args.split, device=args.device, show_progress=not args.quiet)
+                 sampler=args.sampler, seed=args.seed, split=args.split, device=args.device, show_progress=not args.quiet,
+                 text_embeddings=args.text_embeddings)
     out.print(f"wrote {len(m['clips'])} clips to {args.out} ({m['passes_per_step']} passes per step, "
               f"{m['nfe_per_clip']} network evaluations per clip)")
 
 
 def _eval(args: argparse.Namespace) -> None:
+    from . import validate
     from .evaluate import evaluate
     from .tables import rich_table, write_result
 
-    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    metrics = validate.name_list("--metrics", args.metrics)
+    if args.out is not None:
+        validate.result_files("--out", args.out)  # before the evaluation, not after it
     from .distributed import world
 
     result = evaluate(args.pred, args.ref, metrics=metrics, protocol=args.protocol, device=args.device,
@@ -149,11 +147,17 @@ def _eval(args: argparse.Namespace) -> None:
     if not world().main:  # under torchrun, rank 0 reports
         return
     out.print(rich_table(result, title=f"{args.pred}" + (f" vs {args.ref}" if args.ref else "")))
+    for name, m in result["metrics"].items():  # one line per metric whose weights file is missing
+        if m.get("place"):
+            out.print(f"{name}: unavailable: place {Path(m['place']).name} at {m['place']} (from {m['source']})",
+                      highlight=False, soft_wrap=True)
     for side, info in result["clips"].items():
         if info["excluded"]:
             out.print(f"[yellow]{side}: {len(info['excluded'])} of {info['clips']} clips left out[/]")
             for e in info["excluded"]:
                 out.print(f"  {e['path']}: {e['fault']}", highlight=False)
+        for wa in info.get("warnings", []):
+            out.print(f"[yellow]warning:[/] {wa['path']}: {wa['warning']}", highlight=False)
         for kind, conv in info["conversions"].items():
             for what, count in conv.items():
                 out.print(f"{side} {kind}: {what} ({count} clips)", highlight=False)
@@ -163,42 +167,40 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from .runner.run import run
-    from .tables import rich_table
+    from . import validate
+    from .distributed import world
+    from .runner.run import run_models
+    from .tables import generation_lines, rich_table
 
-    models = [m.strip() for m in args.model.split(",")] if not args.model.endswith((".yaml", ".yml")) else [args.model]
+    models = validate.name_list("--model", args.model) if not args.model.endswith((".yaml", ".yml")) else [args.model]
     if len(models) > 1 and args.checkpoint:
         raise CCLBenchError("--checkpoint goes with one --model")
-    from .distributed import world
-
-    for model in models:
-        result = run(model, args.suite, out=args.out, task=args.task, guidance=args.guidance,
-                     num_samples=args.num_samples, steps=args.steps, seed=args.seed, device=args.device,
-                     checkpoint=args.checkpoint, overrides=parse_sets(args.set), bootstrap=args.bootstrap,
-                     weights_dir=args.weights_dir, cache_dir=args.cache_dir, show_progress=not args.quiet)
+    kwargs = {"suite": args.suite, "out": args.out, "task": args.task, "guidance": args.guidance, "num_samples": args.num_samples,
+              "steps": args.steps, "seed": args.seed, "device": args.device, "checkpoint": args.checkpoint,
+              "overrides": parse_sets(args.set), "bootstrap": args.bootstrap, "weights_dir": args.weights_dir,
+              "cache_dir": args.cache_dir, "show_progress": not args.quiet, "captions": args.captions}
+    for result in run_models(models, **kwargs):
         if not world().main:
             continue
         out.print(rich_table(result, title=f"{result['model']} on {result['suite']}"))
-        for task, t in result["tasks"].items():
-            g = t["generation"]
-            mem = (f"peak GPU memory {g['peak_gpu_mem_gb']:.2f} GB" if "peak_gpu_mem_gb" in g
-                   else f"peak process memory {g['peak_rss_gb']:.2f} GB")
-            out.print(f"{task}: {g['clips']} clips in {g['seconds']:.1f} s ({g['clips_per_s']:.2f} clips/s on "
-                      f"{g['device']}), {g['passes_per_step']} passes per step, {g['nfe_per_clip']} network evaluations "
-                      f"per clip, {mem}")
+        for line in generation_lines(result):
+            out.print(line, highlight=False)
         out.print(f"wrote {Path(args.out) / result['suite'] / (result['model'] + '.json')} (+ .csv, .md)", highlight=False)
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from .compare import compare, load_entries, to_markdown
-    from .compare import rich_table as compare_table
+    from . import validate
+    from .compare import compare, load_entries
+    from .paths import atomic_write, scrub
+    from .tables import compare_markdown, compare_rich
+
+    validate.positive_int("--bootstrap", args.bootstrap, allow_zero=True)
 
     entries = load_entries(args.items, args.results, args.suite)
     table = compare(entries, bootstrap=args.bootstrap, seed=args.seed)
-    out.print(compare_table(table))
+    out.print(compare_rich(table))
     if args.md:
-        Path(args.md).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.md).write_text(to_markdown(table))
+        atomic_write(args.md, compare_markdown(scrub(table)))
         out.print(f"wrote {args.md}")
     if args.plot:
         from .plots import metric_bars
@@ -206,7 +208,7 @@ def _compare(args: argparse.Namespace) -> None:
         for task in table["tasks"]:
             path = Path(args.plot) if len(table["tasks"]) == 1 else Path(args.plot).with_stem(f"{Path(args.plot).stem}-{task}")
             metric_bars({e.label: {"metrics": e.result["tasks"][task]["metrics"]} for e in entries if task in e.result["tasks"]},
-                        path, title=f"{table['suite']} {task}: values with 95% intervals")
+                        path, title=f"{table['suite']} {task}: values with 95% intervals", provenance=scrub(table["provenance"]))
             out.print(f"wrote {path}")
 
 
@@ -214,10 +216,30 @@ def _regress(args: argparse.Namespace) -> None:
     from .regress import regress
 
     report = regress(args.baseline, args.current, args.tolerances)
-    for line in report.lines:
+    for line in report.lines + report.summary():
         out.print(line, highlight=False)
     if not report.ok:
         raise RegressionFailed(f"{len(report.failures)} regression(s) against {args.baseline}")
+
+
+def _claims(args: argparse.Namespace) -> None:
+    from .claims import run_claims
+
+    if args.plan:
+        from .claims import load_study
+        from .claims.plan import plan
+
+        for line in plan(load_study(args.suite), args.plan, args.runs):
+            print(line)
+        return
+
+    command = f"ccl-bench claims --suite {args.suite} --runs {args.runs} --out {args.out}" + (
+        f" --compute {args.compute}" if args.compute != "results/compute" else "")
+    from .claims.report import rich_table as claims_table
+
+    v = run_claims(args.suite, args.runs, args.out, args.compute, command, args.check, args.tolerance)
+    out.print(claims_table(v))
+    out.print(f"wrote {args.out}/README.md" + (f"; verdicts match {args.check}" if args.check else ""))
 
 
 class RegressionFailed(CCLBenchError):
@@ -228,12 +250,9 @@ def _weights(args: argparse.Namespace) -> None:
     from . import weights as W
 
     if args.action == "list":
-        folder = W.weights_dir(args.weights_dir)
-        table = Table("name", "file", "present", "checksum", "used by", "source", title=f"weights in {folder}")
-        for w in W.REGISTRY.values():
-            present = "yes" if (folder / w.filename).is_file() else "no"
-            table.add_row(w.name, w.filename, present, w.checksum_kind, w.used_by, w.url)
-        out.print(table)
+        from .tables import weights_table
+
+        out.print(weights_table(W.REGISTRY.values(), W.weights_dir(args.weights_dir)))
         return
     if not args.name:
         raise CCLBenchError(f"weights {args.action}: name a file ({', '.join(W.REGISTRY)})")
@@ -264,30 +283,18 @@ def _profile(args: argparse.Namespace) -> None:
         records += profile_model(name.strip(), args.scale, args.mode, guidance, args.dtype, args.batch, args.checkpointing,
                                  device, clip, args.audio_rate, args.steps, args.repeats, parse_sets(args.set), rate)
     add_interaction_shares([r for r in records if "step_ms" in r])
-    table = Table("model", "guidance", "params (M) v / a / x", "GFLOP fwd", "check", "fwd ms", "step ms", "peak GB", "MFU",
-                  "x share", "passes", "NFE/clip", "s/clip", title=f"profile {args.scale} {args.mode} on {device}")
-    for r in records:
-        if r.get("status") == "oom":
-            table.add_row(r["model"], "-", "", "", "", "", "[red]out of memory[/]", *[""] * 6)
-            continue
-        p = r["params"]
-        table.add_row(r["model"], str(r["guidance"] or "-"),
-                      f"{p['video'] / 1e6:.1f} / {p['audio'] / 1e6:.1f} / {p['interaction'] / 1e6:.1f}",
-                      f"{r['flops_fwd'] / 1e9:,.1f}", f"{r['flops_check']:.3f}", f"{r['fwd_ms']:.1f}" if "fwd_ms" in r else "-",
-                      f"{r['step_ms']:.1f}", f"{r['peak_mem_gb']:.1f}" if r.get("peak_mem_gb") else "-",
-                      f"{r['mfu']:.1%}" if r.get("mfu") else "-",
-                      f"{r['interaction_share']:.1%}" if r.get("interaction_share") is not None and r["model"] != "none" else "-",
-                      str(r.get("passes_per_step") or "-"), str(r.get("nfe_per_clip") or "-"),
-                      f"{r['sec_per_clip']:.2f}" if r.get("sec_per_clip") else "-")
-    out.print(table)
+    from .tables import profile_table
+
+    out.print(profile_table(records, f"profile {args.scale} {args.mode} on {device}"))
     out.print(f"measured matmul rate: {rate / 1e12:.1f} TFLOP/s ({'bf16' if device.startswith('cuda') else 'fp32'})")
     if not device.startswith("cuda"):
         out.print("[yellow]CPU timings are not comparable with GPU ones (and MFU here is against a CPU fp32 matmul).[/]")
     if args.out:
-        from pathlib import Path
+        from .paths import atomic_write
+        from .provenance import provenance
 
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"matmul_flops_per_s": rate, "records": records}, indent=1))
+        atomic_write(args.out, json.dumps({"matmul_flops_per_s": rate, "records": records,
+                                           "provenance": provenance(None, {"device": device})}, indent=1))
         out.print(f"wrote {args.out}")
 
 
@@ -327,7 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stage", choices=["joint", "streams"], default="joint",
                    help="streams: stage 1, the streams alone (T2V, T2A); joint: a model (stage 2 with --init-from)")
     t.add_argument("--streams", default="video,audio", help="stage 1: which stream(s) this run trains (video, audio)")
-    t.add_argument("--init-from", help="stage 2: a stage-1 streams folder (or video,audio folders, comma-separated)")
+    t.add_argument("--init-from", help="stage 2: a stage-1 streams folder (or video,audio folders, comma-separated); "
+                   "or a Wan2.1 DiT file (.safetensors/.pth) for the video stream")
+    t.add_argument("--text-embeddings", help="folder of precomputed umT5 embeddings (sha256(caption).safetensors; "
+                   "see reference_impl/text.py) instead of the word-hash encoder")
     t.add_argument("--routing", choices=["task", "always", "t2av-only"], help="override the model's routing (so its task mix)")
     t.add_argument("--task-mix", help="task probabilities, e.g. t2av=0.6,t2v=0.1,t2a=0.1,a2v=0.1,v2a=0.1 (default: routing's)")
     t.add_argument("--lr", type=float, help="streams' learning rate (default: stage 1 5e-4, stage 2 5e-5, scratch 3e-4)")
@@ -349,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_train)
 
     s = sub.add_parser("sample", parents=[common], help="generate clips with a trained model")
+    s.add_argument("--text-embeddings", help="folder of precomputed umT5 embeddings (as for train)")
     s.add_argument("--model", help="model name (informational; the checkpoint's config decides)")
     s.add_argument("--checkpoint", required=True, help="a `ccl-bench train` output folder")
     s.add_argument("--suite", default="av-sync")
@@ -369,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ref", help="reference clips, for the distribution metrics (FVD, KVD, FAD)")
     e.add_argument("--metrics", help="comma-separated (see `ccl-bench list metrics`; default: all)")
     e.add_argument("--protocol", default="videogpt", help="FVD/KVD preset: videogpt, javisbench, cd-fvd, stylegan-v")
-    e.add_argument("--out", help="result JSON (a .csv and a .md with the same stem are written beside it)")
+    e.add_argument("--out", help="result file base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix is dropped)")
     e.add_argument("--weights-dir", help="folder holding the metric weights (default: $CCL_BENCH_HOME/weights)")
     e.add_argument("--cache-dir", help="feature cache (default: $CCL_BENCH_HOME/features)")
     e.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the 95%% intervals (0: none)")
@@ -390,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint", help="a `ccl-bench train` folder (default: the shipped checkpoint of the model)")
     r.add_argument("--out", default="runs", help="tables in OUT/<suite>/<model>.json|csv|md, clips under OUT/<suite>/clips")
     r.add_argument("--bootstrap", type=int, default=200)
+    r.add_argument("--captions", choices=["own", "mismatched"], default="own",
+                   help="prompt captions: each prompt's own, or another family's (text and condition disagree; claim 4)")
     r.add_argument("--weights-dir")
     r.add_argument("--cache-dir")
     r.add_argument("--quiet", action="store_true")
@@ -410,6 +423,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--current", required=True, help="a fresh result folder of the same layout")
     g.add_argument("--tolerances", help="YAML of per-suite, per-metric tolerances (default: BASELINE/tolerances.yaml)")
     g.set_defaults(func=_regress)
+
+    cl = sub.add_parser("claims", parents=[common], help="verdicts on the CCL paper's claims from a run matrix",
+                        description="Layout of --runs: seed<k>/[<variant>/]<suite>/<model>.json (`ccl-bench run --out "
+                        "RUNS/seed<k>`), seed<k>/step<N>/... (snapshots), seed<k>/measures/<measure>/<model>.json.")
+    cl.add_argument("--suite", default="av-sync", help="the study of this suite (benchmarks/claims/<suite>.yaml) or a YAML path")
+    cl.add_argument("--runs", default="runs", help="the run matrix folder")
+    cl.add_argument("--compute", default="results/compute", help="profiler records for the compute claim")
+    cl.add_argument("--out", default="results/claims", help="README.md, verdicts.json and per-claim pages")
+    cl.add_argument("--check", help="a committed verdicts.json: fail if a verdict or interval bound moved")
+    cl.add_argument("--tolerance", type=float, default=1e-6, help="allowed move of a bound, as a share of the interval width")
+    cl.add_argument("--plan", metavar="CHECKPOINTS", help="print the commands that make the runs (CHECKPOINTS/seed<k>/<model>)")
+    cl.set_defaults(func=_claims)
 
     pr = sub.add_parser("profile", parents=[common], help="compute, memory and time of reference models (random weights)")
     pr.add_argument("--model", required=True, help="NAME[,NAME...]")
@@ -437,6 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _leave_process_group() -> None:
+    if "torch" not in sys.modules:  # nothing ran that could have joined a process group
+        return
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
@@ -445,14 +472,18 @@ def _leave_process_group() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .provenance import set_command
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    set_command(argv)
     func: Callable[[argparse.Namespace], None] = args.func
     try:
         func(args)
         _leave_process_group()
-    except USER_ERRORS as exc:
-        if args.debug:
+    except Exception as exc:
+        if args.debug or not isinstance(exc, user_errors()):
             raise
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return getattr(exc, "exit_code", EXIT_USER_ERROR)

@@ -58,6 +58,10 @@ class Task(StrEnum):
     def audio_reads_video(self) -> bool:
         return self in (Task.T2AV, Task.V2A)
 
+    @property
+    def training_probability(self) -> float:
+        """The paper's task mix [reported]: T2V 0.10, T2A 0.10, T2AV 0.60, A2V 0.15, V2A 0.15."""
+        return {Task.T2V: 0.10, Task.T2A: 0.10, Task.T2AV: 0.60, Task.A2V: 0.15, Task.V2A: 0.15}[self]
 
 TASKS = list(Task)
 ROUTINGS = ("task", "always", "t2av-only")
@@ -69,7 +73,7 @@ def default_task_probs(routing: str) -> dict[str, float]:
         raise ValueError(f"routing must be one of {', '.join(ROUTINGS)}, got '{routing}'")
     if routing == "t2av-only":
         return {"t2av": 1.0}
-    return {"t2v": 0.10, "t2a": 0.10, "t2av": 0.60, "a2v": 0.15, "v2a": 0.15}
+    return {t.value: t.training_probability for t in Task}
 
 
 _TABLES: dict[tuple[str, str], torch.Tensor] = {}

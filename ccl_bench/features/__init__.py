@@ -61,6 +61,12 @@ class Analysis:
             self.cache.put(part, key, hit)
         return hit
 
+    def clip_key(self, media_key: str, text: dict[str, str]) -> str:
+        """The cache key of one clip's result: its media's hash, and for an analysis that reads the
+        clip's caption or transcript (`reads_text`), that text too."""
+        reads = getattr(self, "reads_text", ())
+        return media_key if not reads else f"{media_key}-{_digest({k: text.get(k) for k in reads})}"
+
     def compute(self, clip: AVClip) -> tuple[dict[str, np.ndarray], list[str]]:
         raise NotImplementedError
 
@@ -104,7 +110,8 @@ class I3DFeatures(Analysis):
             model.load_state_dict(state, strict=False)
             self._model = model.eval()
         self._model.to(self.device)
-        self.protocol = {**self.preset.to_dict(), "weights_sha256": self._sha}
+        self.protocol = {**self.preset.to_dict(), "weights_sha256": self._sha,
+                         "weights_check": weights.lookup(self.preset.weights).verified}
 
     @property
     def cache_id(self) -> str:
@@ -162,7 +169,7 @@ class VGGishFeatures(Analysis):
         except RuntimeError as exc:
             raise weights.WeightsError(f"vggish: not the torchvggish layout ({str(exc).splitlines()[0]})") from None
         self._model = model.eval().to(self.device)
-        self.protocol = {**self.protocol, "weights_sha256": self._sha}
+        self.protocol = {**self.protocol, "weights_sha256": self._sha, "weights_check": weights.lookup("vggish").verified}
 
     @property
     def cache_id(self) -> str:
@@ -186,17 +193,17 @@ class VGGishFeatures(Analysis):
 
 
 class SyncAnalysis(Analysis):
-    """Audio onsets, visual events and both strength curves (`ccl_bench.metrics.sync`)."""
+    """Audio onsets, visual events and both strength curves (`ccl_bench.features.onsets`)."""
 
     def __init__(self):
-        from ..metrics.sync import HOP_S, RATE, RISE_FRAMES, SyncParams
+        from .onsets import HOP_S, RATE, RISE_FRAMES, SyncParams
 
         self.params = SyncParams()
         super().__init__(name="sync", protocol={"name": "ccl-event-sync-v1", "rate": RATE, "hop_s": HOP_S,
                                                 "rise_frames": RISE_FRAMES, **self.params.to_dict()})
 
     def compute(self, clip):
-        from ..metrics import sync as S
+        from . import onsets as S
 
         conv: list[str] = []
         audio = mono_at(clip, S.RATE, conv)
@@ -211,26 +218,98 @@ class SyncAnalysis(Analysis):
 
 
 class AVAlignAnalysis(Analysis):
-    """Audio and video peaks of the AV-Align protocol (`ccl_bench.metrics.av_align`)."""
+    """Audio peaks and the optical-flow trajectory of the AV-Align protocol (`ccl_bench.features.flow`);
+    the video peaks are picked by each preset from the trajectory."""
 
     def __init__(self):
-        from ..metrics import av_align as A
+        from . import flow as A
 
         super().__init__(name="av-align", protocol={"name": "av-align-tempotokens", "audio_rate": A.AUDIO_RATE,
-                                                    "farneback": list(A.FARNEBACK), "flow_decimals": A.ROUND_DECIMALS})
+                                                    "farneback": list(A.FARNEBACK), "flow": "unrounded"})
 
     def compute(self, clip):
-        from ..metrics import av_align as A
+        from . import flow as A
 
         conv: list[str] = []
         if clip.audio.shape[0] != 1:
             conv.append(f"down-mixed {clip.audio.shape[0]} channels to mono")
         if clip.sample_rate != A.AUDIO_RATE:
             conv.append(f"resampled audio {clip.sample_rate} -> {A.AUDIO_RATE} Hz (soxr_hq, as librosa.load)")
-        flow = self.video_part(clip, lambda c: {"video_peaks": A.video_peaks(A.flow_trajectory(c.video), c.fps)})
+        flow = self.video_part(clip, lambda c: {"flow": A.flow_trajectory(c.video)})
         return {"audio_peaks": A.audio_peaks(to_channels(clip.audio, 1)[0], clip.sample_rate), **flow,
                 "fps": np.array([clip.fps])}, conv
 
 
-__all__ = ["AVAlignAnalysis", "Analysis", "FeatureCache", "I3DFeatures", "SyncAnalysis", "VGGishFeatures", "content_hash",
-           "mono_at"]
+class BackboneAnalysis(Analysis):
+    """Base of the learned backbones (one loader file each): verifies and loads its weights file(s) once,
+    and puts their checksums in the protocol (so the cache key changes with the weights).
+    Subclasses set `weights_names` and implement `build(states) -> model`."""
+
+    weights_names: tuple[str, ...] = ()
+
+    def __init__(self, name: str, protocol: dict, weights_dir=None, device: str = "cpu"):
+        self.weights_dir, self.device = weights_dir, device
+        self._model = None
+        super().__init__(name=name, protocol=protocol)
+
+    def build(self, states: dict[str, dict]):
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """Verify and load (raises `WeightsError` with the file to place and where when one is missing)."""
+        if self._model is not None:
+            return
+        from .. import weights
+
+        states, shas = {}, {}
+        for n in self.weights_names:
+            if weights.lookup(n).fmt == "torchscript":  # e.g. OpenAI's CLIP archives: their weights are the state dict
+                module, shas[n] = weights.load_torchscript(n, self.weights_dir)
+                states[n] = module.state_dict()
+            else:
+                states[n], shas[n] = weights.load_state_dict(n, self.weights_dir)
+        self._model = self.build(states)
+        self.protocol = {**self.protocol, "weights_sha256": shas[self.weights_names[0]] if len(shas) == 1 else shas}
+
+    @property
+    def model(self):
+        self.load()
+        return self._model
+
+    @property
+    def cache_id(self) -> str:
+        self.load()
+        return super().cache_id
+
+
+def _panns(weights_dir, device):
+    from .panns import PANNsFeatures
+
+    return PANNsFeatures(weights_dir, device)
+
+
+def _clip(preset):
+    def make(weights_dir, device):
+        from .clip_score import ClipScoreFeatures
+
+        return ClipScoreFeatures(preset, weights_dir, device)
+
+    return make
+
+
+def _desync(preset):
+    def make(weights_dir, device):
+        from .synchformer import DeSyncFeatures
+
+        return DeSyncFeatures(preset, weights_dir, device)
+
+    return make
+
+
+# Learned backbones by analysis name: (weights dir, device) -> Analysis. The metric registry names these.
+BACKBONES = {"panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2"),
+             **{f"synchformer-{p}": _desync(p) for p in ("av-benchmark", "javisbench", "versebench")}}
+
+
+__all__ = ["BACKBONES", "AVAlignAnalysis", "Analysis", "BackboneAnalysis", "FeatureCache", "I3DFeatures", "SyncAnalysis",
+           "VGGishFeatures", "content_hash", "mono_at"]

@@ -200,8 +200,9 @@ def add_interaction_shares(records: list[dict]) -> None:
 
 def tarp_attention_bench(video_tokens_grid=(21, 22, 40), audio_tokens=(157, 1000), heads=12, head_dim=128, lct=16,
                          window=3, device=None, dtype=torch.bfloat16, repeats=10) -> list[dict]:
-    """TARP's partitioned cross-attention (gathered per partition) against dense cross-attention over
-    every partner token, video queries reading audio keys, at real token counts."""
+    """TARP's windowed cross-attention (video queries reading audio keys + LCT, Wan-1.3B timeline, time
+    rule) on each path: `partitioned` (gathered per frame), `dense-masked` (one call, per-window mask),
+    `auto` (the model's choice); against `dense`, plain attention over every partner token."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     f, h, w = video_tokens_grid
     out = []
@@ -211,8 +212,9 @@ def tarp_attention_bench(video_tokens_grid=(21, 22, 40), audio_tokens=(157, 1000
 
 
 def _tarp_pair(f, per_frame, na, heads, head_dim, lct, window, device, dtype, repeats) -> list[dict]:
-    from reference_impl.interactions.tarp import PartitionPlan, partitioned_attention, video_query_intervals
-    from reference_impl.models.layers import attention
+    import reference_impl as R
+    from reference_impl.interactions.tarp import PartitionPlan, partition_intervals, tarp_attention
+    from reference_impl.streams.layers import attention
 
     from ..profiling import count_flops, time_call
 
@@ -223,12 +225,15 @@ def _tarp_pair(f, per_frame, na, heads, head_dim, lct, window, device, dtype, re
     v = torch.randn_like(k)
     ck = torch.randn(lct, heads, head_dim, generator=g).to(device, dtype)
     cv = torch.randn_like(ck)
-    lo, hi = video_query_intervals(f, per_frame, na, window)
-    plan = PartitionPlan.make(lo, hi, na, device)
+    cfg = R.resolve_config("ccl", "wan-1.3b", tarp_window=window, audio_latent_rate=na / 5.0)  # na tokens in 5 s
+    (lo, hi), _ = partition_intervals(cfg, (f, 1, per_frame), na)
+    plans = {path: PartitionPlan.make(lo, hi, na, lct, device, path) for path in ("partitioned", "dense", "auto")}
     allowed = torch.ones(1, dtype=torch.bool, device=device)
-    lo_d, hi_d = lo.to(device), hi.to(device)
     kk, vv = torch.cat([ck[None], k], 1), torch.cat([cv[None], v], 1)
-    fns = {"partitioned": lambda: partitioned_attention(q, k, v, lo_d, hi_d, allowed, ck, cv, plan),
+    fns = {"partitioned": lambda: tarp_attention(q, k, v, plans["partitioned"], allowed, ck, cv),
+           "dense-masked": lambda: tarp_attention(q, k, v, plans["dense"], allowed, ck, cv),
+           f"auto ({'dense' if plans['auto'].dense else 'partitioned'})":
+               lambda: tarp_attention(q, k, v, plans["auto"], allowed, ck, cv),
            "dense": lambda: attention(q, kk, vv)}
     return [{"kind": kind, "video_tokens": nv, "audio_tokens": na, "window_tokens": int((hi - lo).max()), "lct": lct,
              "ms": time_call(fn, device, warmup=3, repeats=repeats).median_ms, "flops": count_flops(fn), "device": device}

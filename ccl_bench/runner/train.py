@@ -99,11 +99,12 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
           overrides: dict | None = None, rendering: str = "tiny", num_clips: int | None = None,
           batch_size: int | None = None, device: str | None = None, show_progress: bool = True,
           stage: str = "joint", streams: tuple[str, ...] = ("video", "audio"), init_from: str | None = None,
-          data_seed: int = 0, **train_fields) -> Path:
+          data_seed: int = 0, text_embeddings: str | None = None, **train_fields) -> Path:
     """Train one run into `out`; train_fields are `TrainConfig` fields (lr, lr_cross, task_probs, ...)."""
+    from reference_impl.checkpoints import init_from as load_init
     from reference_impl.diffusion import LatentData, TrainConfig, Trainer
     from reference_impl.diffusion.stages import StreamsModel, check_stream_config, load_stage1_streams, stage1_task_probs
-    from reference_impl.text import WordHashEncoder
+    from reference_impl.text import text_encoder
 
     from ..distributed import device_for, world
 
@@ -114,7 +115,9 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
         raise CCLBenchError(f"--stage {stage}: use 'streams' (stage 1) or 'joint' (a model; stage 2 with --init-from)")
     if stage == "streams" and init_from:
         raise CCLBenchError("--init-from: stage 1 (--stage streams) trains the streams from scratch")
-    stage1 = read_stage1(init_from) if init_from else None  # before any expensive work
+    # A Wan2.1 file starts the video stream (`reference_impl.init_from`); folders are stage-1 streams.
+    wan_file = init_from if init_from and Path(init_from).is_file() else None
+    stage1 = read_stage1(init_from) if init_from and not wan_file else None  # before any expensive work
     w = world()  # under torchrun: DDP (or FSDP2 at Wan scales) over the processes, batch_size global
     device = device_for(w, device)
     train_fields.setdefault("parallel", "fsdp" if scale.startswith("wan") else "ddp")
@@ -132,6 +135,13 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
         streams = tuple(streams)
         net = StreamsModel(net.cfg, streams)
         train_fields.setdefault("task_probs", stage1_task_probs(net.streams))
+    if wan_file:
+        from reference_impl.streams import CheckpointError
+
+        try:
+            load_init(net, wan_file)
+        except CheckpointError as exc:
+            raise CCLBenchError(f"--init-from {exc}") from None
     elif stage1 is not None:
         state, stage1_cfg, folders = stage1
         try:
@@ -143,15 +153,19 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
     n = num_clips or DEFAULT_CLIPS.get(scale, 256)
     video, audio, metas = render_split(spec, "train", rendering, n, data_seed, show_progress)
     lv, la = encode_clips(video, audio, vc, ac)
-    enc = WordHashEncoder(dim=net.cfg.text_dim)
-    text, mask = enc([m["caption"] for m in metas])
-    null_text, null_mask = enc([""])
+    try:
+        enc = text_encoder(net.cfg.text_dim, text_embeddings)
+        text, mask = enc([m["caption"] for m in metas])
+        null_text, null_mask = enc([""])
+    except (FileNotFoundError, ValueError) as exc:
+        raise CCLBenchError(f"--text-embeddings {exc}") from None
     data = LatentData(lv, la, text, mask, null_text, null_mask)
     cfg = TrainConfig(steps=steps, seed=seed, batch_size=batch_size or DEFAULT_BATCH.get(scale, 16), stage=stage,
                       init_from=init_from, **train_fields)
     meta = {"suite": spec.name, "rendering": rend.name, "scale": scale, "name": "streams" if stage == "streams" else model,
             "train_clips": n, "data_seed": data_seed, "video_codec": vc.to_dict(), "audio_codec": ac.to_dict(),
-            "text_encoder": {"kind": "word-hash", "dim": enc.dim, "max_len": enc.max_len}, "device": str(device),
+            "text_encoder": enc.describe() if text_embeddings else {"kind": "word-hash", "dim": enc.dim, "max_len": enc.max_len},
+            "device": str(device),
             "processes": w.size}
     if stage == "streams":
         meta["streams"] = list(net.streams)

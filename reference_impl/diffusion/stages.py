@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..models import AudioStream, VideoStream
 from ..routing import Route
+from ..streams import AudioStream, VideoStream
 
 STREAMS = ("video", "audio")
 STREAM_PREFIXES = {"video": "video_stream.", "audio": "audio_stream."}

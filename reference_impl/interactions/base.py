@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.layers import LayerNorm32, RMSNorm, attention
-from ..models.stream import WanBlock
+from ..streams.layers import LayerNorm32, RMSNorm, attention
+from ..streams.stream import WanBlock
 
 
 @dataclass
@@ -48,6 +48,10 @@ class Interaction(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
+
+    def prepare(self, sv: StreamState, sa: StreamState) -> None:
+        """Once per forward, before the layers (and outside any compiled region): fill the states'
+        caches with what every layer shares (RoPE tables, partition plans). Nothing by default."""
 
     def run_layer(self, vb: WanBlock, ab: WanBlock, xv, xa, sv: StreamState, sa: StreamState):
         """xv `[B, Nv, Dv]`, xa `[B, Na, Da]` (float32 residual streams) -> both after this layer."""
@@ -102,9 +106,10 @@ class CrossModalProjections(nn.Module):
         return self.o(out.flatten(-2)).float()
 
 
-def partner_attention(q, k, v, reads_partner: torch.Tensor):
-    """Full attention to the partner's tokens where the route allows; an exact zero elsewhere."""
-    return attention(q, k, v, reads_partner[:, None, None, None])
+def partner_attention(q, k, v):
+    """Full attention to the partner's tokens, unmasked (the flash kernel): the caller zeroes the
+    branch with `only_where` for the examples whose route gives no partner."""
+    return attention(q, k, v)
 
 
 def only_where(active: torch.Tensor, update: torch.Tensor) -> torch.Tensor:

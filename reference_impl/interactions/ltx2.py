@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.rope import Rotary, apply_rope
+from ..streams.rope import Rotary, apply_rope
 from .base import CrossModalProjections, Interaction, StreamState, only_where, partner_attention
 from .tarp import aligned_rope_angles
 
@@ -55,7 +55,7 @@ class LTX2CrossAttention(nn.Module):
         rate, d, theta = self.cfg.tarp_rope_rate or self.cfg.audio_token_rate, self.proj.head_dim, self.cfg.rope_theta
         q = apply_rope(q, sq.cached("seconds_rope", lambda: Rotary(aligned_rope_angles(sq.times, d, rate, theta))))
         k = apply_rope(k, skv.cached("seconds_rope", lambda: Rotary(aligned_rope_angles(skv.times, d, rate, theta))))
-        return only_where(sq.reads_partner, gate * self.proj.output(partner_attention(q, k, v, sq.reads_partner)))
+        return only_where(sq.reads_partner, gate * self.proj.output(partner_attention(q, k, v)))
 
 
 class LTX2Interaction(Interaction):

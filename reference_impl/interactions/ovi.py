@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.layers import LayerNorm32, RMSNorm, attention
-from ..models.rope import Rotary, apply_rope, band_frequencies, wan_bands
-from ..models.stream import WanBlock
+from ..streams.layers import LayerNorm32, RMSNorm, attention
+from ..streams.rope import Rotary, apply_rope, band_frequencies, wan_bands
+from ..streams.stream import WanBlock
 from .base import Interaction, StreamState
 
 
@@ -47,7 +47,9 @@ class OviFusion(nn.Module):
         k = self.norm_k_fusion(self.k_fusion(h)).unflatten(-1, (self.heads, self.head_dim))
         v = self.v_fusion(h).unflatten(-1, (self.heads, self.head_dim))
         k = apply_rope(k, rot_k)
-        return lambda q: attention(apply_rope(q, rot_q), k, v, reads_partner[:, None, None, None])
+        keep = reads_partner[:, None, None, None]  # [B, 1, 1, 1]: no partner, no fusion term (exactly zero)
+        return lambda q: torch.where(keep, attention(apply_rope(q, rot_q), k, v), torch.zeros((), dtype=q.dtype,
+                                                                                           device=q.device))
 
 
 class OviInteraction(Interaction):

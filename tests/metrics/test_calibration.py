@@ -52,8 +52,30 @@ def test_hits_and_av_align_fall_when_sound_and_picture_part(results):
 
 
 def test_every_value_has_an_interval_and_a_protocol(results):
-    for m in results["aligned"].values():
+    for name, m in results["aligned"].items():
         lo, hi = m["ci95"]
-        assert np.isfinite([lo, hi]).all() and lo <= m["value"] + 1e-9 and m["value"] <= hi + 1e-9 or m["value"] == lo
+        assert np.isfinite([lo, hi]).all() and lo <= m["value"] + 1e-9 and m["value"] <= hi + 1e-9, (name, m)
         assert m["protocol"]["name"] in ("ccl-event-sync-v1", "av-align-tempotokens")
+        assert m["interval"]["used"] == m["interval"]["replicates"] == 50
         json.dumps(m)
+
+
+def test_chance_corrected_sync_is_near_one_in_sync_and_falls_along_the_ladder(results):
+    aligned = results["aligned"]
+    for name in ("event-sync-cc", "event-hit-cc", "sync-offset-cc"):
+        assert aligned[name]["value"] >= 0.9, (name, aligned[name]["value"])
+    # AV-Align's detectors find flow peaks that are not events: far above chance, far below 1.
+    assert aligned["av-align-cc"]["ci95"][0] > 0.1
+    for name in ("event-sync-cc", "event-hit-cc", "sync-offset-cc", "av-align-cc"):
+        vals = [results[f"offset={ms}"][name]["value"] for ms in OFFSETS_MS]
+        los = [results[f"offset={ms}"][name]["ci95"][0] for ms in OFFSETS_MS]
+        his = [results[f"offset={ms}"][name]["ci95"][1] for ms in OFFSETS_MS]
+        # No rung's interval lies wholly above the previous (smaller) offset's, except back up to chance: an
+        # offset of about half the events' spacing puts each sound between two sights, below chance (event-hit
+        # at 160 ms), and larger offsets return to chance; none rises above chance again.
+        assert all(lo <= max(hi, 0) + 1e-9 for lo, hi in zip(los[1:], his, strict=False)), (name, vals, los, his)
+        assert vals[-1] < vals[0] - 0.2 and vals[-1] < his[0], (name, vals)
+        # Swapped audio is never significantly in sync. (It may score below chance: the suite swaps each clip's
+        # sound for the next family's, so the two families without discrete events always meet one with events,
+        # which random pairs do not; tests/metrics/test_chance.py checks a swapped set whose interval holds 0.)
+        assert results["swap"][name]["ci95"][0] <= 0, (name, results["swap"][name])

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from ccl_bench.cli import main
+from ccl_bench.compare import compare, load_entries
 from ccl_bench.metrics import METRICS
 from ccl_bench.regress import regress
 
@@ -30,14 +32,18 @@ def runs(tmp_path_factory):
 def test_run_writes_a_table_with_every_suite_metric(runs):
     res = json.loads((runs / "av-sync" / "ccl.json").read_text())
     t = res["tasks"]["t2av"]
-    assert set(t["metrics"]) == {"fvd", "kvd", "fad", "av-align", "event-sync", "event-hit", "sync-offset"}
+    base = {"fvd", "kvd", "fad", "av-align", "event-sync", "event-hit", "sync-offset"}
+    cc = {"av-align-cc", "event-sync-cc", "event-hit-cc", "sync-offset-cc"}  # each sync metric's chance-corrected twin
+    assert set(t["metrics"]) == base | cc
     for name, m in t["metrics"].items():
-        assert ("value" in m and np.isfinite(m["value"])) or ("weights file" in m["reason"]), name
+        assert ("value" in m and np.isfinite(m["value"])) or ("weights file" in m["reason"]) or (
+            name == "sync-offset" and m["reason"].startswith("no synchrony found")), name
     g = t["generation"]
     assert g["clips"] == 4 and g["passes_per_step"] == 2 and g["nfe_per_clip"] == 4 and g["clips_per_s"] > 0
     assert res["provenance"]["checkpoint_sha256"] and res["settings"]["guidance"] == "ucg"
     assert (runs / "av-sync" / t["clips"] / "per_clip.npz").is_file()
-    assert (runs / "av-sync" / "ccl.md").read_text().count("| t2av |") == 7
+    main_table, families = (runs / "av-sync" / "ccl.md").read_text().split("Per scene family")
+    assert main_table.count("| t2av |") == 11 and "| t2av | event-hit |" in families
 
 
 def test_a_model_without_checkpoint_names_the_command_that_trains_one(capsys, tmp_path):
@@ -53,10 +59,39 @@ def test_compare_prints_deltas_with_paired_significance_and_plots(runs, tmp_path
     assert code == 0
     out = capsys.readouterr().out
     assert "deltas vs ccl" in out and "gated" in out
-    table = md.read_text()
-    assert "| t2av | event-sync (lower) |" in table
-    assert any(w in table for w in ("not significant", "significantly"))
-    assert png.stat().st_size > 1000
+    table = compare(load_entries([str(runs / "av-sync" / "ccl.json"), str(runs / "av-sync" / "gated.json")]), bootstrap=50)
+    lines = md.read_text().splitlines()
+    for metric, row in table["tasks"]["t2av"]["metrics"].items():
+        line = next(ln for ln in lines if ln.startswith(f"| t2av | {metric} ("))
+        if row["values"][1] is None:
+            assert line.endswith("| unavailable |"), line
+            continue
+        if row["paired"] is None or row["paired"][1] is None:
+            assert "n/a" in line, line
+            continue
+        assert f"({row['deltas'][1]:+.3g}, {verdict(row, 1)}, " in line, (line, row["paired"][1])
+    assert table["tasks"]["t2av"]["metrics"]["event-sync"]["paired"][1]["bootstrap"]["used"] >= 25
+    meta = json.loads(Image.open(png).text["provenance"])  # the picture says what made it
+    assert meta["command"].startswith("ccl-bench compare ") and meta["seed"] == 0
+
+
+def verdict(row: dict, k: int) -> str:
+    """What the paired interval says, independently of the renderer: 0 inside -> not significant."""
+    lo, hi = row["paired"][k]["ci95"]
+    if lo <= 0 <= hi:
+        return "not significant"
+    worse = lo > 0 if row["better"] in ("lower", "zero") else hi < 0
+    return "significantly " + ("worse" if worse else "better")
+
+
+def test_a_run_compared_with_itself_differs_by_nothing(runs):
+    p = str(runs / "av-sync" / "ccl.json")
+    table = compare(load_entries([p, p]), bootstrap=20)
+    for metric, row in table["tasks"]["t2av"]["metrics"].items():
+        if row["values"][0] is not None:
+            assert row["deltas"][1] == 0, metric
+        if row["paired"] is not None and row["paired"][1] is not None:
+            assert row["paired"][1]["ci95"] == [0.0, 0.0] and not row["paired"][1]["significant"], metric
 
 
 def test_compare_over_the_committed_tables_of_the_shipped_models(tmp_path, capsys):
@@ -66,8 +101,10 @@ def test_compare_over_the_committed_tables_of_the_shipped_models(tmp_path, capsy
     assert code == 0 and png.is_file()
     md = tmp_path / "shipped.md"
     assert main(["compare", "ccl", "gated", "--results", str(ROOT / "results"), "--bootstrap", "30", "--md", str(md)]) == 0
-    row = next(ln for ln in md.read_text().splitlines() if "| event-sync" in ln)
-    assert "significant" in row and "n/a" not in row  # paired over the committed per-clip results
+    line = next(ln for ln in md.read_text().splitlines() if ln.startswith("| t2av | event-sync ("))
+    row = compare(load_entries(["ccl", "gated"], ROOT / "results"), bootstrap=30)["tasks"]["t2av"]["metrics"]["event-sync"]
+    assert row["paired"][1] is not None  # paired over the committed per-clip results
+    assert f"({row['deltas'][1]:+.3g}, {verdict(row, 1)}, " in line, line
 
 
 def _copy(runs, tmp_path):

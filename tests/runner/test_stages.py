@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from ccl_bench.cli import main
 from ccl_bench.runner.models import load_trained
-from ccl_bench.runner.train import merge_streams
+from ccl_bench.runner.train import STAGE_LR, merge_streams
 
 COMMON = ["--suite", "av-sync", "--scale", "tiny", "--clips", "8", "--batch-size", "2", "--quiet"]
 
@@ -34,10 +34,11 @@ def test_stage1_runs_hold_one_stream_each(stage1):
 def test_stage2_starts_from_the_stage1_streams(stage1, tmp_path):
     merged = merge_streams([stage1 / "video", stage1 / "audio"], tmp_path / "streams")
     out = tmp_path / "ccl"
-    assert main(["train", "--model", "ccl", "--init-from", str(merged), "--steps", "0", "--out", str(out), *COMMON]) == 0
+    frozen = ["--steps", "1", "--lr", "0", "--lr-cross", "0"]  # one step that moves nothing: the model at step 0
+    assert main(["train", "--model", "ccl", "--init-from", str(merged), *frozen, "--out", str(out), *COMMON]) == 0
     info = json.loads((out / "config.json").read_text())
-    assert info["train"]["init_from"] == str(merged)
-    assert info["train"]["lr_cross"] == pytest.approx(10 * info["train"]["lr"])  # the paper's ratio
+    assert info["train"]["init_from"] == str(merged) and info["train"]["stage"] == "joint"
+    assert STAGE_LR["stage2"]["lr_cross"] == pytest.approx(10 * STAGE_LR["stage2"]["lr"])  # the paper's ratio
     s1, s2 = load_file(str(merged / "ema.safetensors")), load_file(str(out / "ema.safetensors"))
     assert all(torch.equal(s1[k], s2[k]) for k in s1)  # step 0: the streams are stage 1's
     assert {k for k in s2 if k not in s1} and all(k.startswith("interactions.") for k in s2 if k not in s1)
@@ -55,7 +56,7 @@ def test_stage2_starts_from_the_stage1_streams(stage1, tmp_path):
     # the two one-stream folders, named together, load the same
     again = tmp_path / "ccl2"
     arg = f"{stage1 / 'video'},{stage1 / 'audio'}"
-    assert main(["train", "--model", "ccl", "--init-from", arg, "--steps", "0", "--out", str(again), *COMMON]) == 0
+    assert main(["train", "--model", "ccl", "--init-from", arg, *frozen, "--out", str(again), *COMMON]) == 0
     s3 = load_file(str(again / "ema.safetensors"))
     assert all(torch.equal(s1[k], s3[k]) for k in s1)
 
@@ -68,6 +69,6 @@ def test_init_from_one_stream_is_a_clear_error(stage1, tmp_path, capsys):
 
 def test_init_from_a_model_folder_is_refused(stage1, tmp_path, capsys):
     run = tmp_path / "none"
-    assert main(["train", "--model", "none", "--steps", "0", "--out", str(run), *COMMON]) == 0
+    assert main(["train", "--model", "none", "--steps", "1", "--out", str(run), *COMMON]) == 0
     code = main(["train", "--model", "ccl", "--init-from", str(run), "--steps", "1", "--out", str(tmp_path / "x"), *COMMON])
     assert code == 2 and "not 'streams'" in capsys.readouterr().err

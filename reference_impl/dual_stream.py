@@ -10,11 +10,11 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..config import ModelConfig
-from ..interactions import INTERACTIONS, NoExchange, StreamState
-from ..routing import Route, Task
-from ..timing import audio_token_times, video_token_times
-from .stream import AudioStream, VideoStream
+from .config import ModelConfig
+from .interactions import INTERACTIONS, NoExchange, StreamState
+from .routing import Route, Task
+from .streams.stream import AudioStream, VideoStream
+from .timing import audio_token_times, video_token_times
 
 
 class DualStreamModel(nn.Module):
@@ -47,11 +47,12 @@ class DualStreamModel(nn.Module):
         route: an explicit route instead (guidance passes). -> (video, audio) predictions, float32."""
         vs, aud = self.video_stream, self.audio_stream
         route = route if route is not None else self.route(video.shape[0], tasks, video.device)
-        xv, gv = vs.patchify(video)
-        xa, ga = aud.patchify(audio)
-        ev, e0v = vs.embed_time(t_video)
-        ea, e0a = aud.embed_time(t_audio)
-        frame_of_token = torch.arange(gv[0], device=video.device).repeat_interleave(gv[1] * gv[2])
+        xv, gv = vs.patchify(video)  # [B, Nv, Dv], Nv = f h w
+        xa, ga = aud.patchify(audio)  # [B, Na, Da]
+        ev, e0v = vs.embed_time(t_video)  # [B, Dv], [B, 6, Dv]
+        ea, e0a = aud.embed_time(t_audio)  # [B, Da], [B, 6, Da]
+        text, text_mask = vs.prepare_text(text, text_mask)  # both streams share the config's text convention
+        frame_of_token = torch.arange(gv[0], device=video.device).repeat_interleave(gv[1] * gv[2])  # [Nv]
         sv = StreamState(e=ev, e0=e0v, angles=vs.rope_angles(gv, video.device), context=vs.embed_text(text),
                          context_mask=text_mask, times=video_token_times(self.cfg, gv[0], video.device)[frame_of_token],
                          positions=frame_of_token, grid=gv, reads_partner=route.video_reads_audio, lct_on=route.lct_on,
@@ -60,6 +61,8 @@ class DualStreamModel(nn.Module):
                          context_mask=text_mask, times=audio_token_times(self.cfg, ga[0], audio.device),
                          positions=torch.arange(ga[0], device=audio.device), grid=ga,
                          reads_partner=route.audio_reads_video, lct_on=route.lct_on, lct_may_be_off=route.lct_may_be_off)
+        if len(self.interactions):  # tables every layer shares, made once (all layers have one config)
+            next(iter(self.interactions.values())).prepare(sv, sa)
         keep = (~route.perturbed).float()[:, None, None] if route.may_perturb else None
         for i, (vb, ab) in enumerate(zip(vs.blocks, aud.blocks, strict=True)):
             sv.sa_keep = sa.sa_keep = keep if i in route.stg_layers else None
@@ -67,5 +70,5 @@ class DualStreamModel(nn.Module):
             if self.gradient_checkpointing and torch.is_grad_enabled():
                 xv, xa = checkpoint(layer.run_layer, vb, ab, xv, xa, sv, sa, use_reentrant=False)
             else:
-                xv, xa = layer.run_layer(vb, ab, xv, xa, sv, sa)
-        return vs.unpatchify(vs.head(xv, ev), gv), aud.unpatchify(aud.head(xa, ea), ga)
+                xv, xa = layer.run_layer(vb, ab, xv, xa, sv, sa)  # [B, Nv, Dv], [B, Na, Da] float32
+        return vs.unpatchify(vs.head(xv, ev), gv), aud.unpatchify(aud.head(xa, ea), ga)  # [B, Cv, F, H, W], [B, Ca, T]

@@ -41,16 +41,16 @@ class WanSelfAttention(nn.Module):
     def forward(self, x, angles, extra: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None):
         """x `[B, N, dim]`, angles a `Rotary` (or `[N, d/2]`); extra: (k, v, allowed) more keys `[B, M, heads, d]`
         (RoPE already applied) with `allowed` `[B]` bool, for joint attention over both streams."""
-        q = apply_rope(self.project_q(x), angles)
-        k, v = self.project_kv(x)
+        q = apply_rope(self.project_q(x), angles)  # [B, N, H, d]
+        k, v = self.project_kv(x)  # [B, N, H, d] each
         k = apply_rope(k, angles)
         mask = None
         if extra is not None:
             ek, ev, allowed = extra
-            k, v = torch.cat([k, ek], 1), torch.cat([v, ev], 1)
+            k, v = torch.cat([k, ek], 1), torch.cat([v, ev], 1)  # [B, N + M, H, d]
             own = torch.ones(x.shape[0], x.shape[1], dtype=torch.bool, device=x.device)
             mask = torch.cat([own, allowed[:, None].expand(-1, ek.shape[1])], 1)[:, None, None, :]
-        return self.o(attention(q, k, v, mask).flatten(-2))
+        return self.o(attention(q, k, v, mask).flatten(-2))  # [B, N, dim]
 
 
 class WanTextCrossAttention(WanSelfAttention):
@@ -59,10 +59,10 @@ class WanTextCrossAttention(WanSelfAttention):
     def forward(self, x, context, context_mask=None, hook: AttentionHook | None = None):
         """x `[B, N, dim]`, context `[B, L, dim]`, context_mask `[B, L]` bool (True = real token).
         hook(q) adds another attention over the same queries before `o` (Ovi's fusion)."""
-        q = self.project_q(x)
-        k, v = self.project_kv(context)
+        q = self.project_q(x)  # [B, N, H, d]
+        k, v = self.project_kv(context)  # [B, L, H, d]
         mask = None if context_mask is None else context_mask[:, None, None, :]
-        out = attention(q, k, v, mask)
+        out = attention(q, k, v, mask)  # [B, N, H, d]
         if hook is not None:
             out = out + hook(q)
         return self.o(out.flatten(-2))
@@ -159,9 +159,24 @@ class Stream(nn.Module):
         self.blocks = nn.ModuleList(WanBlock(dim, ffn_dim, heads, eps) for _ in range(layers))
         self.head = Head(dim, out_features, eps)
 
+    # The text convention (set from the config by the subclasses): see `prepare_text`.
+    text_pad_to: int = 0
+    text_masked: bool = True
+
     @property
     def head_dim(self) -> int:
         return self.dim // self.heads
+
+    def prepare_text(self, text: torch.Tensor, text_mask: torch.Tensor | None):
+        """text `[B, L, text_dim]`, mask `[B, L]` -> as the stream reads them: zero-padded to
+        `text_pad_to` slots (`[B, max(L, pad), text_dim]`), and the mask dropped where the convention
+        attends to every slot (Wan2.1: 512, unmasked)."""
+        if self.text_pad_to > text.shape[1]:
+            pad = self.text_pad_to - text.shape[1]
+            text = torch.nn.functional.pad(text, (0, 0, 0, pad))
+            if text_mask is not None:
+                text_mask = torch.nn.functional.pad(text_mask, (0, pad), value=False)
+        return text, (text_mask if self.text_masked else None)
 
     def embed_time(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """t `[B]` in [0, 1] -> e `[B, dim]`, e0 `[B, 6, dim]`, both float32 (outside autocast)."""
@@ -176,9 +191,10 @@ class Stream(nn.Module):
 
     def forward(self, latent, t, text, text_mask=None):
         """The stream alone (no partner): latent -> prediction of the same shape."""
-        x, grid = self.patchify(latent)
-        e, e0 = self.embed_time(t)
-        context = self.embed_text(text)
+        x, grid = self.patchify(latent)  # [B, N, dim]
+        e, e0 = self.embed_time(t)  # [B, dim], [B, 6, dim]
+        text, text_mask = self.prepare_text(text, text_mask)
+        context = self.embed_text(text)  # [B, L, dim]
         angles = self.rope_angles(grid, x.device)
         for block in self.blocks:
             x = block(x, e0, angles, context, text_mask)
@@ -195,6 +211,7 @@ class VideoStream(Stream):
         super().__init__(cfg.video_dim, cfg.video_ffn_dim, cfg.video_heads, cfg.layers, cfg.text_dim, cfg.freq_dim,
                          math.prod(self.patch) * cfg.video_in_dim, cfg.eps)
         self.patch_embedding = nn.Conv3d(cfg.video_in_dim, cfg.video_dim, kernel_size=self.patch, stride=self.patch)
+        self.text_pad_to, self.text_masked = cfg.text_pad_to, cfg.text_mask
 
     def patchify(self, latent):
         """`[B, C, F, H, W]` -> tokens `[B, f*h*w, dim]` (float32) and the grid (f, h, w)."""
@@ -222,6 +239,7 @@ class AudioStream(Stream):
         super().__init__(cfg.audio_dim, cfg.audio_ffn_dim, cfg.audio_heads, cfg.layers, cfg.text_dim, cfg.freq_dim,
                          self.patch * cfg.audio_in_dim, cfg.eps)
         self.patch_embedding = nn.Conv1d(cfg.audio_in_dim, cfg.audio_dim, kernel_size=self.patch, stride=self.patch)
+        self.text_pad_to, self.text_masked = cfg.text_pad_to, cfg.text_mask
 
     def patchify(self, latent):
         x = self.patch_embedding(latent.to(self.patch_embedding.weight.dtype))

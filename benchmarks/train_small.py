@@ -1,194 +1,470 @@
-"""Train every reference model at `small` scale on the av-sync `tiny` rendering, with the same data,
-steps and seed; prints a table and writes each run's folder (`metrics.jsonl`, `ema.safetensors`,
-`config.json`, `checkpoint.pt`) and `summary.json`.
+"""The training campaign of the claims study at `small` scale, resumable across sessions.
 
-Two modes:
-- `--steps N`: the models train one after another, N steps each.
-- `--parallel --budget-s S`: every model trains in its own process at once (a small model leaves the
-  GPU idle between its kernel launches, so several processes share it well). The coordinator keeps
-  them in step: a worker may run at most `--window` steps ahead of the slowest and waits there, so
-  the GPU goes to whoever is behind. After S seconds every worker finishes at the step the fastest
-  has reached, so all models end with exactly the same number of steps. The learning-rate schedule
-  does not depend on the total, so this equals having asked for that count up front.
-  `--resume` continues the runs in `--out` (from their `checkpoint.pt`) for another S seconds.
+The plan (`plan.json`), in order:
+1. stage 1: `streams-video` (the video stream alone on T2V) and `streams-audio` (the audio stream alone
+   on T2A), one GPU each; when both are done they are joined into `streams/` (shipped as
+   `checkpoints/av-sync/streams/`);
+2. stage 2: every model of `--models` for every seed of `--seeds` (seed-major, so a partial campaign
+   has whole comparisons), each started from `streams/`, all with the same data, steps and batch.
 
-    python benchmarks/train_small.py --out runs/small --parallel --budget-s 450
-    python benchmarks/train_small.py --out runs/small --parallel --budget-s 450 --resume
-    python benchmarks/train_small.py --out runs/small --steps 2000 --models ccl,gated
+A run is done when its folder's `config.json` says `steps_done` >= its target. The script runs what
+fits in `--budget-s` (one run per GPU of `--gpus`, as separate processes); when time is up each worker
+gets SIGTERM, checkpoints the step it reached and leaves a small portable state (`state.safetensors`:
+weights, AdamW moments only where they fit `--state-mib`) beside its `ema.safetensors` (bf16) and
+`config.json`. The next session continues from those (`--resume-from` a committed copy of `--out`);
+finished runs are never trained again.
+
+`--export DIR` packs, for the transfer back from a GPU machine, the runs this session touched (portable
+files only) as `campaign.tar.NN` parts (at most `--part-mib` each; join with `cat campaign.tar.* | tar -x`),
+plus `summary.md`, the loss curves and sample sheets: at most 8 files.
+
+    python benchmarks/train_small.py --out /tmp/camp --budget-s 420 --gpus 0,1 --only streams --export $OUT
+    python benchmarks/train_small.py --out /tmp/camp --resume-from checkpoints/av-sync/campaign --budget-s 450 \\
+        --gpus 0,1 --only models --seeds 0 --export $OUT
+    python benchmarks/train_small.py --out /tmp/c --scale tiny --device cpu --budget-s 60 --steps 4 --stream-steps 4 \\
+        --audio-stream-steps 4 --models ccl --seeds 0 --clips 8 --batch-size 2        # CPU smoke test
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import io
 import json
 import os
 import platform
+import shutil
+import signal
 import subprocess
 import sys
+import tarfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-import reference_impl as R
-from ccl_bench.runner.data import encode_clips, render_split
-from ccl_bench.runner.models import build_for_rendering
-from ccl_bench.suites import load_suite
-from reference_impl.diffusion import LatentData, TrainConfig, Trainer
-from reference_impl.text import WordHashEncoder
+CLAIMS_MODELS = ("ccl", "ccl-no-tarp", "ccl-no-lct", "ccl-no-dcr", "gated", "ovi", "ltx2", "joint", "none",
+                 "gated-mt", "ovi-mt", "ltx2-mt", "joint-mt")
+PORTABLE = ("ema.safetensors", "config.json", "metrics.jsonl", "state.safetensors", "target.json")
 
-CONTROL = "control.json"  # {"target": step the workers may reach, "final": stop there}
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the campaign: `name` is its folder under `runs/`."""
+
+    name: str
+    stage: str  # "streams" (stage 1) or "joint" (stage 2)
+    model: str  # the model name ("none" for stage 1)
+    seed: int
+    steps: int
+    batch_size: int
+    streams: tuple[str, ...] = ()
+
+
+def plan(models, seeds, steps: int, stream_steps: int, audio_stream_steps: int, batch_size: int,
+         only: str = "all") -> list[RunSpec]:
+    """The campaign's runs in the order they are started."""
+    runs = []
+    if only in ("all", "streams"):
+        runs += [RunSpec("streams-video", "streams", "none", 0, stream_steps, batch_size, ("video",)),
+                 RunSpec("streams-audio", "streams", "none", 0, audio_stream_steps, batch_size, ("audio",))]
+    if only in ("all", "models"):
+        runs += [RunSpec(f"{m}/seed-{s}", "joint", m, s, steps, batch_size) for s in seeds for m in models]
+    return runs
+
+
+def target_steps(folder: Path, spec: RunSpec) -> int:
+    """The run's step target: the plan's, or where a stage-1 run was declared finished
+    (`--streams-until-budget`, recorded in its `target.json`)."""
+    override = folder / "target.json"
+    return json.loads(override.read_text())["steps"] if override.is_file() else spec.steps
+
+
+def run_state(folder: Path, spec: RunSpec) -> tuple[str, int]:
+    """("done" | "partial" | "todo", steps reached) of a run folder."""
+    cfg = folder / "config.json"
+    step = 0
+    if cfg.is_file() and (folder / "ema.safetensors").is_file():
+        step = json.loads(cfg.read_text()).get("steps_done", 0)
+        if step >= target_steps(folder, spec):
+            return "done", step
+    if (folder / "checkpoint.pt").is_file() or (folder / "state.safetensors").is_file():
+        return "partial", step
+    return "todo", 0
 
 
 def provenance(device: str) -> dict:
-    from ccl_bench.provenance import provenance as common
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                                cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = os.environ.get("CCL_BENCH_COMMIT", "unavailable: not a git checkout")
+    return {"commit": commit, "torch": torch.__version__, "python": platform.python_version(),
+            "device": torch.cuda.get_device_name() if device.startswith("cuda") and torch.cuda.is_available() else "cpu",
+            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
-    return common(0, {"device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu"},
-                  command=["(benchmarks/train_small.py)", *sys.argv[1:]])
+
+# ---- data, rendered once per campaign folder ------------------------------------------------------
+def data_path(out: Path, scale: str, clips: int) -> Path:
+    return out / ".cache" / f"latents-{scale}-{clips}.pt"
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def prepare_data(out: Path, scale: str, clips: int) -> Path:
+    """Render and encode the training clips (data seed 0, the same for every run) once; workers load them."""
+    from ccl_bench.runner.data import encode_clips, render_split
+    from ccl_bench.runner.models import build_for_rendering
+    from ccl_bench.suites import load_suite
+    from reference_impl.text import WordHashEncoder
 
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--models", default=",".join(R.list_models()))
-    ap.add_argument("--steps", type=int, help="steps for every model, trained one after another")
-    ap.add_argument("--parallel", action="store_true", help="one process per model, kept in step, for --budget-s")
-    ap.add_argument("--budget-s", type=float, default=450.0, help="seconds of training (parallel mode)")
-    ap.add_argument("--window", type=int, default=100, help="steps a worker may run ahead of the slowest")
-    ap.add_argument("--resume", action="store_true", help="continue the runs in --out")
-    ap.add_argument("--scale", default="small", help="model scale (tiny: a CPU smoke test of this script)")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--clips", type=int, default=2048)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--worker", help=argparse.SUPPRESS)  # internal: train this one model, obey control.json
-    args = ap.parse_args()
-    models = args.models.split(",")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if args.parallel and not args.worker:
-        return coordinate(args, models, out)
-    if not args.parallel and args.steps is None:
-        ap.error("give --steps N, or --parallel with --budget-s")
-
+    path = data_path(out, scale, clips)
+    if path.is_file():
+        return path
     spec = load_suite("av-sync")
     rend = spec.rendering("tiny")
-    t0 = time.time()
-    video, audio, metas = render_split(spec, "train", "tiny", args.clips, args.seed, show_progress=False)
-    _, vc, ac = build_for_rendering("none", args.scale, rend, {})
+    video, audio, metas = render_split(spec, "train", "tiny", clips, 0, show_progress=False)
+    net, vc, ac = build_for_rendering("none", scale, rend, {})
     lv, la = encode_clips(video, audio, vc, ac)
-    enc = WordHashEncoder(dim=R.resolve_config("ccl", args.scale).text_dim)
+    enc = WordHashEncoder(dim=net.cfg.text_dim)
     text, mask = enc([m["caption"] for m in metas])
     null_text, null_mask = enc([""])
-    data = LatentData(lv, la, text, mask, null_text, null_mask)
-    print(f"rendered and encoded {args.clips} clips in {time.time() - t0:.1f} s", flush=True)
-
-    def trainer(name: str, steps: int) -> Trainer:
-        torch.manual_seed(args.seed)
-        net, _, _ = build_for_rendering(name, args.scale, rend, {})
-        cfg = TrainConfig(steps=steps, batch_size=args.batch_size, seed=args.seed, log_every=10, checkpoint_every=500)
-        meta = {"suite": "av-sync", "rendering": "tiny", "scale": args.scale, "name": name, "train_clips": args.clips,
-                "video_codec": vc.to_dict(), "audio_codec": ac.to_dict(),
-                "text_encoder": {"kind": "word-hash", "dim": enc.dim, "max_len": enc.max_len},
-                "provenance": provenance(args.device)}
-        return Trainer(net, data, cfg, out / name, device=args.device, meta=meta)
-
-    if args.worker:
-        return work(trainer(args.worker, 10**9), out, args.resume)
-    for name in models:
-        trainer(name, args.steps).fit(resume=args.resume)
-    summarise(args, models, out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"video": lv, "audio": la, "text": text, "text_mask": mask, "null_text": null_text, "null_mask": null_mask,
+                "meta": {"video_codec": vc.to_dict(), "audio_codec": ac.to_dict(), "clips": clips,
+                         "text_encoder": {"kind": "word-hash", "dim": enc.dim, "max_len": enc.max_len}}},
+               path.with_suffix(".tmp"))
+    os.replace(path.with_suffix(".tmp"), path)
+    return path
 
 
-def read_control(out: Path) -> dict:
+# ---- one run (a worker process) --------------------------------------------------------------------
+def work(out: Path, spec: RunSpec, args) -> int:
+    """Train one run to its target, continuing from what its folder holds. Exit 0 done, 143 stopped."""
+    from ccl_bench.runner.models import build_for_rendering
+    from ccl_bench.runner.train import STAGE_LR, read_stage1
+    from ccl_bench.suites import load_suite
+    from reference_impl.diffusion import LatentData, TrainConfig, Trainer
+    from reference_impl.diffusion.stages import StreamsModel, load_stage1_streams, stage1_task_probs
+    from reference_impl.diffusion.train import TrainingInterrupted
+
+    d = torch.load(data_path(out, args.scale, args.clips), weights_only=True)
+    data = LatentData(d["video"], d["audio"], d["text"], d["text_mask"], d["null_text"], d["null_mask"])
+    rend = load_suite("av-sync").rendering("tiny")
+    torch.manual_seed(spec.seed)
+    net, _, _ = build_for_rendering(spec.model, args.scale, rend, {})
+    folder = out / "runs" / spec.name
+    lrs = STAGE_LR["streams" if spec.stage == "streams" else "stage2"]
+    init_from = None
+    if spec.stage == "streams":
+        net = StreamsModel(net.cfg, spec.streams)
+    else:
+        state, _, _ = read_stage1(out / "streams")
+        load_stage1_streams(net, state)
+        init_from = str(out / "streams")
+    cfg = TrainConfig(steps=spec.steps, batch_size=spec.batch_size, seed=spec.seed, lr=lrs["lr"], lr_cross=lrs["lr_cross"],
+                      stage=spec.stage, init_from=init_from, log_every=args.log_every, checkpoint_every=10**9,
+                      checkpoint_seconds=60.0, task_probs=stage1_task_probs(spec.streams) if spec.streams else None)
+    meta = {"suite": "av-sync", "rendering": "tiny", "scale": args.scale, "name": spec.name, "train_clips": args.clips,
+            "data_seed": 0, **d["meta"], "campaign_run": asdict(spec), "provenance": provenance(args.device)}
+    if spec.streams:
+        meta["streams"] = list(spec.streams)
+    tr = Trainer(net, data, cfg, folder, device=args.device, meta=meta)
+    resume = (folder / "checkpoint.pt").is_file()
+    if not resume and (folder / "state.safetensors").is_file():
+        tr.load_portable(folder / "state.safetensors", folder / "ema.safetensors")
+        resume = "portable"
     try:
-        return json.loads((out / CONTROL).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):  # not written yet, or being replaced
-        return {"target": 0, "final": False}
-
-
-def work(tr: Trainer, out: Path, resume: bool) -> None:
-    """Train one model as far as the coordinator's target allows; wait there until it moves or is final."""
-
-    def obey(record):
-        if record["step"] % tr.cfg.log_every:
-            return
-        while True:
-            ctl = read_control(out)
-            if ctl["final"]:
-                tr.cfg.steps = max(ctl["target"], tr.step)
-                return
-            if tr.step < ctl["target"]:
-                return
-            time.sleep(0.5)
-
-    tr.fit(resume=resume, on_step=obey)
-
-
-def last_step(out: Path, name: str) -> int:
-    """The last step a worker logged (0 before its first); a line being written is skipped."""
-    log = out / name / "metrics.jsonl"
-    for line in reversed(log.read_text().splitlines() if log.is_file() else []):
-        try:
-            return json.loads(line)["step"]
-        except json.JSONDecodeError:
-            continue
+        if resume == "portable":
+            tr.out.mkdir(parents=True, exist_ok=True)
+            tr.save_checkpoint()  # so fit's own resume continues exactly here
+        tr.fit(resume=bool(resume))
+    except TrainingInterrupted as stop:
+        tr.export()
+        if spec.stage == "streams" and args.streams_until_budget and tr.step > 0:
+            # Stage 1 is shared, so its length need not match anything: declare it finished where it stands.
+            (folder / "target.json").write_text(json.dumps({"steps": tr.step, "planned": spec.steps}))
+            (folder / "state.safetensors").unlink(missing_ok=True)
+            print(f"{spec.name}: finished at step {tr.step} (budget spent; planned {spec.steps})", flush=True)
+            return 0
+        kept = tr.save_portable(folder / "state.safetensors", args.state_mib * 2**20)
+        print(f"{spec.name}: stopped at step {tr.step} of {spec.steps}; portable state {kept}", flush=True)
+        return int(stop.code)
+    (folder / "state.safetensors").unlink(missing_ok=True)  # done: the EMA is what ships
+    print(f"{spec.name}: done, {tr.step} steps", flush=True)
     return 0
 
 
-def write_control(out: Path, target: int, final: bool) -> None:
-    tmp = out / (CONTROL + ".tmp")
-    tmp.write_text(json.dumps({"target": target, "final": final}))
-    os.replace(tmp, out / CONTROL)
+# ---- the coordinator -------------------------------------------------------------------------------
+def merge_if_ready(out: Path, specs: list[RunSpec]) -> bool:
+    from ccl_bench.runner.train import merge_streams
+
+    parts = [s for s in specs if s.stage == "streams"]
+    if (out / "streams" / "ema.safetensors").is_file():
+        return True
+    if parts and all(run_state(out / "runs" / s.name, s)[0] == "done" for s in parts):
+        merge_streams([out / "runs" / s.name for s in parts], out / "streams")
+        return True
+    return False
 
 
-def coordinate(args, models: list[str], out: Path) -> None:
-    start = {m: last_step(out, m) if args.resume else 0 for m in models}
-    if len(set(start.values())) > 1:
-        sys.exit(f"cannot resume: the runs in {out} are at different steps {start}")
-    window = max(10, args.window // 10 * 10)  # workers check at logged steps (every 10), so targets are multiples of 10
-    target = min(start.values()) + window
-    write_control(out, target, final=False)
-    base = [sys.executable, __file__, "--out", str(out), "--batch-size", str(args.batch_size), "--clips", str(args.clips),
-            "--seed", str(args.seed), "--device", args.device, "--scale", args.scale, "--parallel"]
-    base += ["--resume"] if args.resume else []
-    procs = {m: subprocess.Popen(base + ["--worker", m], stdout=(out / f"{m}.log").open("a"), stderr=subprocess.STDOUT)
-             for m in models}
+def startable(out: Path, specs: list[RunSpec], busy: set[str], failed: set[str]) -> list[RunSpec]:
+    """Runs that may start now, in plan order: not done, not running, not failed this session, and
+    (stage 2) with the stage-1 streams ready."""
+    have_streams = merge_if_ready(out, specs)
+    return [s for s in specs if s.name not in busy | failed and run_state(out / "runs" / s.name, s)[0] != "done"
+            and (s.stage == "streams" or have_streams)]
+
+
+def coordinate_inline(args, out: Path, specs: list[RunSpec]) -> dict:
+    """One run after another in this process (CPU tests and debugging); the budget is checked between runs."""
     t0 = time.time()
-    while time.time() - t0 < args.budget_s:
-        time.sleep(2.0)
-        if any(p.poll() is not None for p in procs.values()):
-            break  # a worker died: stop the others where they stand, and report it
-        target = max(target, min(last_step(out, m) for m in models) + window)
-        write_control(out, target, final=False)
-    # No worker passes the last target it was given, so every one can finish exactly there.
-    write_control(out, target, final=True)
-    print(f"after {time.time() - t0:.0f} s: every model finishes at step {target}", flush=True)
-    for m, p in procs.items():
-        p.wait()
-        print(f"{m}: exit {p.returncode}", flush=True)
-    summarise(args, models, out)
+    prepare_data(out, args.scale, args.clips)
+    touched, events = [], []
+    while time.time() - t0 < args.budget_s - args.reserve_s:
+        todo = startable(out, specs, set(), {e["run"] for e in events if e["exit"] not in (0, 143)})
+        if not todo:
+            break
+        touched.append(todo[0].name)
+        events.append({"run": todo[0].name, "slot": "inline", "exit": work(out, todo[0], args)})
+    merge_if_ready(out, specs)
+    return {"touched": touched, "events": events, "seconds": round(time.time() - t0, 1)}
 
 
-def summarise(args, models: list[str], out: Path) -> None:
-    summary = {"scale": args.scale, "batch_size": args.batch_size, "clips": args.clips, "seed": args.seed,
-               "parallel": args.parallel, "provenance": provenance(args.device), "models": {}}
-    print("| model | steps | final loss (mean of last 10 logged) | ms/step | ema sha256 |\n|---|---|---|---|---|")
-    for m in models:
-        rows = [json.loads(ln) for ln in (out / m / "metrics.jsonl").read_text().splitlines()]
-        final = sum(r["loss"] for r in rows[-10:]) / len(rows[-10:])
-        ema = out / m / "ema.safetensors"
-        entry = {"steps": rows[-1]["step"], "final_loss_mean_last10_logged": final,
-                 "ms_per_step": 1e3 * rows[-1]["seconds"] / rows[-1]["step"],
-                 "ema_sha256": sha256(ema) if ema.is_file() else None}
-        summary["models"][m] = entry
-        print(f"| {m} | {entry['steps']} | {final:.4f} | {entry['ms_per_step']:.1f} | {(entry['ema_sha256'] or '-')[:12]} |")
+def coordinate(args, out: Path, specs: list[RunSpec]) -> dict:
+    """Start runs in plan order on free GPUs until the budget is spent; stop the rest with SIGTERM."""
+    if args.inline:
+        return coordinate_inline(args, out, specs)
+    t0 = time.time()
+    deadline = t0 + args.budget_s - args.reserve_s
+    prepare_data(out, args.scale, args.clips)
+    slots = [g.strip() for g in args.gpus.split(",")] if args.device.startswith("cuda") else ["cpu"]
+    running: dict[str, tuple[subprocess.Popen, RunSpec, float]] = {}
+    touched, events = [], []
+    env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=str((out / ".cache" / "inductor").resolve()))
+    stopping = False
+    while True:
+        for slot, (proc, spec, started) in list(running.items()):
+            if proc.poll() is not None:
+                events.append({"run": spec.name, "slot": slot, "exit": proc.returncode,
+                               "seconds": round(time.time() - started, 1)})
+                del running[slot]
+        todo = startable(out, specs, {spec.name for _, spec, _ in running.values()},
+                         {e["run"] for e in events if e["exit"] not in (0, 143)})
+        left = deadline - time.time()
+        if not stopping and left > args.min_run_s:
+            for slot in slots:
+                if slot in running or not todo:
+                    continue
+                spec = todo.pop(0)
+                cmd = [sys.executable, __file__, "--worker", spec.name, "--out", str(out), "--scale", args.scale,
+                       *(["--streams-until-budget"] if args.streams_until_budget else []),
+                       "--clips", str(args.clips), "--state-mib", str(args.state_mib), "--log-every", str(args.log_every),
+                       "--device", "cuda" if slot != "cpu" else "cpu", "--plan-file", str(out / "plan.json")]
+                wenv = dict(env, CUDA_VISIBLE_DEVICES=slot) if slot != "cpu" else env
+                log = (out / "logs").joinpath(spec.name.replace("/", "_") + ".log")
+                log.parent.mkdir(parents=True, exist_ok=True)
+                proc = subprocess.Popen(cmd, env=wenv, stdout=log.open("a"), stderr=subprocess.STDOUT)
+                running[slot] = (proc, spec, time.time())
+                touched.append(spec.name)
+                print(f"[{time.time() - t0:6.0f} s] start {spec.name} on {slot}", flush=True)
+        if not running and (not todo or left <= args.min_run_s):
+            break
+        if left <= 0 and not stopping:
+            stopping = True
+            print(f"[{time.time() - t0:6.0f} s] budget spent: stopping {', '.join(s.name for _, s, _ in running.values())}",
+                  flush=True)
+            for proc, _, _ in running.values():
+                proc.send_signal(signal.SIGTERM)
+        if stopping and time.time() > deadline + args.reserve_s - 15:
+            for proc, spec, _ in running.values():
+                print(f"{spec.name}: did not stop in time; killed", flush=True)
+                proc.kill()
+        time.sleep(1.0)
+    merge_if_ready(out, specs)
+    return {"touched": list(dict.fromkeys(touched)), "events": events, "seconds": round(time.time() - t0, 1)}
+
+
+def summarise(out: Path, specs: list[RunSpec], session: dict, args) -> str:
+    rows = ["| run | stage | state | steps | target | last loss | s | partner-absent examples |",
+            "|---|---|---|---|---|---|---|---|"]
+    table = {}
+    for s in specs:
+        folder = out / "runs" / s.name
+        state, step = run_state(folder, s)
+        log = folder / "metrics.jsonl"
+        last = [json.loads(ln) for ln in log.read_text().splitlines()[-5:]] if log.is_file() else []
+        loss = sum(r["loss"] for r in last) / len(last) if last else None
+        secs = last[-1]["seconds"] if last else None
+        absent = last[-1].get("partner_absent_examples") if last else None
+        target = target_steps(folder, s)
+        table[s.name] = {"state": state, "steps": step, "target": target, "loss_mean_last5_logged": loss, "seconds": secs}
+        rows.append(f"| {s.name} | {s.stage} | {state} | {step} | {target} | {f'{loss:.4f}' if loss is not None else '-'} | "
+                    f"{secs if secs is not None else '-'} | {absent if absent is not None else '-'} |")
+    summary = {"provenance": provenance(args.device), "session": session, "runs": table,
+               "streams_ready": (out / "streams" / "ema.safetensors").is_file()}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    text = "\n".join([f"# Training campaign ({args.scale}, av-sync tiny)", "", f"{summary['provenance']}", "",
+                      f"This session: {session['seconds']} s; started {', '.join(session['touched']) or 'nothing'}.", "",
+                      *rows, ""])
+    (out / "summary.md").write_text(text)
+    return text
+
+
+# ---- pictures and the transfer package -----------------------------------------------------------
+def sample_sheet(checkpoint: Path, out_png: Path, num: int, steps: int, device: str, title: str) -> Path:
+    """T2AV samples of the first `num` test prompts (generated row, then the suite's clip), frames and
+    spectrogram, drawn in memory (no media files)."""
+    import numpy as np
+
+    from ccl_bench.plots import _plt, _save
+    from ccl_bench.runner.data import encode_clips, render_split
+    from ccl_bench.runner.models import codecs_for, load_trained
+    from ccl_bench.runner.sample import clip_noise
+    from ccl_bench.suites import load_suite
+    from reference_impl.diffusion import sample
+    from reference_impl.text import WordHashEncoder
+
+    model, info = load_trained(checkpoint, device)
+    spec = load_suite("av-sync")
+    rend = spec.rendering("tiny")
+    vc, ac = codecs_for(rend)
+    video, audio, metas = render_split(spec, "test", "tiny", num, 0, show_progress=False)
+    lv, la = encode_clips(video, audio, vc, ac)
+    enc = WordHashEncoder(dim=model.cfg.text_dim)
+    text, mask = enc([m["caption"] for m in metas])
+    null_text, null_mask = enc([""] * num)
+    noise = [clip_noise(0, i, lv.shape[1:], la.shape[1:]) for i in range(num)]
+    guidance = "ucg" if model.cfg.interaction == "ccl" and model.cfg.lct else "cfg"
+    with torch.no_grad():
+        xv, xa, _ = sample(model, "t2av", text.to(device), mask.to(device), null_text.to(device), null_mask.to(device),
+                           lv.shape, la.shape, steps=steps, guidance=guidance,
+                           init_noise=(torch.stack([n[0] for n in noise]), torch.stack([n[1] for n in noise])))
+    gen_v, gen_a = vc.decode(xv.cpu()).numpy(), ac.decode(xa.cpu(), rend.num_samples).numpy()
+    plt = _plt()
+    frames = 8
+    fig, axes = plt.subplots(2 * num, frames + 1, figsize=(1.3 * frames + 4, 1.3 * 2 * num + 0.5),
+                             gridspec_kw={"width_ratios": [1] * frames + [3]}, squeeze=False)
+    for i in range(num):
+        for r, (v, a, who) in enumerate(((gen_v[i], gen_a[i], "generated"), (video[i].numpy(), audio[i].numpy(), "suite"))):
+            row = axes[2 * i + r]
+            for ax, f in zip(row[:frames], np.linspace(0, len(v) - 1, frames).round().astype(int), strict=True):
+                ax.imshow(v[f], interpolation="nearest")
+                ax.set_xticks([])
+                ax.set_yticks([])
+            win, hop = np.hanning(512), 128
+            seg = np.lib.stride_tricks.sliding_window_view(a.astype(np.float64), 512)[::hop] * win
+            spec_db = 20 * np.log10(np.abs(np.fft.rfft(seg, axis=1)).T + 1e-6)
+            row[-1].imshow(spec_db[:256], origin="lower", aspect="auto", cmap="magma", vmin=spec_db.max() - 70,
+                           vmax=spec_db.max())
+            row[-1].set_xticks([])
+            row[-1].set_yticks([])
+            row[-1].set_title(f"{who}: {metas[i]['caption'][:60]}", fontsize=6)
+    return _save(fig, out_png, title, dpi=80)
+
+
+def export(out: Path, dest: Path, names: list[str], args) -> list[Path]:
+    """The runs touched this session (portable files) and `streams/` as tar parts of at most `--part-mib`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name in ["plan.json", "summary.json", "summary.md"]:
+            if (out / name).is_file():
+                tar.add(out / name, arcname=name)
+        if (out / "streams").is_dir():
+            for f in ("ema.safetensors", "config.json"):
+                tar.add(out / "streams" / f, arcname=f"streams/{f}")
+        for n in names:
+            for f in PORTABLE:
+                p = out / "runs" / n / f
+                if p.is_file():
+                    tar.add(p, arcname=f"runs/{n}/{f}")
+    blob, part = buf.getvalue(), args.part_mib * 2**20
+    paths = []
+    for i in range(0, len(blob), part):
+        p = dest / f"campaign.tar.{i // part:02d}"
+        p.write_bytes(blob[i : i + part])
+        paths.append(p)
+    if len(paths) > args.max_parts:
+        print(f"warning: the package needs {len(paths)} parts of {args.part_mib} MiB, more than --max-parts "
+              f"{args.max_parts}: lower --state-mib or start fewer runs per session", flush=True)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="campaign folder (runs/, streams/, plan.json, summary)")
+    ap.add_argument("--resume-from", help="a committed campaign folder to continue (copied into --out first)")
+    ap.add_argument("--budget-s", type=float, default=420.0, help="wall seconds for this session, all included")
+    ap.add_argument("--reserve-s", type=float, default=60.0, help="of the budget: stopping, export and pictures")
+    ap.add_argument("--min-run-s", type=float, default=90.0, help="start no run with less time left (compile warm-up)")
+    ap.add_argument("--gpus", default="0", help="GPU indices, one run on each at a time")
+    ap.add_argument("--only", choices=["all", "streams", "models"], default="all")
+    ap.add_argument("--models", default=",".join(CLAIMS_MODELS))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--steps", type=int, default=3000, help="stage-2 steps of every model and seed")
+    ap.add_argument("--stream-steps", type=int, default=8000, help="stage-1 steps of the video stream")
+    ap.add_argument("--audio-stream-steps", type=int, default=16000, help="stage-1 steps of the audio stream (cheaper)")
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--scale", default="small", help="model scale (tiny: a CPU smoke test)")
+    ap.add_argument("--clips", type=int, default=2048)
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--state-mib", type=int, default=12, help="portable state per run: AdamW moments only if they fit")
+    ap.add_argument("--export", help="folder for the transfer package: tar parts, summary.md, loss curves, sample sheets")
+    ap.add_argument("--part-mib", type=int, default=15)
+    ap.add_argument("--max-parts", type=int, default=5)
+    ap.add_argument("--sheets", default="auto", help="sample sheets to draw into --export: auto (streams, ccl seed 0), none")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--streams-until-budget", action="store_true",
+                    help="stage-1 runs stopped by the budget count as finished where they stand (then merged)")
+    ap.add_argument("--inline", action="store_true", help="train the runs one after another in this process (CPU tests)")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)  # internal: train this one run
+    ap.add_argument("--plan-file", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    if args.worker:
+        specs = [RunSpec(**{**r, "streams": tuple(r["streams"])}) for r in json.loads(Path(args.plan_file).read_text())["runs"]]
+        sys.exit(work(out, next(s for s in specs if s.name == args.worker), args))
+    models = [m for m in args.models.split(",") if m]
+    import reference_impl as R
+
+    unknown = [m for m in models if m not in R.list_models()]
+    if unknown:
+        ap.error(f"--models: unknown {', '.join(unknown)} (known: {', '.join(R.list_models())})")
+    if args.resume_from and Path(args.resume_from).resolve() != out.resolve():
+        src = Path(args.resume_from)
+        if not (src / "plan.json").is_file():
+            ap.error(f"--resume-from {src}: not a campaign folder (no plan.json)")
+        shutil.copytree(src, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".cache", "logs"))
+    out.mkdir(parents=True, exist_ok=True)
+    specs = plan(models, [int(s) for s in args.seeds.split(",")], args.steps, args.stream_steps, args.audio_stream_steps,
+                 args.batch_size, args.only)
+    old = json.loads((out / "plan.json").read_text()) if (out / "plan.json").is_file() else {"runs": []}
+    known = {r["name"]: r for r in old["runs"]}
+    for s in specs:  # a run already begun keeps its target, batch and seed: equal footing across sessions
+        if s.name in known and {k: v for k, v in known[s.name].items() if k != "streams"} != \
+                {k: v for k, v in asdict(s).items() if k != "streams"}:
+            ap.error(f"--out {out}: run {s.name} was planned as {known[s.name]}, now {asdict(s)}; keep its settings")
+    merged = {**known, **{s.name: asdict(s) for s in specs}}
+    (out / "plan.json").write_text(json.dumps({"scale": args.scale, "clips": args.clips, "runs": list(merged.values())},
+                                              indent=1))
+    session = coordinate(args, out, specs)
+    print(summarise(out, specs, session, args), flush=True)
+    if args.export:
+        dest = Path(args.export)
+        from ccl_bench.plots import loss_curves
+
+        runs = {n: out / "runs" / n for n in session["touched"] if (out / "runs" / n / "metrics.jsonl").is_file()}
+        if runs:
+            loss_curves(runs, dest / "loss_curves.png", title="training losses of this session's runs")
+        if args.sheets == "auto":
+            if (out / "streams" / "ema.safetensors").is_file() and any(n.startswith("streams-") for n in session["touched"]):
+                sample_sheet(out / "streams", dest / "samples_streams.png", 4, 25, args.device,
+                             "stage-1 streams (T2V and T2A side by side): generated above the suite's clip")
+            ccl = out / "runs" / "ccl" / "seed-0"
+            if "ccl/seed-0" in session["touched"] and (ccl / "ema.safetensors").is_file():
+                sample_sheet(ccl, dest / "samples_ccl.png", 4, 25, args.device, "ccl seed 0, T2AV (UCG)")
+        shutil.copy(out / "summary.md", dest / "summary.md")
+        parts = export(out, dest, session["touched"], args)
+        print(f"exported {len(parts)} part(s) to {dest}; join with: cat campaign.tar.* | tar -x -C CAMPAIGN_FOLDER", flush=True)
 
 
 if __name__ == "__main__":

@@ -207,6 +207,7 @@ class Trainer:
         # counted on the device; a `t2av-only` baseline never meets one in training.
         self.partner_absent = torch.zeros((), dtype=torch.long, device=self.device)
         self._stop_signal = None
+        self._warm_start = 0  # the step the learning-rate warm-up counts from (moved by a resume without moments)
 
     # ---- checkpoints -------------------------------------------------------------------------
     @property
@@ -219,7 +220,7 @@ class Trainer:
         if self.rank == 0:
             _save_atomic({"model": model, "ema": ema, "opt": opt, "gen": self.gen.get_state(), "step": self.step,
                           "seconds": self.seconds, "partner_absent": int(self.partner_absent),
-                          "train_config": asdict(self.cfg)}, self.checkpoint_path)
+                          "warm_start": self._warm_start, "train_config": asdict(self.cfg)}, self.checkpoint_path)
         barrier(self.world)
         self._saved_step = self.step
         self._saved_at = time.monotonic()
@@ -240,11 +241,77 @@ class Trainer:
         self.gen.set_state(ck["gen"].cpu())
         self.step, self.seconds = ck["step"], ck["seconds"]
         self.partner_absent.fill_(ck.get("partner_absent", 0))
+        self._warm_start = ck.get("warm_start", 0)
         self._saved_step = self.step
         if log.is_file() and self.rank == 0:
             keep = [ln for ln in log.read_text().splitlines() if ln and json.loads(ln)["step"] <= self.step]
             log.write_text("".join(ln + "\n" for ln in keep))
         return True
+
+    def save_portable(self, path: str | Path, max_bytes: int = 16 * 2**20) -> dict:
+        """A small resumable state for another machine (`state.safetensors`): the training weights in
+        float32 (bf16 where float32 would pass `max_bytes`), the AdamW moments only where they fit too,
+        the generator, step and seconds (metadata). The EMA travels in `ema.safetensors` (bf16).
+        -> what was kept. Single process only."""
+        from safetensors.torch import save_file
+
+        weights = self.model.state_dict()
+        n = sum(v.numel() for v in weights.values())
+        dtype = torch.float32 if 4 * n <= max_bytes else torch.bfloat16
+        state = {f"model.{k}": v.detach().to("cpu", dtype).contiguous() for k, v in weights.items()}
+        size = n * (4 if dtype == torch.float32 else 2)
+        moments = {}
+        names = {id(p): k for k, p in self.model.named_parameters()}
+        for group in self.opt.param_groups:
+            for p in group["params"]:
+                st = self.opt.state.get(p, {})
+                for m in ("exp_avg", "exp_avg_sq"):
+                    if m in st:
+                        moments[f"opt.{m}.{names[id(p)]}"] = st[m].detach().to("cpu", torch.float32).contiguous()
+        moment_bytes = sum(4 * v.numel() for v in moments.values())
+        kept_moments = bool(moments) and size + moment_bytes <= max_bytes
+        if kept_moments:
+            state.update(moments)
+            state["opt.step"] = torch.tensor(float(self.step - self._warm_start))
+        state["gen_state"] = self.gen.get_state().cpu()
+        meta = {"step": str(self.step), "seconds": str(self.seconds), "partner_absent": str(int(self.partner_absent)),
+                "weights_dtype": str(dtype).removeprefix("torch."), "moments": str(kept_moments),
+                "warm_start": str(self._warm_start)}
+        path = Path(path)
+        save_file(state, str(path.with_name(path.name + ".tmp")), metadata=meta)
+        os.replace(path.with_name(path.name + ".tmp"), path)
+        return {"weights": meta["weights_dtype"], "moments": kept_moments, "bytes": path.stat().st_size}
+
+    def load_portable(self, path: str | Path, ema_path: str | Path | None = None) -> None:
+        """Continue from `save_portable`'s file (and the EMA of `ema_path`, bf16). Without the AdamW
+        moments the optimiser starts afresh and the learning-rate warm-up runs again from here."""
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata()
+        state = load_file(str(path))
+        self.model.load_state_dict({k[6:]: v.float() for k, v in state.items() if k.startswith("model.")})
+        if ema_path is not None and Path(ema_path).is_file():
+            self.ema.load_state_dict({k: v.float() for k, v in load_file(str(ema_path)).items()})
+        else:
+            self.ema.load_state_dict(self.model.state_dict())
+        self.step, self.seconds = int(meta["step"]), float(meta["seconds"])
+        self.partner_absent.fill_(int(meta["partner_absent"]))
+        self.gen.set_state(state["gen_state"])
+        self._warm_start = int(meta.get("warm_start", 0))
+        if meta["moments"] == "True":
+            names = {k: p for k, p in self.model.named_parameters()}
+            for key, value in state.items():
+                if key.startswith("opt.exp_"):
+                    _, m, name = key.split(".", 2)
+                    st = self.opt.state[names[name]]
+                    st[m] = value.to(names[name].device)
+                    fused = self.device.type == "cuda"  # fused AdamW keeps its step count on the device
+                    st["step"] = state["opt.step"].clone().to(names[name].device if fused else "cpu")
+        else:
+            self._warm_start = self.step
+        self._saved_step = None
 
     # ---- one step ----------------------------------------------------------------------------
     def draw_batch(self) -> Batch:
@@ -307,7 +374,8 @@ class Trainer:
         text = torch.where(batch.drop[:, None, None], d.null_text, d.text[batch.idx])
         mask = torch.where(batch.drop[:, None], d.null_mask, d.text_mask[batch.idx])
         for group in self.opt.param_groups:
-            group["lr"] = (self.cfg.lr_cross if group["name"] == "cross" else self.cfg.lr) * lr_factor(self.step, self.cfg)
+            base = self.cfg.lr_cross if group["name"] == "cross" else self.cfg.lr
+            group["lr"] = base * lr_factor(self.step - self._warm_start, self.cfg)
         video0, audio0 = d.video[batch.idx], d.audio[batch.idx]
         if (self.use_graphs or self.use_compile) and self._call is None:
             n = len(batch.t)

@@ -1,0 +1,169 @@
+"""Training throughput of a `small` model before and after the speed work, in one run on one GPU.
+
+Variants (each a fresh model and Trainer in this process, the same data, batch and seed):
+- `old`: today's step as it was: eager forward and backward replayed as CUDA graphs, bf16 autocast,
+  fused AdamW, and a host sync after every step (the old loop's timing did one).
+- `new`: the forward compiled by torch.compile (element-wise work fused) inside the CUDA graphs, no
+  host sync outside logged steps, the batch drawn on the GPU.
+- `new-nographs`: compiled, no CUDA graphs (what falls out if capture fails).
+- `video-stream`, `audio-stream`: stage 1 (one stream alone, compiled and graphed), to size its runs.
+
+Each variant runs `--warmup` steps (compilation, graph capture), then `--steps` timed steps between
+two device syncs. Writes `throughput.json` and `throughput.md` (with provenance) into `--out`.
+
+    python benchmarks/train_throughput.py --out $OUT --batch-size 512 --steps 30
+    python benchmarks/train_throughput.py --out /tmp/tp --scale tiny --device cpu --variants old --steps 2   # CPU smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+VARIANTS = {
+    "old": {"compile": False, "cuda_graphs": True, "sync_every_step": True},
+    "new": {"compile": True, "cuda_graphs": True},
+    "new-nographs": {"compile": True, "cuda_graphs": False},
+    "video-stream": {"compile": True, "cuda_graphs": True, "streams": ("video",)},
+    "audio-stream": {"compile": True, "cuda_graphs": True, "streams": ("audio",)},
+}
+
+
+def provenance(device: str) -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                                cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = os.environ.get("CCL_BENCH_COMMIT", "unavailable: not a git checkout")
+    return {"commit": commit, "torch": torch.__version__, "python": platform.python_version(),
+            "device": torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or "cpu",
+            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def load_data(scale: str, clips: int, model: str):
+    """Render and encode `clips` training clips of av-sync tiny (the same for every variant)."""
+    import reference_impl as R
+    from ccl_bench.runner.data import encode_clips, render_split
+    from ccl_bench.runner.models import build_for_rendering
+    from ccl_bench.suites import load_suite
+    from reference_impl.diffusion import LatentData
+    from reference_impl.text import WordHashEncoder
+
+    spec = load_suite("av-sync")
+    rend = spec.rendering("tiny")
+    video, audio, metas = render_split(spec, "train", "tiny", clips, 0, show_progress=False)
+    _, vc, ac = build_for_rendering(model, scale, rend, {})
+    lv, la = encode_clips(video, audio, vc, ac)
+    enc = WordHashEncoder(dim=R.resolve_config(model, scale).text_dim)
+    text, mask = enc([m["caption"] for m in metas])
+    null_text, null_mask = enc([""])
+    return LatentData(lv, la, text, mask, null_text, null_mask), rend
+
+
+def measure(name: str, spec: dict, model: str, scale: str, data, rend, batch: int, warmup: int, steps: int,
+            device: str) -> dict:
+    import torch._dynamo as dynamo
+
+    from ccl_bench.runner.models import build_for_rendering
+    from reference_impl.diffusion import TrainConfig, Trainer
+    from reference_impl.diffusion.stages import StreamsModel, stage1_task_probs
+
+    dynamo.reset()
+    torch.manual_seed(0)
+    cuda = device.startswith("cuda")
+    streams = spec.get("streams")
+    net, _, _ = build_for_rendering("none" if streams else model, scale, rend, {})
+    if streams:
+        net = StreamsModel(net.cfg, streams)
+    cfg = TrainConfig(steps=10**9, batch_size=batch, seed=0, compile=spec["compile"] and cuda,
+                      cuda_graphs=spec["cuda_graphs"], checkpoint_seconds=1e9, checkpoint_every=10**9,
+                      task_probs=stage1_task_probs(streams) if streams else None)
+    with tempfile.TemporaryDirectory() as tmp:
+        tr = Trainer(net, data, cfg, tmp, device=device)
+        sync = torch.cuda.synchronize if cuda else (lambda: None)
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        t0 = time.perf_counter()
+        for _ in range(warmup):
+            tr.train_step(record_losses=False)
+        sync()
+        warm_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            tr.train_step(record_losses=False)
+            if spec.get("sync_every_step"):
+                sync()
+        sync()
+        seconds = time.perf_counter() - t0
+        last = tr.train_step(record_losses=True)
+    return {"variant": name, "model": "+".join(streams) + " stream" if streams else model, "batch_size": batch,
+            "steps_timed": steps, "seconds": round(seconds, 4), "ms_per_step": round(1e3 * seconds / steps, 3),
+            "examples_per_s": round(batch * steps / seconds, 1), "warmup_s": round(warm_s, 2),
+            "compiled": tr.use_compile, "cuda_graphs": tr.use_graphs, "loss": round(last["loss"], 5),
+            "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None}
+
+
+def write_report(out: Path, rows: list[dict], meta: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    base = next((r for r in rows if r["variant"] == "old"), None)
+    for r in rows:
+        r["speedup_vs_old"] = round(r["examples_per_s"] / base["examples_per_s"], 2) if base else None
+    (out / "throughput.json").write_text(json.dumps({"provenance": meta, "results": rows}, indent=1))
+    lines = [f"# Training throughput, `{meta['scale']}` scale, av-sync tiny, one device", "",
+             f"{meta['device']}; torch {meta['torch']}; commit {meta['commit'][:12]}; {meta['date_utc']}. "
+             f"Each variant: {meta['warmup']} warm-up steps (compile, graph capture), then the timed steps between "
+             "two device syncs; all variants in one process, one after another.", "",
+             "| variant | model | batch | ms/step | examples/s | x old | compiled | CUDA graphs | warm-up s | peak GiB | loss |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['variant']} | {r['model']} | {r['batch_size']} | {r['ms_per_step']} | {r['examples_per_s']} | "
+                     f"{r['speedup_vs_old'] if r['speedup_vs_old'] is not None else 'unavailable: no old row'} | "
+                     f"{r['compiled']} | {r['cuda_graphs']} | {r['warmup_s']} | "
+                     f"{r['peak_memory_gib'] if r['peak_memory_gib'] is not None else 'unavailable: CPU'} | {r['loss']} |")
+    lines += ["", "Variants: " + "; ".join(f"`{k}` {v}" for k, v in VARIANTS.items() if k in {r['variant'] for r in rows}),
+              "", f"Command: `{meta['command']}`", ""]
+    (out / "throughput.md").write_text("\n".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--model", default="ccl")
+    ap.add_argument("--scale", default="small")
+    ap.add_argument("--variants", default="old,new")
+    ap.add_argument("--batch-size", type=int, default=512)
+    ap.add_argument("--steps", type=int, default=30, help="timed steps per variant")
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--clips", type=int, default=512)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args()
+    names = args.variants.split(",")
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        ap.error(f"--variants: unknown {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
+    if args.device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+    data, rend = load_data(args.scale, args.clips, args.model)
+    meta = {**provenance(args.device), "scale": args.scale, "warmup": args.warmup,
+            "command": "python benchmarks/train_throughput.py " + " ".join(
+                f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out")}
+    rows = []
+    for name in names:
+        row = measure(name, VARIANTS[name], args.model, args.scale, data, rend, args.batch_size, args.warmup, args.steps,
+                      args.device)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+        write_report(Path(args.out), rows, meta)  # after each variant: a kill keeps what was measured
+    print((Path(args.out) / "throughput.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

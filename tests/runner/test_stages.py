@@ -1,0 +1,74 @@
+"""`ccl-bench train --stage streams` then `--init-from`, end to end on CPU at tiny scale."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ccl_bench.cli import main
+from ccl_bench.runner.models import load_trained
+from ccl_bench.runner.train import STAGE_LR, merge_streams
+
+COMMON = ["--suite", "av-sync", "--scale", "tiny", "--clips", "8", "--batch-size", "2", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def stage1(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stage1")
+    for stream in ("video", "audio"):
+        code = main(["train", "--stage", "streams", "--streams", stream, "--steps", "2", "--out", str(root / stream), *COMMON])
+        assert code == 0
+    return root
+
+
+def test_stage1_runs_hold_one_stream_each(stage1):
+    for stream in ("video", "audio"):
+        keys = load_file(str(stage1 / stream / "ema.safetensors")).keys()
+        assert keys and all(k.startswith(f"{stream}_stream.") for k in keys)
+        info = json.loads((stage1 / stream / "config.json").read_text())
+        assert info["train"]["stage"] == "streams" and info["streams"] == [stream]
+        assert info["train"]["task_probs"] == {"video": {"t2v": 1.0}, "audio": {"t2a": 1.0}}[stream]
+
+
+def test_stage2_starts_from_the_stage1_streams(stage1, tmp_path):
+    merged = merge_streams([stage1 / "video", stage1 / "audio"], tmp_path / "streams")
+    out = tmp_path / "ccl"
+    frozen = ["--steps", "1", "--lr", "0", "--lr-cross", "0"]  # one step that moves nothing: the model at step 0
+    assert main(["train", "--model", "ccl", "--init-from", str(merged), *frozen, "--out", str(out), *COMMON]) == 0
+    info = json.loads((out / "config.json").read_text())
+    assert info["train"]["init_from"] == str(merged) and info["train"]["stage"] == "joint"
+    assert STAGE_LR["stage2"]["lr_cross"] == pytest.approx(10 * STAGE_LR["stage2"]["lr"])  # the paper's ratio
+    s1, s2 = load_file(str(merged / "ema.safetensors")), load_file(str(out / "ema.safetensors"))
+    assert all(torch.equal(s1[k], s2[k]) for k in s1)  # step 0: the streams are stage 1's
+    assert {k for k in s2 if k not in s1} and all(k.startswith("interactions.") for k in s2 if k not in s1)
+    # ... and so are its T2V and T2A predictions (the interaction's output starts at zero).
+    streams, _ = load_trained(merged)
+    model, _ = load_trained(out)
+    g, c = torch.Generator().manual_seed(0), model.cfg
+    xv, xa = torch.randn(2, c.video_in_dim, 32, 16, 16, generator=g), torch.randn(2, c.audio_in_dim, 128, generator=g)
+    t, text, mask = torch.rand(2, generator=g), torch.randn(2, 5, c.text_dim, generator=g), torch.ones(2, 5, dtype=torch.bool)
+    with torch.no_grad():
+        for task, pick in (("t2v", 0), ("t2a", 1)):
+            a = streams(xv, xa, t, t, text, mask, tasks=[task] * 2)[pick]
+            b = model(xv, xa, t, t, text, mask, tasks=[task] * 2)[pick]
+            assert torch.equal(a, b), task
+    # the two one-stream folders, named together, load the same
+    again = tmp_path / "ccl2"
+    arg = f"{stage1 / 'video'},{stage1 / 'audio'}"
+    assert main(["train", "--model", "ccl", "--init-from", arg, *frozen, "--out", str(again), *COMMON]) == 0
+    s3 = load_file(str(again / "ema.safetensors"))
+    assert all(torch.equal(s1[k], s3[k]) for k in s1)
+
+
+def test_init_from_one_stream_is_a_clear_error(stage1, tmp_path, capsys):
+    code = main(["train", "--model", "ccl", "--init-from", str(stage1 / "video"), "--steps", "1", "--out",
+                 str(tmp_path / "x"), *COMMON])
+    assert code == 2 and "stage 2 needs both video and audio" in capsys.readouterr().err
+
+
+def test_init_from_a_model_folder_is_refused(stage1, tmp_path, capsys):
+    run = tmp_path / "none"
+    assert main(["train", "--model", "none", "--steps", "1", "--out", str(run), *COMMON]) == 0
+    code = main(["train", "--model", "ccl", "--init-from", str(run), "--steps", "1", "--out", str(tmp_path / "x"), *COMMON])
+    assert code == 2 and "not 'streams'" in capsys.readouterr().err

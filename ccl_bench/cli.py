@@ -281,7 +281,8 @@ def _profile(args: argparse.Namespace) -> None:
     records = []
     for name in args.model.split(","):
         records += profile_model(name.strip(), args.scale, args.mode, guidance, args.dtype, args.batch, args.checkpointing,
-                                 device, clip, args.audio_rate, args.steps, args.repeats, parse_sets(args.set), rate)
+                                 device, clip, args.audio_rate, args.steps, args.repeats, parse_sets(args.set), rate,
+                                 compile_blocks=args.compile)
     add_interaction_shares([r for r in records if "step_ms" in r])
     from .tables import profile_table
 
@@ -449,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16")
     pr.add_argument("--batch", type=int, default=1)
     pr.add_argument("--checkpointing", action="store_true", help="activation checkpointing of every layer")
+    pr.add_argument("--compile", action="store_true", help="compiled regions (torch.compile per block stage)")
     pr.add_argument("--repeats", type=int, default=5)
     pr.add_argument("--device")
     pr.add_argument("--out", help="records as JSON")

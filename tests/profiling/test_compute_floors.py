@@ -45,3 +45,17 @@ def test_time_share_floor_is_1_2_times_the_flop_share(share, verdict):
 def test_missing_rows_are_unavailable_not_passed():
     lines = compute.floors([])
     assert all("unavailable" in line for line in lines) and not any("PASS" in line for line in lines)
+
+
+def test_tarp_bench_runs_every_path_and_the_partition_computes_less():
+    import torch
+
+    from ccl_bench.runner.profile import tarp_attention_bench
+
+    rows = tarp_attention_bench(video_tokens_grid=(21, 2, 2), audio_tokens=(157, 1000), heads=2, head_dim=16, lct=4,
+                                device="cpu", dtype=torch.float32, repeats=1)
+    kinds = {(r["audio_tokens"], r["kind"].split(" ")[0]): r for r in rows}
+    assert {k for _, k in kinds} == {"partitioned", "dense-masked", "auto", "dense"}
+    for na in (157, 1000):  # the window's scores only, against every partner token's
+        assert kinds[(na, "partitioned")]["flops"] < kinds[(na, "dense")]["flops"] / 4
+    assert kinds[(1000, "auto")]["kind"] == "auto (partitioned)"

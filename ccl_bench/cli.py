@@ -366,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--task", default="t2av", help="t2av, a2v, v2a, t2v or t2a")
     s.add_argument("--num", type=int, default=8)
     s.add_argument("--out", required=True)
-    s.add_argument("--guidance", default="ucg", choices=["ucg", "ucg-joint", "cfg", "ltx2"])
+    s.add_argument("--guidance", default="ucg", choices=["ucg", "ucg-joint", "cfg", "ltx2", "ovi-native", "ltx2-native"])
     s.add_argument("--steps", type=int, default=25)
     s.add_argument("--sampler", default="euler", choices=["euler", "heun"])
     s.add_argument("--seed", type=int, default=0)
@@ -393,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(r)
     r.add_argument("--suite", default="av-sync")
     r.add_argument("--task", help="t2av, a2v, v2a, t2v, t2a or all (default: the suite's)")
-    r.add_argument("--guidance", choices=["ucg", "ucg-joint", "cfg", "ltx2"], help="default: the suite's")
+    r.add_argument("--guidance", choices=["ucg", "ucg-joint", "cfg", "ltx2", "ovi-native", "ltx2-native"],
+                   help="default: the suite's")
     r.add_argument("--num-samples", type=int, help="prompts of the suite's test split (default: the suite's)")
     r.add_argument("--steps", type=int, help="sampling steps (default: the suite's)")
     r.add_argument("--seed", type=int)

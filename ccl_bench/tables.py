@@ -307,7 +307,8 @@ def weights_table(entries, folder) -> Table:
     table = Table("name", "file", "present", "checksum", "used by", "source", title=f"weights in {folder}")
     table.columns[3].overflow = table.columns[5].overflow = "fold"  # checksums and URLs in full
     for w in entries:
-        table.add_row(w.name, w.filename, "yes" if (Path(folder) / w.filename).is_file() else "no", w.checksum_kind,
+        table.add_row(w.name, w.filename, "yes" if (Path(folder) / w.filename).is_file() else "no",
+                      w.checksum_kind + (f" {w.sha256}" if w.sha256 else ""),
                       w.used_by, w.url)
     return table
 

@@ -46,7 +46,7 @@ class WeightsFile:
     @property
     def checksum_kind(self) -> str:
         if self.sha256:
-            return f"published sha256 {self.sha256}"
+            return "published sha256"
         if self.sha256_prefix:
             return f"published sha256 prefix {self.sha256_prefix}"
         if self.md5:

@@ -46,8 +46,6 @@ def interaction(cfg: ModelConfig, grid: tuple[int, int, int], na: int, batch: in
     if kind in ("gated", "ltx2", "ccl"):
         proj = batch * (linear(nv, dv, inner) * 2 + linear(na, da, inner) * 2  # q, o of each direction
                         + linear(na, da, inner) * 2 + linear(nv, dv, inner) * 2)  # k, v of each direction
-        if kind == "ltx2":  # adaLN tables from the time embeddings: 3 + 2 chunks per direction
-            proj += batch * (linear(1, dv, 3 * dv) + linear(1, da, 2 * da) + linear(1, da, 3 * da) + linear(1, dv, 2 * dv))
         if kind != "ccl":
             return proj + batch * (attention(nv, na, inner) + attention(na, nv, inner))
         from .interactions.tarp import tarp_plans
@@ -77,4 +75,6 @@ def forward_flops(cfg: ModelConfig, video_latent: tuple[int, int, int], audio_la
     a = batch * stream(na, text, cfg.audio_dim, cfg.audio_ffn_dim, cfg.layers, cfg.audio_in_dim * cfg.audio_patch,
                        cfg.audio_in_dim * cfg.audio_patch, cfg.text_dim, cfg.freq_dim)
     x = len(cfg.exchange_layers()) * interaction(cfg, grid, na, batch)
+    if cfg.interaction == "ltx2" and cfg.exchange_layers():  # the shared global adaLN, once per forward: 5 chunks a role
+        x += batch * (linear(1, cfg.video_dim, 5 * cfg.video_dim) + linear(1, cfg.audio_dim, 5 * cfg.audio_dim))
     return {"video": v, "audio": a, "interaction": x, "total": v + a + x}

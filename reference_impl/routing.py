@@ -97,8 +97,8 @@ def task_ids(tasks: Sequence[Task | str], device=None) -> torch.Tensor:
 class Route:
     """Per example, each `[B]` bool: may the video stream read audio tokens, may the audio stream read
     video tokens; `lct_on`: are the learnable context tokens readable (False with no partner = the
-    cross-modal branch zeroed, the baselines' "no modality"); `perturbed`: skip self-attention in
-    `stg_layers` (LTX-2's perturbed guidance pass)."""
+    cross-modal branch zeroed, the baselines' "no modality"); `perturbed`: perturb self-attention in
+    `stg_layers` the `perturb_mode` way (a perturbed guidance pass)."""
 
     video_reads_audio: torch.Tensor
     audio_reads_video: torch.Tensor
@@ -109,6 +109,7 @@ class Route:
     # work (which keeps it capturable in a CUDA graph): may lct_on hold a False, perturbed a True?
     lct_may_be_off: bool | None = None
     may_perturb: bool | None = None
+    perturb_mode: str = "skip"  # skip: self-attention skipped (STG, Ovi's SLG) | values: attention -> V (LTX-2)
 
     def __post_init__(self):
         b, dev = self.video_reads_audio.shape[0], self.video_reads_audio.device
@@ -127,7 +128,8 @@ class Route:
         cat = lambda name: torch.cat([getattr(r, name) for r in routes])  # noqa: E731
         return cls(cat("video_reads_audio"), cat("audio_reads_video"), cat("lct_on"), cat("perturbed"),
                    routes[0].stg_layers, lct_may_be_off=any(r.lct_may_be_off for r in routes),
-                   may_perturb=any(r.may_perturb for r in routes))
+                   may_perturb=any(r.may_perturb for r in routes),
+                   perturb_mode=next((r.perturb_mode for r in routes if r.may_perturb), "skip"))
 
     @classmethod
     def for_tasks(cls, tasks: Sequence[Task | str] | torch.Tensor, routing: str, device=None) -> Route:

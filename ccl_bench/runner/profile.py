@@ -98,8 +98,13 @@ def inputs(model, shapes: Shapes, batch: int, device, seed: int = 0):
 def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance: list[str] | None = None,
                   dtype: str = "bf16", batch: int = 1, checkpointing: bool = False, device: str | None = None,
                   clip: ClipSize = ClipSize(352, 640, 5.0), audio_rate: float = 31.25, steps: int = 50,
-                  repeats: int = 5, overrides: dict | None = None, matmul_flops: float | None = None) -> list[dict]:
-    """-> one record per measurement: mode train gives one, sample gives one per guidance scheme."""
+                  repeats: int = 5, overrides: dict | None = None, matmul_flops: float | None = None,
+                  compile_blocks: bool = False, optimizer: bool = True) -> list[dict]:
+    """-> one record per measurement: mode train gives one, sample gives one per guidance scheme.
+
+    checkpointing: False, True (recompute every layer) or a fraction of the layers (selective);
+    compile_blocks: `DualStreamModel.compile_blocks` (compiled regions); optimizer: the train step
+    includes AdamW's update (forward + backward + optimizer), as a training step costs."""
     from reference_impl.diffusion.guidance import GuidanceScales, guided_prediction, passes_per_step
     from reference_impl.flops import forward_flops
 
@@ -114,12 +119,16 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
     # bf16 weights at Wan scale (and their grads): what fits a 14B stream on one card; fp32 masters elsewhere.
     param_dtype = amp if scale.startswith("wan") and on_gpu else torch.float32
     model, shapes = model_and_shapes(name, scale, overrides or {}, clip, audio_rate, device, param_dtype)
-    model.gradient_checkpointing = checkpointing
+    model.gradient_checkpointing = bool(checkpointing)
+    model.checkpoint_fraction = 1.0 if checkpointing is True or not checkpointing else float(checkpointing)
+    if compile_blocks:
+        model.compile_blocks()
     cfg = model.cfg
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     nv, na = shapes.tokens(cfg)
     base = {"model": name, "scale": scale, "mode": mode, "batch": batch, "dtype": dtype,
             "param_dtype": str(param_dtype).replace("torch.", ""), "checkpointing": checkpointing,
+            "compiled": bool(compile_blocks), "optimizer": optimizer and mode == "train",
             "device": torch.cuda.get_device_name() if on_gpu else "cpu", "video_tokens": nv, "audio_tokens": na,
             "text_tokens": shapes.text, "clip": asdict(clip) if scale.startswith("wan") else "av-sync tiny rendering",
             "params": {"video": count(model.video_stream), "audio": count(model.audio_stream),
@@ -137,9 +146,10 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
     try:
         flops = count_flops(forward)
         base.update(flops_fwd=flops, flops_fwd_analytic=analytic["total"], flops_check=flops / analytic["total"],
-                    flops_fwd_interaction=analytic["interaction"])
+                    flops_fwd_interaction=analytic["interaction"], flop_share=analytic["interaction"] / analytic["total"])
         if mode == "train":
             model.train()
+            opt = (torch.optim.AdamW(model.parameters(), lr=1e-6, fused=True if on_gpu else None) if optimizer else None)
 
             def step():
                 model.zero_grad(set_to_none=True)
@@ -147,6 +157,8 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
                     pv, pa = model(x["video"], x["audio"], x["t_video"], x["t_audio"], x["text"])
                     loss = pv.float().square().mean() + pa.float().square().mean()
                 loss.backward()
+                if opt is not None:
+                    opt.step()
 
             fwd = time_call(forward, device, repeats=repeats)
             st = time_call(step, device, repeats=repeats)
@@ -160,7 +172,7 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
         else:
             model.eval()
             null = torch.zeros_like(x["text"])
-            for scheme in guidance or ["ucg", "ucg-joint", "cfg", "ltx2"]:
+            for scheme in guidance or ["ucg", "ucg-joint", "cfg", "ltx2"]:  # (and ovi-native, ltx2-native)
                 def guided(scheme=scheme):
                     with torch.no_grad(), autocast():
                         return guided_prediction(model, scheme, GuidanceScales(), x["video"], x["audio"], x["t_video"],

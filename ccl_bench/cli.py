@@ -221,8 +221,8 @@ def _weights(args: argparse.Namespace) -> None:
         folder = W.weights_dir(args.weights_dir)
         table = Table("name", "file", "present", "checksum", "used by", "source", title=f"weights in {folder}")
         for w in W.REGISTRY.values():
-            present = "yes" if (folder / w.filename).is_file() else "no"
-            table.add_row(w.name, w.filename, present, w.checksum_kind, w.used_by, w.url)
+            present = "yes" if W.path_of(w.name, args.weights_dir).is_file() else "no"
+            table.add_row(w.name, w.filename, present, w.checksum_kind, w.used_by, w.url or w.source)
         out.print(table)
         return
     if not args.name:

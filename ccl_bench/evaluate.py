@@ -22,7 +22,16 @@ import numpy as np
 
 from . import __version__
 from .errors import CCLBenchError, ClipError, UnknownNameError
-from .features import Analysis, AVAlignAnalysis, FeatureCache, I3DFeatures, SyncAnalysis, VGGishFeatures, content_hash
+from .features import (
+    Analysis,
+    AVAlignAnalysis,
+    AVSyncEncoderFeatures,
+    FeatureCache,
+    I3DFeatures,
+    SyncAnalysis,
+    VGGishFeatures,
+    content_hash,
+)
 from .io import VIDEO_SUFFIXES, read_clip
 from .io.reader import find_sidecar
 from .metrics import METRICS, Context, Subset
@@ -39,6 +48,8 @@ class ClipItem:
     audio: Path | None = None  # sidecar
     events: list[float] | None = None  # ground-truth event times (s), where the folder gives them
     events_true_of: str | None = None  # "video" | "audio" | "both" | None: which stream the events describe
+    caption: str | None = None  # the prompt, where a manifest gives it
+    label: str | None = None  # the scene family, where a manifest gives it
 
 
 @dataclass
@@ -80,7 +91,7 @@ def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:
             true_of = {"v2a": "video", "a2v": "audio"}.get(task) if task else (
                 "both" if perturbed is None else ("audio" if perturbed == "freeze" else "video"))
             items.append(ClipItem(str(c.get("id", video.stem)), video, d / c["audio"] if c.get("audio") else None,
-                                  [float(e["t"]) for e in c.get("events", [])], true_of))
+                                  [float(e["t"]) for e in c.get("events", [])], true_of, c.get("caption"), c.get("label")))
         return ClipSet(d, items, manifest, missing)
     videos = sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
     if not videos:
@@ -97,6 +108,8 @@ def make_analysis(kind: str, protocol: str, weights_dir, device: str) -> Analysi
         return SyncAnalysis()
     if kind == "av-align":
         return AVAlignAnalysis()
+    if kind in ("avsync-video", "avsync-audio"):
+        return AVSyncEncoderFeatures(kind.removeprefix("avsync-"), weights_dir, device)
     raise ValueError(kind)
 
 
@@ -208,8 +221,11 @@ def context_for(items: Sequence[ClipItem], ddof: int) -> Context:
     def known(i: ClipItem, stream: str):
         return np.array(i.events) if i.events is not None and i.events_true_of == stream else None
 
+    from .features.avsync_labels import clip_labels
+
     return Context(covariance_ddof=ddof, gt_visual=[known(i, "video") for i in items],
-                   gt_audio=[known(i, "audio") for i in items])
+                   gt_audio=[known(i, "audio") for i in items],
+                   prompt_labels=[clip_labels(i.label, i.caption) if i.caption or i.label else None for i in items])
 
 
 def compute_metric(name: str, pred: SetResults, ref: SetResults | None, ctx: Context, bootstrap: int, seed: int) -> dict:
@@ -241,8 +257,10 @@ def compute_metric(name: str, pred: SetResults, ref: SetResults | None, ctx: Con
 def _why_none(name: str, p, r) -> str:
     if name == "fad-inf":
         return f"FD-inf needs at least 500 embeddings, got {sum(len(x['features']) for x in p)}"
-    if name in ("fvd", "kvd", "fad"):
+    if name in ("fvd", "kvd", "fad", "avsync-fvd", "avsync-fad"):
         return "too few feature rows for a covariance"
+    if name.startswith("prompt-accuracy"):
+        return "no clip has caption labels (needs a manifest with each clip's caption and label)"
     if name == "av-align":
         return "no clip has an audio onset or an optical-flow peak"
     return "no clip has an audio onset or a visual event"
@@ -377,6 +395,11 @@ def _protocol_of(name: str, analysis: Analysis, fvd_protocol: str) -> dict:
         divisor = "N - 1" if analysis.protocol["covariance_ddof"] == 1 else "N"
         base["statistics"] = (f"Frechet, covariance / ({divisor})" if name == "fvd"
                               else "unbiased MMD^2, kernel (x.y / d + 1)^3, 100 subsets of <= 1000")
+    if name in ("avsync-fvd", "avsync-fad"):
+        base["statistics"] = "Frechet over one embedding per clip, covariance / (N - 1)"
+    if name.startswith("prompt-accuracy"):
+        base["statistics"] = ("share of clips with caption labels whose predicted labels all match: the family (manifest "
+                              "`label`) and the caption's " + ("colour" if name.endswith("video") else "pitch") + " word")
     if name in ("fad", "fad-inf"):
         base["statistics"] = "Frechet over all 0.96 s examples, covariance / (N - 1)" + (
             "; FD-inf: 25 sizes from 500, with replacement, intercept of FD vs 1/n" if name == "fad-inf" else "")

@@ -17,26 +17,20 @@ Preprocessing (any clip the harness reads maps to the input the encoders were tr
   frames/s, 64 Slaney mel bands 40-8000 Hz, centred frames), `(ln(mel + 1e-5) + 4.5) / 5`
   -> `[1, 64, 128]` (channel, mel, frame) a window.
 
-Labels (`clip_labels`), read from what a suite manifest holds (the family `label`, the caption, the
-events); a label a family does not define is `None` (masked in training, not scored):
-- family: one of the suite's five families;
-- colour: the single colour word of the caption (multi-object names several: masked);
-- pitch: `low` / `high`, the beep of the flash-beep caption (the only caption that names a pitch);
-- count: number of events, 0..3 and `4+`."""
+Labels: `avsync_labels`."""
 
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..suites.av_sync import FAMILIES
-from ..suites.synth import COLORS
+from .avsync_labels import CLASSES, HEADS, PROMPT_LABELS, PROTOCOL, clip_labels
 
-PROTOCOL = "ccl-avsync-features-v1"
+__all__ = ["CLASSES", "HEADS", "PROMPT_LABELS", "PROTOCOL", "clip_labels"]  # the label vocabulary, re-exported
+
 FPS = 16.0
 FRAMES = 32
 SIZE = 32
@@ -51,34 +45,6 @@ LOG_OFFSET = 1e-5
 NORM_MEAN, NORM_SCALE = -4.5, 5.0
 MEL_FRAMES = SAMPLES // HOP  # 128
 EMBED = 128
-
-CLASSES: dict[str, list[str]] = {
-    "family": list(FAMILIES),
-    "colour": list(COLORS),
-    "pitch": ["low", "high"],
-    "count": ["0", "1", "2", "3", "4+"],
-}
-HEADS = {"video": ("family", "colour", "count"), "audio": ("family", "pitch", "count")}
-# What a prompt names that each modality can show: prompt accuracy checks these (where the caption has them).
-PROMPT_LABELS = {"video": ("family", "colour"), "audio": ("family", "pitch")}
-
-
-def clip_labels(family: str | None, caption: str | None, events: list | None = None) -> dict[str, int | None]:
-    """Class indices of a clip's labels (see the module docstring); `None` where not defined."""
-    out: dict[str, int | None] = {k: None for k in CLASSES}
-    if family in CLASSES["family"]:
-        out["family"] = CLASSES["family"].index(family)
-    words = re.findall(r"[a-z]+", (caption or "").lower())
-    colours = [w for w in words if w in COLORS]
-    if len(colours) == 1:
-        out["colour"] = CLASSES["colour"].index(colours[0])
-    m = re.search(r"\b(low|high) beep\b", (caption or "").lower())
-    if m:
-        out["pitch"] = CLASSES["pitch"].index(m.group(1))
-    if events is not None:
-        out["count"] = min(len(events), len(CLASSES["count"]) - 1)
-    return out
-
 
 # ---- preprocessing -------------------------------------------------------------------------------
 

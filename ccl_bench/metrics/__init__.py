@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import avsync_features as AF
 from . import stats
 from .sync import distances, peak_lag, xcorr_curve
 
@@ -21,7 +22,7 @@ Results = Sequence[dict[str, np.ndarray]]  # one dict of arrays per clip, from a
 class Metric:
     name: str
     description: str
-    analysis: str  # which per-clip analysis it reads: i3d | vggish | sync | av-align
+    analysis: str  # which per-clip analysis it reads: i3d | vggish | sync | av-align | avsync-video | avsync-audio
     needs_ref: bool
     better: str  # lower | higher | zero (an offset: best at 0)
     unit: str
@@ -39,6 +40,7 @@ class Context:
     gt_audio: Sequence[np.ndarray | None] | None = None
     max_offset_s: float = 1.0
     kvd_subsets: int = 100
+    prompt_labels: Sequence[dict | None] | None = None  # per predicted clip: the caption's labels (avsync_labels)
 
 
 def _stack(res: Results, key: str = "features") -> np.ndarray:
@@ -141,6 +143,14 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            "higher", "", 1, _event_hit),
     Metric("sync-offset", "lag of the peak cross-correlation of audio onset strength and visual event strength "
            "(positive: sound late)", "sync", False, "zero", "ms", 1, _sync_offset),
+    Metric("avsync-fvd", "Frechet distance of the suite-native video encoder's embeddings (ccl-avsync-features-v1)",
+           "avsync-video", True, "lower", "", 2, AF.frechet),
+    Metric("avsync-fad", "Frechet distance of the suite-native audio encoder's embeddings (ccl-avsync-features-v1)",
+           "avsync-audio", True, "lower", "", 2, AF.frechet),
+    Metric("prompt-accuracy-video", "share of clips whose predicted family and colour match the caption "
+           "(suite-native video encoder)", "avsync-video", False, "higher", "", 1, AF.prompt_accuracy("video")),
+    Metric("prompt-accuracy-audio", "share of clips whose predicted family and pitch match the caption "
+           "(suite-native audio encoder)", "avsync-audio", False, "higher", "", 1, AF.prompt_accuracy("audio")),
 )}
 
 

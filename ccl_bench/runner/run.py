@@ -28,8 +28,9 @@ from ..suites import build_suite, load_suite
 TASKS = ("t2av", "a2v", "v2a", "t2v", "t2a")
 # Which metrics a task's output can be judged by: the generated modality's distribution, and the
 # synchrony wherever sound and picture belong together (A2V/V2A: the kept stream's known events).
-TASK_READS = {"t2av": {"i3d", "vggish", "sync", "av-align"}, "t2v": {"i3d"}, "t2a": {"vggish"},
-              "a2v": {"i3d", "sync", "av-align"}, "v2a": {"vggish", "sync", "av-align"}}
+TASK_READS = {"t2av": {"i3d", "vggish", "sync", "av-align", "avsync-video", "avsync-audio"}, "t2v": {"i3d", "avsync-video"},
+              "t2a": {"vggish", "avsync-audio"}, "a2v": {"i3d", "sync", "av-align", "avsync-video"},
+              "v2a": {"vggish", "sync", "av-align", "avsync-audio"}}
 
 
 def checkpoint_dirs() -> list[Path]:
@@ -76,9 +77,11 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         num_samples: int | None = None, steps: int | None = None, seed: int | None = None, device: str | None = None,
         checkpoint: str | Path | None = None, overrides: dict | None = None, bootstrap: int = 200,
         weights_dir: str | Path | None = None, cache_dir: str | Path | None = None, show_progress: bool = True) -> dict:
-    """The main job for one model on one suite -> the result dict (also written to disk)."""
+    """The main job for one model on one suite -> the result dict (also written to disk). `model` may be a
+    pseudo-model (`ceiling`, `floor`: `runner.pseudo`), which needs no checkpoint."""
     from ..evaluate import evaluate, save_results
     from ..tables import write_result
+    from .pseudo import PSEUDO_MODELS, generate_pseudo
     from .sample import generate
 
     spec = load_suite(suite)
@@ -93,15 +96,21 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
     steps = steps or int(cfg_run["steps"])
     seed = int(cfg_run["seed"] if seed is None else seed)
     device = device_for(world(), device)
-    if checkpoint is None:
+    pseudo = model in PSEUDO_MODELS
+    if pseudo and (checkpoint is not None or overrides):
+        raise CCLBenchError(f"--model {model} is a pseudo-model ({PSEUDO_MODELS[model]}): it takes no --checkpoint or --set")
+    if pseudo:
+        ck_info = {}
+    elif checkpoint is None:
         if overrides or str(model).endswith((".yaml", ".yml")):
             raise CCLBenchError(f"model '{model}' with {overrides or 'a model file'} has no shipped checkpoint; train one "
                                 f"with `ccl-bench train --model {model} --suite {suite} --scale small --steps 1080 --out DIR"
                                 + "".join(f" --set {k}={v}" for k, v in (overrides or {}).items())
                                 + "` and pass `--checkpoint DIR`")
         checkpoint = find_checkpoint(spec.name, model)
-    checkpoint = _relative(Path(checkpoint))
-    ck_info = json.loads((checkpoint / "config.json").read_text()) if (checkpoint / "config.json").is_file() else {}
+    if not pseudo:
+        checkpoint = _relative(Path(checkpoint))
+        ck_info = json.loads((checkpoint / "config.json").read_text()) if (checkpoint / "config.json").is_file() else {}
     rendering = ck_info.get("rendering", cfg_run["rendering"])
 
     root = Path(out) / spec.name
@@ -118,9 +127,15 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         if device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
-        manifest = generate(checkpoint, spec.name, t, num, clip_dir, guidance=guidance, steps=steps,
-                            sampler=cfg_run["sampler"], seed=seed, split=cfg_run["split"], device=device,
-                            show_progress=show_progress, overrides=overrides)
+        if pseudo:
+            if w.main:
+                generate_pseudo(model, spec.name, t, num, clip_dir, rendering=rendering, seed=seed, split=cfg_run["split"])
+            barrier(w)
+            manifest = json.loads((clip_dir / "manifest.json").read_text())
+        else:
+            manifest = generate(checkpoint, spec.name, t, num, clip_dir, guidance=guidance, steps=steps,
+                                sampler=cfg_run["sampler"], seed=seed, split=cfg_run["split"], device=device,
+                                show_progress=show_progress, overrides=overrides)
         seconds = time.perf_counter() - start
         names = [m for m in spec.metrics if METRICS[m].analysis in TASK_READS[t]]
         res, pred_res, ref_res = evaluate(clip_dir, ref_dir, metrics=names, protocol=spec.protocol, device=device,
@@ -139,9 +154,13 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
                                              **peak_memory_gb(device)},
                               "excluded": res["clips"]["pred"]["excluded"]}
         prov = res["provenance"]
-    prov.update({"checkpoint": str(checkpoint), "checkpoint_sha256": sha256(checkpoint / "ema.safetensors"),
-                 "checkpoint_train": {k: ck_info.get(k) for k in ("steps_done", "train_clips", "provenance") if k in ck_info},
-                 "ccl_bench": __version__})
+    if pseudo:
+        prov.update({"pseudo_model": PSEUDO_MODELS[model], "ccl_bench": __version__})
+    else:
+        prov.update({"checkpoint": str(checkpoint), "checkpoint_sha256": sha256(checkpoint / "ema.safetensors"),
+                     "checkpoint_train": {k: ck_info.get(k) for k in ("steps_done", "train_clips", "provenance")
+                                          if k in ck_info},
+                     "ccl_bench": __version__})
     result["provenance"] = {**prov, "processes": w.size}
     if w.main:
         write_result(result, root / f"{model}.json")

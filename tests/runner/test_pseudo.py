@@ -1,0 +1,76 @@
+"""The pseudo-models that frame a table: `ceiling` (the suite's clips through the codecs) scores what a
+perfect model could, `floor` (noise clips) scores chance, and the suite-native FD tells them apart."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+from ccl_bench.evaluate import load_clipset
+from ccl_bench.features.avsync_labels import PROMPT_LABELS, clip_labels
+from ccl_bench.runner.pseudo import generate_pseudo
+from ccl_bench.runner.run import run
+
+NUM = 20
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pseudo")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CCL_BENCH_HOME", str(out / "home"))  # no I3D / VGGish weights: those metrics are unavailable
+    res = {m: run(m, "av-sync", out=out, num_samples=NUM, bootstrap=20, device="cpu", show_progress=False)
+           for m in ("ceiling", "floor")}
+    mp.undo()
+    return out, {m: r["tasks"]["t2av"]["metrics"] for m, r in res.items()}
+
+
+def chance(folder, modality: str) -> float:
+    """Expected prompt accuracy of guessing uniformly: 1/5 per family, times 1/8 per stated colour or 1/2 per pitch."""
+    p = []
+    for item in load_clipset(folder).items:
+        lab = clip_labels(item.label, item.caption)
+        extra = {"colour": 1 / 8, "pitch": 1 / 2}
+        p.append(np.prod([1 / 5] + [extra[h] for h in PROMPT_LABELS[modality][1:] if lab[h] is not None]))
+    return float(np.mean(p))
+
+
+def test_ceiling_scores_the_prompts_and_floor_scores_chance(rows):
+    out, m = rows
+    for modality in ("video", "audio"):
+        name = f"prompt-accuracy-{modality}"
+        assert m["ceiling"][name]["value"] >= 0.9, name
+        # Floor: not above chance (one-sided binomial test at 1%).
+        p = chance(out / "av-sync" / "clips" / "floor" / "t2av", modality)
+        assert m["floor"][name]["value"] * NUM <= binom.ppf(0.99, NUM, p), (name, m["floor"][name]["value"], p)
+
+
+def test_suite_native_fd_of_the_ceiling_is_a_small_fraction_of_the_floors(rows):
+    _, m = rows
+    for name in ("avsync-fvd", "avsync-fad"):
+        assert m["ceiling"][name]["value"] < 0.1 * m["floor"][name]["value"], name
+        assert m["ceiling"][name]["protocol"]["name"] == "ccl-avsync-features-v1"
+
+
+def test_pseudo_rows_carry_what_they_are(rows):
+    out, _ = rows
+    res = json.loads((out / "av-sync" / "floor.json").read_text())
+    assert "noise" in res["provenance"]["pseudo_model"] and "checkpoint_sha256" not in res["provenance"]
+    assert res["tasks"]["t2av"]["generation"]["nfe_per_clip"] == 0
+
+
+def test_floor_is_deterministic_by_seed_and_keeps_a_conditioning_stream(tmp_path):
+    a = generate_pseudo("floor", "av-sync", "v2a", 2, tmp_path / "a", seed=3)
+    generate_pseudo("floor", "av-sync", "v2a", 2, tmp_path / "b", seed=3)
+    generate_pseudo("floor", "av-sync", "v2a", 2, tmp_path / "c", seed=4)
+    generate_pseudo("ceiling", "av-sync", "v2a", 2, tmp_path / "ref", seed=3)
+    from ccl_bench.io import read_clip
+
+    def clip(d, i=0):
+        return read_clip(tmp_path / d / a["clips"][i]["video"])
+
+    np.testing.assert_array_equal(clip("a").audio, clip("b").audio)
+    assert not np.array_equal(clip("a").audio, clip("c").audio)
+    np.testing.assert_array_equal(clip("a").video, clip("ref").video)  # V2A keeps the suite's video
+    assert a["clips"][0]["condition"] == {"modality": "video", "source": a["clips"][0]["id"]}

@@ -26,7 +26,7 @@ EXIT_USER_ERROR = 2
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors that mean bad input, printed as one line: ours and the model registry's."""
     from reference_impl import ModelSpecError
-    from reference_impl.models import CheckpointError
+    from reference_impl.streams import CheckpointError
 
     return (CCLBenchError, ModelSpecError, CheckpointError)
 

@@ -17,7 +17,7 @@ import numpy as np
 from rich.table import Table
 
 from .errors import CCLBenchError
-from .metrics import METRICS, Subset
+from .metrics import METRICS
 
 
 @dataclass
@@ -104,8 +104,7 @@ def _paired(m, per, shared: list[str], bootstrap: int, seed: int) -> list[dict |
     def value(k: int, draw: np.ndarray):
         ids, res, ref, ctx = per[k]
         sel = index[k][draw]
-        pred = Subset([res[m.analysis][i] for i in sel], sel)
-        return m.value(pred, ref.get(m.analysis) if m.needs_ref else None, ctx)
+        return m.value([res[m.analysis][i] for i in sel], ref.get(m.analysis) if m.needs_ref else None, ctx, sel)
 
     diffs = [[] for _ in per]
     for _ in range(bootstrap):

@@ -34,8 +34,8 @@ from .features import (
 )
 from .io import VIDEO_SUFFIXES, read_clip
 from .io.reader import find_sidecar
-from .metrics import METRICS, Context, Subset
-from .metrics.stats import bootstrap_ci
+from .metrics import METRICS, Context
+from .metrics.score import family_entries, metric_entry
 from .progress import progress
 
 DEFAULT_PROTOCOL = "videogpt"
@@ -48,8 +48,8 @@ class ClipItem:
     audio: Path | None = None  # sidecar
     events: list[float] | None = None  # ground-truth event times (s), where the folder gives them
     events_true_of: str | None = None  # "video" | "audio" | "both" | None: which stream the events describe
-    caption: str | None = None  # the prompt, where a manifest gives it
-    label: str | None = None  # the scene family, where a manifest gives it
+    label: str | None = None  # scene family (manifest `label`), for the per-family breakdown
+    caption: str | None = None  # the prompt (manifest `caption`), for prompt accuracy
 
 
 @dataclass
@@ -91,7 +91,8 @@ def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:
             true_of = {"v2a": "video", "a2v": "audio"}.get(task) if task else (
                 "both" if perturbed is None else ("audio" if perturbed == "freeze" else "video"))
             items.append(ClipItem(str(c.get("id", video.stem)), video, d / c["audio"] if c.get("audio") else None,
-                                  [float(e["t"]) for e in c.get("events", [])], true_of, c.get("caption"), c.get("label")))
+                                  [float(e["t"]) for e in c.get("events", [])], true_of, c.get("label"),
+                                  c.get("caption")))
         return ClipSet(d, items, manifest, missing)
     videos = sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
     if not videos:
@@ -228,42 +229,18 @@ def context_for(items: Sequence[ClipItem], ddof: int) -> Context:
                    prompt_labels=[clip_labels(i.label, i.caption) if i.caption or i.label else None for i in items])
 
 
-def compute_metric(name: str, pred: SetResults, ref: SetResults | None, ctx: Context, bootstrap: int, seed: int) -> dict:
+def compute_metric(name: str, pred: SetResults, ref: SetResults | None, ctx: Context, bootstrap: int, seed: int,
+                   tick=None) -> dict:
+    """One metric's entry (`ccl_bench.metrics.score`), with its breakdown per scene family."""
     m = METRICS[name]
     p = pred.results[m.analysis]
     r = ref.results[m.analysis] if (ref is not None and m.needs_ref) else None
-    if len(p) < m.min_clips or (m.needs_ref and len(r) < m.min_clips):
-        return _unavailable(f"needs at least {m.min_clips} decodable clips per set, got {len(p)}"
-                            + (f" and {len(r)}" if m.needs_ref else ""))
-    value = m.value(p, r, ctx)
-    if value is None:
-        return _unavailable(_why_none(name, p, r))
-    groups = [len(p)] + ([len(r)] if m.needs_ref else [])
-
-    def replicate(idx: Sequence[np.ndarray]):
-        sp = Subset([p[i] for i in idx[0]], idx[0])
-        sr = [r[i] for i in idx[1]] if m.needs_ref else None
-        return m.value(sp, sr, ctx)
-
-    lo, hi = bootstrap_ci(replicate, groups, samples=bootstrap, seed=seed) if bootstrap else (float("nan"),) * 2
-    out = {"value": value, "ci95": [lo, hi], "n": len(p), "unit": m.unit, "better": m.better}
-    if m.needs_ref:
-        out["n_ref"] = len(r)
-    if m.analysis == "i3d" and min(len(p), len(r)) < 256:
-        out["note"] = f"from {min(len(p), len(r))} clips: FVD/KVD are biased at small N; compare only at equal N"
+    out = metric_entry(m, p, r, ctx, bootstrap, seed, tick)
+    labels = [i.label for i in pred.items]
+    if "value" in out and len({x for x in labels if x is not None}) > 1:
+        ref_labels = [i.label for i in ref.items] if r is not None else None
+        out["per_family"] = family_entries(m, p, r, ctx, labels, ref_labels, bootstrap, seed, tick)
     return out
-
-
-def _why_none(name: str, p, r) -> str:
-    if name == "fad-inf":
-        return f"FD-inf needs at least 500 embeddings, got {sum(len(x['features']) for x in p)}"
-    if name in ("fvd", "kvd", "fad", "avsync-fvd", "avsync-fad"):
-        return "too few feature rows for a covariance"
-    if name.startswith("prompt-accuracy"):
-        return "no clip has caption labels (needs a manifest with each clip's caption and label)"
-    if name == "av-align":
-        return "no clip has an audio onset or an optical-flow peak"
-    return "no clip has an audio onset or a visual event"
 
 
 def provenance(extra: dict | None = None) -> dict:
@@ -310,6 +287,8 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
     for n in names:
         if n not in METRICS:
             raise UnknownNameError("metric", n, list(METRICS))
+    # Each sync metric brings its chance-corrected twin.
+    names += [f"{n}-cc" for n in names if f"{n}-cc" in METRICS and f"{n}-cc" not in names]
     if protocol not in PRESETS:
         raise UnknownNameError("FVD protocol", protocol, list(PRESETS))
     from .distributed import device_for, world
@@ -349,8 +328,11 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
     for n in names:
         if n in out:
             continue
-        out[n] = compute_metric(n, pred_res, ref_res, ctx, bootstrap, seed)
-        out[n]["protocol"] = _protocol_of(n, analyses[METRICS[n].analysis], protocol)
+        with progress(show_progress) as bar:
+            task = bar.add_task(f"intervals {n}", total=None)
+            out[n] = compute_metric(n, pred_res, ref_res, ctx, bootstrap, seed, tick=lambda t=task: bar.advance(t))
+        a = analyses[METRICS[n].analysis]
+        out[n]["protocol"] = METRICS[n].protocol(a.name, a.protocol, ctx)
     clips = {"pred": {"folder": str(pred_set.folder), "clips": len(pred_set.items) + len(pred_set.missing),
                       "used": len(pred_res.ids), "excluded": pred_res.excluded,
                       "conversions": {k: dict(v) for k, v in pred_res.conversions.items() if v}}}
@@ -386,21 +368,3 @@ def load_results(path: str | Path) -> dict[str, dict[str, dict[str, np.ndarray]]
             kind, cid, key = k.split("|")
             out.setdefault(kind, {}).setdefault(cid, {})[key] = z[k]
     return out
-
-
-def _protocol_of(name: str, analysis: Analysis, fvd_protocol: str) -> dict:
-    m = METRICS[name]
-    base = {"metric": name, "analysis": analysis.name, **analysis.protocol}
-    if m.analysis == "i3d":
-        divisor = "N - 1" if analysis.protocol["covariance_ddof"] == 1 else "N"
-        base["statistics"] = (f"Frechet, covariance / ({divisor})" if name == "fvd"
-                              else "unbiased MMD^2, kernel (x.y / d + 1)^3, 100 subsets of <= 1000")
-    if name in ("avsync-fvd", "avsync-fad"):
-        base["statistics"] = "Frechet over one embedding per clip, covariance / (N - 1)"
-    if name.startswith("prompt-accuracy"):
-        base["statistics"] = ("share of clips with caption labels whose predicted labels all match: the family (manifest "
-                              "`label`) and the caption's " + ("colour" if name.endswith("video") else "pitch") + " word")
-    if name in ("fad", "fad-inf"):
-        base["statistics"] = "Frechet over all 0.96 s examples, covariance / (N - 1)" + (
-            "; FD-inf: 25 sizes from 500, with replacement, intercept of FD vs 1/n" if name == "fad-inf" else "")
-    return base

@@ -3,9 +3,10 @@
 `build_model(name, scale, **overrides)`, `list_models()`, `parameter_counts(name, scale)`."""
 
 from .config import MODELS, SCALES, ModelConfig
-from .models import DualStreamModel, load_wan_checkpoint
+from .dual_stream import DualStreamModel
 from .registry import ModelSpecError, build_model, list_models, list_scales, parameter_counts, resolve_config
 from .routing import Route, Task
+from .streams import load_wan_checkpoint
 
 __all__ = [
     "MODELS",

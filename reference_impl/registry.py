@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from .config import MODELS, SCALES, ModelConfig, coerce, field_names
-from .models import DualStreamModel
+from .dual_stream import DualStreamModel
 
 
 class ModelSpecError(ValueError):

@@ -43,8 +43,10 @@ class Task(StrEnum):
     def audio_reads_video(self) -> bool:
         return self in (Task.T2AV, Task.V2A)
 
-
-TASKS = list(Task)
+    @property
+    def training_probability(self) -> float:
+        """The paper's task mix [reported]: T2V 0.10, T2A 0.10, T2AV 0.60, A2V 0.15, V2A 0.15."""
+        return {Task.T2V: 0.10, Task.T2A: 0.10, Task.T2AV: 0.60, Task.A2V: 0.15, Task.V2A: 0.15}[self]
 
 
 @dataclass

@@ -187,17 +187,17 @@ class VGGishFeatures(Analysis):
 
 
 class SyncAnalysis(Analysis):
-    """Audio onsets, visual events and both strength curves (`ccl_bench.metrics.sync`)."""
+    """Audio onsets, visual events and both strength curves (`ccl_bench.features.onsets`)."""
 
     def __init__(self):
-        from ..metrics.sync import HOP_S, RATE, RISE_FRAMES, SyncParams
+        from .onsets import HOP_S, RATE, RISE_FRAMES, SyncParams
 
         self.params = SyncParams()
         super().__init__(name="sync", protocol={"name": "ccl-event-sync-v1", "rate": RATE, "hop_s": HOP_S,
                                                 "rise_frames": RISE_FRAMES, **self.params.to_dict()})
 
     def compute(self, clip):
-        from ..metrics import sync as S
+        from . import onsets as S
 
         conv: list[str] = []
         audio = mono_at(clip, S.RATE, conv)
@@ -212,23 +212,24 @@ class SyncAnalysis(Analysis):
 
 
 class AVAlignAnalysis(Analysis):
-    """Audio and video peaks of the AV-Align protocol (`ccl_bench.metrics.av_align`)."""
+    """Audio peaks and the optical-flow trajectory of the AV-Align protocol (`ccl_bench.features.flow`);
+    the video peaks are picked by each preset from the trajectory."""
 
     def __init__(self):
-        from ..metrics import av_align as A
+        from . import flow as A
 
         super().__init__(name="av-align", protocol={"name": "av-align-tempotokens", "audio_rate": A.AUDIO_RATE,
-                                                    "farneback": list(A.FARNEBACK), "flow_decimals": A.ROUND_DECIMALS})
+                                                    "farneback": list(A.FARNEBACK), "flow": "unrounded"})
 
     def compute(self, clip):
-        from ..metrics import av_align as A
+        from . import flow as A
 
         conv: list[str] = []
         if clip.audio.shape[0] != 1:
             conv.append(f"down-mixed {clip.audio.shape[0]} channels to mono")
         if clip.sample_rate != A.AUDIO_RATE:
             conv.append(f"resampled audio {clip.sample_rate} -> {A.AUDIO_RATE} Hz (soxr_hq, as librosa.load)")
-        flow = self.video_part(clip, lambda c: {"video_peaks": A.video_peaks(A.flow_trajectory(c.video), c.fps)})
+        flow = self.video_part(clip, lambda c: {"flow": A.flow_trajectory(c.video)})
         return {"audio_peaks": A.audio_peaks(to_channels(clip.audio, 1)[0], clip.sample_rate), **flow,
                 "fps": np.array([clip.fps])}, conv
 

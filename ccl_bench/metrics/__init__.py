@@ -1,157 +1,291 @@
-"""The metric registry: what each metric reads, its protocol, direction and minimum sample, and its
-value as a function of per-clip analysis results (so a bootstrap can resample clips).
+"""The metric registry: each `Metric` is a keyword record of what it reads, its direction, minimum
+sample, protocol text and the reason it gives when it has no value, and two pure functions: a clip's
+analysis -> a typed per-clip state (`metrics.state`), and the merged state -> the value. Scoring only:
+the signals come from `ccl_bench.features`; `metrics.score` adds intervals, chance levels and the
+per-family breakdown.
 
-Every value is computed by pure functions (`stats`, `sync`, `av_align`); `ccl_bench.evaluate` runs
-the analyses over clip folders and fills in confidence intervals."""
+A metric's state reads the sound of one clip and the picture of another (the same clip, except for
+the mismatched pairs that measure a sync metric's chance level)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
+from ..features.flow import FLOW_FLOOR, av_align_halves, video_peaks
+from ..features.onsets import sync_halves
 from . import avsync_features as AF
 from . import stats
+from .av_align import iou, iou_legacy
+from .state import ClipScores, CrossCorrelation, EventPairing, FeatureRows
 from .sync import distances, peak_lag, xcorr_curve
 
 Results = Sequence[dict[str, np.ndarray]]  # one dict of arrays per clip, from an analysis
 
 
 @dataclass(frozen=True)
-class Metric:
-    name: str
-    description: str
-    analysis: str  # which per-clip analysis it reads: i3d | vggish | sync | av-align | avsync-video | avsync-audio
-    needs_ref: bool
-    better: str  # lower | higher | zero (an offset: best at 0)
-    unit: str
-    min_clips: int  # fewer predicted (and reference) clips than this: unavailable
-    value: Callable  # (pred results, ref results or None, context) -> float | None
-
-
-@dataclass(frozen=True)
 class Context:
-    """What a metric needs beyond the results: the predicted clips' reference events where a task
-    makes one stream's events known (V2A: the conditioning video's; A2V: the conditioning audio's)."""
+    """What a metric needs beyond the results: the FVD preset's covariance divisor, and the predicted
+    clips' known events where a task keeps one stream (V2A: the conditioning video's; A2V: its audio's)."""
 
-    covariance_ddof: int = 1
+    covariance_ddof: int = 1  # the FVD/KVD preset's; FAD keeps its own
     gt_visual: Sequence[np.ndarray | None] | None = None  # per predicted clip, or None
     gt_audio: Sequence[np.ndarray | None] | None = None
     max_offset_s: float = 1.0
     kvd_subsets: int = 100
-    prompt_labels: Sequence[dict | None] | None = None  # per predicted clip: the caption's labels (avsync_labels)
+    prompt_labels: Sequence[dict | None] | None = None  # per predicted clip: its prompt's labels (avsync_labels)
+
+    def subset(self, indices: Sequence[int]) -> Context:
+        """The context of the clips at `indices` (in that order)."""
+        pick = (lambda xs: None if xs is None else [xs[i] for i in indices])
+        return replace(self, gt_visual=pick(self.gt_visual), gt_audio=pick(self.gt_audio),
+                       prompt_labels=pick(self.prompt_labels))
+
+    def known(self, audio_of: int | None, video_of: int | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(known onsets of clip `audio_of`'s sound, known events of clip `video_of`'s picture)."""
+        a = self.gt_audio[audio_of] if self.gt_audio is not None and audio_of is not None else None
+        v = self.gt_visual[video_of] if self.gt_visual is not None and video_of is not None else None
+        return a, v
 
 
-def _stack(res: Results, key: str = "features") -> np.ndarray:
-    return np.concatenate([r[key].reshape(-1, r[key].shape[-1]) for r in res]) if res else np.zeros((0, 1))
+# The sync-offset confidence below which the set shows no synchrony. Calibrated on the av-sync suite by
+# `benchmarks/calibration.py` (results/calibration/): per-clip confidences of aligned clips (native and
+# tiny) lie above it, those of mismatched pairs below; see the calibration record for both distributions.
+SYNC_CONFIDENCE_MIN = 0.1
 
 
-def _fd(pred: Results, ref: Results, ctx: Context) -> float | None:
-    p, r = _stack(pred), _stack(ref)
-    if len(p) <= ctx.covariance_ddof or len(r) <= ctx.covariance_ddof:
+@dataclass(frozen=True, kw_only=True)
+class Metric:
+    name: str
+    description: str
+    analysis: str  # which per-clip analysis it reads: i3d | vggish | sync | av-align | avsync-video | avsync-audio
+    needs_ref: bool = False
+    better: str  # lower | higher | zero (an offset: best at 0)
+    unit: str = ""
+    min_clips: int = 1  # fewer predicted (and reference) clips than this: unavailable
+    state: Callable[..., Any]  # (sound's analysis, picture's analysis, known onsets, known events, ctx) -> state
+    merge: Callable[[Sequence[Any]], Any]  # states -> one state
+    score: Callable[..., float | None]  # (merged pred state, merged ref state or None, ctx) -> value
+    statistics: str | Callable[[Context], str]  # the protocol's statistics, in words
+    unavailable: str  # why `score` gave no value
+    interval: str = "bootstrap"  # bootstrap (clips with replacement) | half-sampling (distribution metrics)
+    ddof: int | None = None  # covariance divisor N - ddof; None: the FVD preset's
+    chance_statistic: Callable[[Any], float | None] | None = None  # what `<name>-cc` corrects (None: no -cc)
+    ideal: float | None = None  # that statistic's value for perfectly synchronous clips
+    corrects: str | None = None  # a `-cc` record: the metric it corrects
+    protocol_name: str | None = None  # overrides the analysis's protocol name
+    extra: dict = field(default_factory=dict)
+
+    def protocol(self, analysis_name: str, analysis_protocol: dict, ctx: Context) -> dict:
+        base = {"metric": self.name, "analysis": analysis_name, **analysis_protocol}
+        if self.protocol_name:
+            base["name"] = self.protocol_name
+        base["statistics"] = self.statistics(ctx) if callable(self.statistics) else self.statistics
+        return {**base, **self.extra}
+
+    def covariance_ddof(self, ctx: Context) -> int:
+        return ctx.covariance_ddof if self.ddof is None else self.ddof
+
+    def clip_states(self, res: Results, ctx: Context) -> list:
+        """One state per clip (clip i's known events are `ctx`'s entry i)."""
+        return [self.state(r, r, *ctx.known(i, i), ctx) for i, r in enumerate(res)]
+
+    def value(self, pred: Results, ref: Results | None, ctx: Context, indices: Sequence[int] | None = None):
+        """The metric of a set of per-clip results (and the reference set's); `indices`: which of the
+        clips `ctx` describes each result is (a resample's draw)."""
+        from .score import point_value
+
+        return point_value(self, pred, ref, ctx if indices is None else ctx.subset(indices))
+
+
+# ---- per-clip states -------------------------------------------------------------------------------
+
+def _rows(a: dict, v: dict, ka, kv, ctx: Context) -> FeatureRows:
+    return FeatureRows(a["features"])
+
+
+def _pairing(a: dict, v: dict, ka, kv, ctx: Context) -> EventPairing:
+    sa, _ = sync_halves(a)
+    _, sv = sync_halves(v)
+    onsets = sa.onsets if ka is None else ka
+    events = sv.events if kv is None else kv
+    d = distances(onsets, events, ctx.max_offset_s)
+    return EventPairing(d, int((d <= 1.0 / sv.fps + 1e-9).sum()))
+
+
+def _xcorr(a: dict, v: dict, ka, kv, ctx: Context) -> CrossCorrelation:
+    sa, _ = sync_halves(a)
+    _, sv = sync_halves(v)
+    lags, c = xcorr_curve(sa.onset_strength, sv.strength, sv.fps, ctx.max_offset_s)
+    if not np.any(c):
+        return CrossCorrelation(lags, c, np.zeros(0), 0)
+    return CrossCorrelation(lags, c, np.array([peak_lag(lags, c)]), 1)
+
+
+def _iou_state(one_to_one: bool) -> Callable:
+    def state(a: dict, v: dict, ka, kv, ctx: Context) -> ClipScores:
+        aa, _ = av_align_halves(a)
+        _, av = av_align_halves(v)
+        peaks = video_peaks(av.flow, av.fps, FLOW_FLOOR if one_to_one else -np.inf)
+        s = (iou if one_to_one else iou_legacy)(aa.peaks, peaks, av.fps)
+        return ClipScores(np.array([] if s is None else [s], float))
+    return state
+
+
+# ---- values of merged states ----------------------------------------------------------------------
+
+def _fd(p: FeatureRows, r: FeatureRows, ctx: Context, ddof: int) -> float | None:
+    if len(p.rows) <= ddof or len(r.rows) <= ddof:
         return None
-    return stats.frechet_distance(stats.gaussian(p, ctx.covariance_ddof), stats.gaussian(r, ctx.covariance_ddof))
+    return stats.frechet_distance(stats.gaussian(p.rows, ddof), stats.gaussian(r.rows, ddof))
 
 
-def _kvd(pred: Results, ref: Results, ctx: Context) -> float | None:
-    p, r = _stack(pred), _stack(ref)
-    if min(len(p), len(r)) < 2:
+def _kvd(p: FeatureRows, r: FeatureRows, ctx: Context) -> float | None:
+    if min(len(p.rows), len(r.rows)) < 2:
         return None
-    return stats.kernel_distance(p, r, subsets=ctx.kvd_subsets, rng=np.random.default_rng(0))[0]
+    return stats.kernel_distance(p.rows, r.rows, subsets=ctx.kvd_subsets, rng=np.random.default_rng(0))[0]
 
 
-def _fd_inf(pred: Results, ref: Results, ctx: Context) -> float | None:
-    p, r = _stack(pred), _stack(ref)
-    if len(p) < 500 or len(r) <= ctx.covariance_ddof:
+def _fd_inf(p: FeatureRows, r: FeatureRows, ctx: Context) -> float | None:
+    if len(p.rows) < 500 or len(r.rows) <= 1:
         return None
-    return stats.frechet_distance_inf(p, stats.gaussian(r, ctx.covariance_ddof), ddof=ctx.covariance_ddof,
-                                      rng=np.random.default_rng(0))
+    return stats.frechet_distance_inf(p.rows, stats.gaussian(r.rows, 1), ddof=1, rng=np.random.default_rng(0))
 
 
-def _av_align(pred: Results, ref, ctx: Context) -> float | None:
-    from .av_align import iou
-
-    scores = [iou(r["audio_peaks"], r["video_peaks"], float(r["fps"][0])) for r in pred]
-    scores = [s for s in scores if s is not None]
-    return float(np.mean(scores)) if scores else None
+def _event_sync(s: EventPairing) -> float | None:
+    return float(np.median(s.distances) * 1e3) if len(s.distances) else None
 
 
-def _events(pred: Results, ctx: Context, i: int, r) -> tuple[np.ndarray, np.ndarray]:
-    """(audio onsets, visual events) of predicted clip i: detected, or the known ones of a kept stream."""
-    onsets, events = r["onsets"], r["events"]
-    if ctx.gt_audio is not None and ctx.gt_audio[i] is not None:
-        onsets = ctx.gt_audio[i]
-    if ctx.gt_visual is not None and ctx.gt_visual[i] is not None:
-        events = ctx.gt_visual[i]
-    return onsets, events
+def _event_hit(s: EventPairing) -> float | None:
+    return s.hits / len(s.distances) if len(s.distances) else None
 
 
-def _event_distances(pred: Results, ctx: Context) -> np.ndarray:
-    idx = getattr(pred, "indices", range(len(pred)))
-    d = [distances(*_events(pred, ctx, i, r), ctx.max_offset_s) for i, r in zip(idx, pred, strict=True)]
-    return np.concatenate(d) if d else np.zeros(0)
+def _offset(s: CrossCorrelation) -> float | None:
+    return peak_lag(s.lags, s.curve) * 1e3 if s.clips else None
 
 
-def _event_sync(pred: Results, ref, ctx: Context) -> float | None:
-    d = _event_distances(pred, ctx)
-    return float(np.median(d) * 1e3) if len(d) else None
+def _abs_clip_lag(s: CrossCorrelation) -> float | None:
+    """Mean |peak lag| of the clips' own curves (ms): what `sync-offset-cc` corrects."""
+    return float(np.mean(np.abs(s.clip_lags)) * 1e3) if s.clips else None
 
 
-def _event_hit(pred: Results, ref, ctx: Context) -> float | None:
-    idx = getattr(pred, "indices", range(len(pred)))
-    hit = tot = 0
-    for i, r in zip(idx, pred, strict=True):
-        d = distances(*_events(pred, ctx, i, r), ctx.max_offset_s)
-        hit += int((d <= 1.0 / float(r["fps"][0]) + 1e-9).sum())
-        tot += len(d)
-    return hit / tot if tot else None
+def _mean_score(s: ClipScores) -> float | None:
+    return float(np.mean(s.scores)) if len(s.scores) else None
 
 
-def _sync_offset(pred: Results, ref, ctx: Context) -> float | None:
-    from .sync import VisualStrength
-
-    curves = []
-    for r in pred:
-        lags, c = xcorr_curve(r["onset_strength"], VisualStrength(r["photometric"], r["kinematic"]), float(r["fps"][0]),
-                              ctx.max_offset_s)
-        if np.any(c):
-            curves.append(c)
-    return peak_lag(lags, np.sum(curves, 0)) * 1e3 if curves else None
+def _divisor(ddof: int) -> str:
+    return "N - 1" if ddof == 1 else "N"
 
 
-class Subset(list):
-    """A resampled list of results that remembers which clips (indices) it holds."""
-
-    def __init__(self, items, indices):
-        super().__init__(items)
-        self.indices = list(indices)
-
+_SYNC_NONE = "no clip has an audio onset or a visual event"
+_CC = ("chance level: the same statistic on mismatched pairs of this set (clip i's sound with clip j's picture, "
+       "j != i, drawn by seed, two pairs per clip); corrected = (x - chance) / (ideal - chance): about 0 for clips "
+       "no more in sync than strangers, 1 for perfect sync")
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("fvd", "Frechet video distance of I3D logits", "i3d", True, "lower", "", 2, _fd),
-    Metric("kvd", "kernel video distance (unbiased MMD^2, cubic polynomial kernel) of I3D logits", "i3d", True, "lower",
-           "", 2, _kvd),
-    Metric("fad", "Frechet audio distance of VGGish embeddings (one per 0.96 s)", "vggish", True, "lower", "", 1, _fd),
-    Metric("fad-inf", "FAD extrapolated to infinitely many embeddings (fadtk FD-inf; needs >= 500)", "vggish", True,
-           "lower", "", 1, _fd_inf),
-    Metric("av-align", "AV-Align: IoU of audio onsets and optical-flow peaks within one frame", "av-align", False, "higher",
-           "", 1, _av_align),
-    Metric("event-sync", "median distance between audio onsets and visual events (each to its nearest, capped at 1 s)",
-           "sync", False, "lower", "ms", 1, _event_sync),
-    Metric("event-hit", "share of audio onsets and visual events with a counterpart within one frame", "sync", False,
-           "higher", "", 1, _event_hit),
-    Metric("sync-offset", "lag of the peak cross-correlation of audio onset strength and visual event strength "
-           "(positive: sound late)", "sync", False, "zero", "ms", 1, _sync_offset),
-    Metric("avsync-fvd", "Frechet distance of the suite-native video encoder's embeddings (ccl-avsync-features-v1)",
-           "avsync-video", True, "lower", "", 2, AF.frechet),
-    Metric("avsync-fad", "Frechet distance of the suite-native audio encoder's embeddings (ccl-avsync-features-v1)",
-           "avsync-audio", True, "lower", "", 2, AF.frechet),
-    Metric("prompt-accuracy-video", "share of clips whose predicted family and colour match the caption "
-           "(suite-native video encoder)", "avsync-video", False, "higher", "", 1, AF.prompt_accuracy("video")),
-    Metric("prompt-accuracy-audio", "share of clips whose predicted family and pitch match the caption "
-           "(suite-native audio encoder)", "avsync-audio", False, "higher", "", 1, AF.prompt_accuracy("audio")),
+    Metric(name="fvd", description="Frechet video distance of I3D logits", analysis="i3d", needs_ref=True, better="lower",
+           min_clips=2, state=_rows, merge=FeatureRows.merge, interval="half-sampling",
+           score=lambda p, r, ctx: _fd(p, r, ctx, ctx.covariance_ddof),
+           statistics=lambda ctx: f"Frechet, covariance / ({_divisor(ctx.covariance_ddof)})",
+           unavailable="too few feature rows for a covariance"),
+    Metric(name="kvd", description="kernel video distance (unbiased MMD^2, cubic polynomial kernel) of I3D logits",
+           analysis="i3d", needs_ref=True, better="lower", min_clips=2, state=_rows, merge=FeatureRows.merge,
+           interval="half-sampling", score=_kvd,
+           statistics="unbiased MMD^2, kernel (x.y / d + 1)^3, 100 subsets of <= 1000",
+           unavailable="too few feature rows for a kernel distance"),
+    Metric(name="fad", description="Frechet audio distance of VGGish embeddings (one per 0.96 s)", analysis="vggish",
+           needs_ref=True, better="lower", state=_rows, merge=FeatureRows.merge, interval="half-sampling", ddof=1,
+           score=lambda p, r, ctx: _fd(p, r, ctx, 1),
+           statistics="Frechet over all 0.96 s examples, covariance / (N - 1) (VGGish / fadtk, whatever the FVD preset)",
+           unavailable="too few feature rows for a covariance"),
+    Metric(name="fad-inf", description="FAD extrapolated to infinitely many embeddings (fadtk FD-inf; needs >= 500)",
+           analysis="vggish", needs_ref=True, better="lower", state=_rows, merge=FeatureRows.merge, ddof=1,
+           interval="half-sampling", score=_fd_inf,
+           statistics="Frechet over all 0.96 s examples, covariance / (N - 1); FD-inf: 25 sizes from 500, with "
+                      "replacement, intercept of FD vs 1/n",
+           unavailable="FD-inf needs at least 500 embeddings"),
+    Metric(name="av-align", description="AV-Align (current TempoTokens script): IoU of audio onsets and optical-flow peaks "
+           "within one frame, each video peak matched at most once, flow maxima below 0.1 px ignored", analysis="av-align",
+           better="higher", state=_iou_state(True), merge=ClipScores.merge, score=lambda s, r, ctx: _mean_score(s),
+           statistics="mean over clips of hits / (|A| + |V| - hits); one-to-one greedy matching in time order; "
+                      "flow maxima >= 0.1 px, strict by more than 1e-6 px",
+           unavailable="no clip has an audio onset or an optical-flow peak", chance_statistic=_mean_score, ideal=1.0,
+           protocol_name="av-align-tempotokens"),
+    Metric(name="av-align-legacy", description="AV-Align as the 2023 TempoTokens script (one video peak may match several "
+           "audio onsets, so it can exceed 1; no flow floor)", analysis="av-align", better="higher",
+           state=_iou_state(False), merge=ClipScores.merge, score=lambda s, r, ctx: _mean_score(s),
+           statistics="mean over clips of hits / (|A| + |V| - hits); a hit per audio onset with any video peak in reach; "
+                      "every strict flow maximum (by more than 1e-6 px)",
+           unavailable="no clip has an audio onset or an optical-flow peak", protocol_name="av-align-tempotokens-2023"),
+    Metric(name="event-sync", description="median distance between audio onsets and visual events (each to its nearest, "
+           "capped at 1 s)", analysis="sync", better="lower", unit="ms", state=_pairing, merge=EventPairing.merge,
+           score=lambda s, r, ctx: _event_sync(s), statistics="median of nearest-counterpart distances, capped at 1 s",
+           unavailable=_SYNC_NONE, chance_statistic=_event_sync, ideal=0.0),
+    Metric(name="event-hit", description="share of audio onsets and visual events with a counterpart within one frame",
+           analysis="sync", better="higher", state=_pairing, merge=EventPairing.merge,
+           score=lambda s, r, ctx: _event_hit(s), statistics="share of nearest-counterpart distances within one frame",
+           unavailable=_SYNC_NONE, chance_statistic=_event_hit, ideal=1.0),
+    Metric(name="sync-offset", description="lag of the peak cross-correlation of audio onset strength and visual event "
+           "strength (positive: sound late); unavailable when its confidence shows no synchrony", analysis="sync",
+           better="zero", unit="ms", state=_xcorr, merge=CrossCorrelation.merge,
+           score=lambda s, r, ctx: _offset(s),
+           statistics=f"peak lag of the summed per-clip normalised cross-correlations; confidence = peak - median of the "
+                      f"mean curve (SyncNet's Sync-C); below {SYNC_CONFIDENCE_MIN}: no synchrony found",
+           unavailable="no clip has both an audio onset strength and a visual event strength",
+           chance_statistic=_abs_clip_lag, ideal=0.0),
 )}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptMetric(Metric):
+    """A metric whose clip state also reads the clip's prompt labels (`Context.prompt_labels`):
+    `state(analysis, labels)`."""
+
+    def clip_states(self, res: Results, ctx: Context) -> list:
+        labels = ctx.prompt_labels if ctx.prompt_labels is not None else [None] * len(res)
+        return [self.state(r, labels[i]) for i, r in enumerate(res)]
+
+
+_AVSYNC = "ccl-avsync-features-v1: the suite-native {} encoder's {}"
+_PROMPT = ("share of clips with prompt labels whose predictions all match them: the family (manifest `label`) and the "
+           "caption's {} word where it states one")
+METRICS.update({m.name: m for m in (
+    Metric(name="avsync-fvd", description=_AVSYNC.format("video", "embeddings: Frechet distance"), analysis="avsync-video",
+           needs_ref=True, better="lower", min_clips=2, state=_rows, merge=FeatureRows.merge, interval="half-sampling",
+           ddof=AF.DDOF, score=lambda p, r, ctx: AF.frechet(p, r),
+           statistics="Frechet over one embedding per clip, covariance / (N - 1) (the protocol's, whatever the FVD preset)",
+           unavailable="too few feature rows for a covariance"),
+    Metric(name="avsync-fad", description=_AVSYNC.format("audio", "embeddings: Frechet distance"), analysis="avsync-audio",
+           needs_ref=True, better="lower", min_clips=2, state=_rows, merge=FeatureRows.merge, interval="half-sampling",
+           ddof=AF.DDOF, score=lambda p, r, ctx: AF.frechet(p, r),
+           statistics="Frechet over one embedding per clip, covariance / (N - 1) (the protocol's, whatever the FVD preset)",
+           unavailable="too few feature rows for a covariance"),
+    PromptMetric(name="prompt-accuracy-video", description=_AVSYNC.format("video", "heads: share of clips showing the "
+                 "prompt's family and colour"), analysis="avsync-video", better="higher",
+                 state=lambda r, lab: AF.prompt_hit(r, lab, "video"), merge=AF.PromptHits.merge,
+                 score=lambda s, r, ctx: AF.accuracy(s), statistics=_PROMPT.format("colour"),
+                 unavailable="no clip has prompt labels (needs a manifest with each clip's label and caption)"),
+    PromptMetric(name="prompt-accuracy-audio", description=_AVSYNC.format("audio", "heads: share of clips sounding the "
+                 "prompt's family and pitch"), analysis="avsync-audio", better="higher",
+                 state=lambda r, lab: AF.prompt_hit(r, lab, "audio"), merge=AF.PromptHits.merge,
+                 score=lambda s, r, ctx: AF.accuracy(s), statistics=_PROMPT.format("pitch"),
+                 unavailable="no clip has prompt labels (needs a manifest with each clip's label and caption)"),
+)})
+
+
+def _corrected(base: Metric) -> Metric:
+    what = "mean |peak lag| of each clip's own curve" if base.name == "sync-offset" else f"{base.name}"
+    return Metric(name=f"{base.name}-cc", description=f"{base.name} corrected for chance: 0 = no better than mismatched "
+                  f"pairs, 1 = perfect sync", analysis=base.analysis, better="higher", state=base.state, merge=base.merge,
+                  score=base.score, statistics=f"{what}; {_CC}", unavailable=base.unavailable,
+                  chance_statistic=base.chance_statistic, ideal=base.ideal, corrects=base.name,
+                  protocol_name=base.protocol_name)
+
+
+METRICS.update({f"{m.name}-cc": _corrected(m) for m in list(METRICS.values()) if m.chance_statistic is not None})
 
 
 def list_metrics() -> list[str]:

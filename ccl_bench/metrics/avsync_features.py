@@ -11,44 +11,42 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..features.avsync_labels import PROMPT_LABELS
 from . import stats
+from .state import FeatureRows
 
 DDOF = 1  # ccl-avsync-features-v1 fixes the divisor: N - 1
 
 
-def _stack(res) -> np.ndarray:
-    return np.concatenate([r["features"].reshape(-1, r["features"].shape[-1]) for r in res]) if res else np.zeros((0, 1))
+@dataclass(frozen=True)
+class PromptHits:
+    """Per clip whose prompt has labels: 1.0 if every label the prompt states was predicted, else 0.0 `[c]`."""
+
+    hits: np.ndarray
+
+    @staticmethod
+    def merge(parts: Sequence[PromptHits]) -> PromptHits:
+        return PromptHits(np.concatenate([p.hits for p in parts]) if parts else np.zeros(0))
 
 
-def frechet(pred, ref, ctx) -> float | None:
-    p, r = _stack(pred), _stack(ref)
-    if len(p) <= DDOF or len(r) <= DDOF:
+def prompt_hit(result: dict, labels: dict | None, modality: str) -> PromptHits:
+    """One clip's analysis (`pred_<head>` `[1]`) against its prompt's labels (`clip_labels`); no family
+    label: the clip is not scored."""
+    if labels is None or labels.get("family") is None:
+        return PromptHits(np.zeros(0))
+    ok = all(int(result[f"pred_{h}"][0]) == labels[h] for h in PROMPT_LABELS[modality] if labels.get(h) is not None)
+    return PromptHits(np.array([float(ok)]))
+
+
+def accuracy(s: PromptHits) -> float | None:
+    return float(s.hits.mean()) if len(s.hits) else None
+
+
+def frechet(p: FeatureRows, r: FeatureRows) -> float | None:
+    if len(p.rows) <= DDOF or len(r.rows) <= DDOF:
         return None
-    return stats.frechet_distance(stats.gaussian(p, DDOF), stats.gaussian(r, DDOF))
-
-
-def prompt_hits(pred, labels: Sequence[dict | None] | None, modality: str) -> np.ndarray:
-    """Per predicted clip with caption labels: 1.0 if every label the caption states matches the
-    prediction, else 0.0. Clips without a family label are left out."""
-    if labels is None:
-        return np.zeros(0)
-    idx = getattr(pred, "indices", range(len(pred)))
-    hits = []
-    for i, r in zip(idx, pred, strict=True):
-        lab = labels[i]
-        if lab is None or lab.get("family") is None:
-            continue
-        hits.append(float(all(int(r[f"pred_{h}"][0]) == lab[h] for h in PROMPT_LABELS[modality] if lab.get(h) is not None)))
-    return np.array(hits)
-
-
-def prompt_accuracy(modality: str):
-    def value(pred, ref, ctx) -> float | None:
-        hits = prompt_hits(pred, ctx.prompt_labels, modality)
-        return float(hits.mean()) if len(hits) else None
-
-    return value
+    return stats.frechet_distance(stats.gaussian(p.rows, DDOF), stats.gaussian(r.rows, DDOF))

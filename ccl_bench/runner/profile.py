@@ -212,7 +212,7 @@ def tarp_attention_bench(video_tokens_grid=(21, 22, 40), audio_tokens=(157, 1000
 
 def _tarp_pair(f, per_frame, na, heads, head_dim, lct, window, device, dtype, repeats) -> list[dict]:
     from reference_impl.interactions.tarp import PartitionPlan, partitioned_attention, video_query_intervals
-    from reference_impl.models.layers import attention
+    from reference_impl.streams.layers import attention
 
     from ..profiling import count_flops, time_call
 

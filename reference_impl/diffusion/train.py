@@ -23,10 +23,11 @@ from pathlib import Path
 
 import torch
 
-from ..routing import TASKS, Route, Task
+from ..routing import Route, Task
 from .flow import flow_matching_loss, shift_timesteps
+from .parallel import barrier, full_state, fully_shard_model, gather_batch, load_full_state, process_group
 
-DEFAULT_TASK_PROBS = {"t2v": 0.10, "t2a": 0.10, "t2av": 0.60, "a2v": 0.15, "v2a": 0.15}
+DEFAULT_TASK_PROBS = {t.value: t.training_probability for t in Task}
 
 
 @dataclass
@@ -122,14 +123,14 @@ class Trainer:
         self.model, self.cfg, self.out, self.device = model.to(device), cfg, Path(out), torch.device(device)
         self.data = data.to(device)
         self.meta = meta or {}
-        self.rank, self.world = _process_group()
+        self.rank, self.world = process_group()
         if cfg.batch_size % self.world:
             raise ValueError(f"batch size {cfg.batch_size} does not split over {self.world} processes")
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
         self.net = self.model  # what the forward calls: the model, or its DDP / FSDP2 wrapping
         if self.world > 1 and cfg.parallel == "fsdp":
-            _fully_shard(self.model)
-            _fully_shard(self.ema)  # the same shards, so the EMA update stays shard-local
+            fully_shard_model(self.model)
+            fully_shard_model(self.ema)  # the same shards, so the EMA update stays shard-local
         elif self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -147,7 +148,7 @@ class Trainer:
         self.use_graphs = ((cfg.cuda_graphs if cfg.cuda_graphs is not None else True) and self.device.type == "cuda"
                            and self.world == 1)
         self._graphed = None
-        probs = torch.tensor([cfg.task_probs.get(t.value, 0.0) for t in TASKS], dtype=torch.float64)
+        probs = torch.tensor([cfg.task_probs.get(t.value, 0.0) for t in Task], dtype=torch.float64)
         if probs.sum() <= 0:
             raise ValueError("task_probs must give some task a positive probability")
         self.task_probs = probs / probs.sum()
@@ -159,12 +160,12 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Rank 0 writes; under FSDP2 the shards are gathered to full state dicts first (every rank)."""
-        model, ema, opt = _full_state(self.model, self.ema, self.opt, self.cfg.parallel == "fsdp" and self.world > 1)
+        model, ema, opt = full_state(self.model, self.ema, self.opt, self.cfg.parallel == "fsdp" and self.world > 1)
         if self.rank == 0:
             _save_atomic({"model": model, "ema": ema, "opt": opt, "gen": self.gen.get_state(),
                           "noise_gen": self.noise_gen.get_state(), "step": self.step, "seconds": self.seconds,
                           "train_config": asdict(self.cfg)}, self.checkpoint_path)
-        _barrier(self.world)
+        barrier(self.world)
         self._saved_step = self.step
 
     def resume(self) -> bool:
@@ -172,7 +173,7 @@ class Trainer:
         if not self.checkpoint_path.is_file():
             return False
         ck = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
-        _load_full_state(self.model, self.ema, self.opt, ck, self.cfg.parallel == "fsdp" and self.world > 1)
+        load_full_state(self.model, self.ema, self.opt, ck, self.cfg.parallel == "fsdp" and self.world > 1)
         self.gen.set_state(ck["gen"].cpu())
         self.noise_gen.set_state(ck["noise_gen"].cpu())
         self.step, self.seconds = ck["step"], ck["seconds"]
@@ -187,7 +188,7 @@ class Trainer:
     def draw_batch(self):
         b, g = self.cfg.batch_size, self.gen
         idx = torch.randint(len(self.data.video), (b,), generator=g)
-        tasks = [TASKS[i] for i in torch.multinomial(self.task_probs, b, replacement=True, generator=g).tolist()]
+        tasks = [list(Task)[i] for i in torch.multinomial(self.task_probs, b, replacement=True, generator=g).tolist()]
         t = shift_timesteps(torch.rand(b, generator=g), self.cfg.timestep_shift)
         drop = torch.rand(b, generator=g) < self.cfg.text_dropout
         ng, dev = self.noise_gen, self.device
@@ -245,7 +246,7 @@ class Trainer:
         self.step += 1
         record = {"step": self.step, "loss": loss.detach(), "grad_norm": grad_norm}
         if record_losses:  # host reads (device syncs) only for the steps that are logged
-            per_example = _gather_batch(per_example.detach(), self.world)
+            per_example = gather_batch(per_example.detach(), self.world)
             record = {"step": self.step, "loss": per_example.mean().item(), "grad_norm": grad_norm.item()}
             for task in Task:
                 sel = [i for i, tk in enumerate(all_tasks) if tk == task]
@@ -305,7 +306,7 @@ class Trainer:
         """EMA weights in bf16 (`ema.safetensors`) and `config.json` (model, train and `meta` fields)."""
         from safetensors.torch import save_file
 
-        _, ema, _ = _full_state(None, self.ema, None, self.cfg.parallel == "fsdp" and self.world > 1)
+        _, ema, _ = full_state(None, self.ema, None, self.cfg.parallel == "fsdp" and self.world > 1)
         path = self.out / "ema.safetensors"
         if self.rank != 0:
             return path
@@ -315,79 +316,3 @@ class Trainer:
         cfg = {"model": self.model.cfg.to_dict(), "train": asdict(self.cfg), "steps_done": self.step, **self.meta}
         (self.out / "config.json").write_text(json.dumps(cfg, indent=1, default=str))
         return path
-
-
-# ---- several processes ---------------------------------------------------------------------------
-def _process_group() -> tuple[int, int]:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _barrier(world: int) -> None:
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-
-
-def _gather_batch(x: torch.Tensor, world: int) -> torch.Tensor:
-    """Every process's slice of a batch `[b, ...]`, concatenated in rank order (the global batch)."""
-    if world == 1:
-        return x
-    import torch.distributed as dist
-
-    parts = [torch.empty_like(x) for _ in range(world)]
-    dist.all_gather(parts, x.contiguous())
-    return torch.cat(parts)
-
-
-def _fully_shard(model) -> None:
-    """FSDP2: each stream block and each interaction its own unit, then the rest. An interaction drives
-    its layer through the blocks' stage methods (not their `forward`), so those methods are registered
-    as forward methods: each gathers its block's parameters while it runs."""
-    try:
-        from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
-    except ImportError:  # torch < 2.6
-        from torch.distributed._composable.fsdp import fully_shard, register_fsdp_forward_method
-    for block in [*model.video_stream.blocks, *model.audio_stream.blocks]:
-        fully_shard(block)
-        for method in ("self_attention", "text_attention", "feed_forward", "modulated_input"):
-            register_fsdp_forward_method(block, method)
-    for interaction in model.interactions.values():
-        fully_shard(interaction)
-        register_fsdp_forward_method(interaction, "run_layer")
-    fully_shard(model)
-
-
-def _full_state(model, ema, opt, sharded: bool):
-    """(model, ema, optimiser) state dicts, whole; under FSDP2 gathered from the shards (on CPU)."""
-    if not sharded:
-        return (model.state_dict() if model is not None else None, ema.state_dict(),
-                opt.state_dict() if opt is not None else None)
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
-
-    full = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return (get_model_state_dict(model, options=full) if model is not None else None,
-            get_model_state_dict(ema, options=full),
-            get_optimizer_state_dict(model, opt, options=full) if opt is not None else None)
-
-
-def _load_full_state(model, ema, opt, ck: dict, sharded: bool) -> None:
-    if not sharded:
-        model.load_state_dict(ck["model"])
-        ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["opt"])
-        return
-    from torch.distributed.checkpoint.state_dict import (
-        StateDictOptions,
-        set_model_state_dict,
-        set_optimizer_state_dict,
-    )
-
-    full = StateDictOptions(full_state_dict=True)
-    set_model_state_dict(model, ck["model"], options=full)
-    set_model_state_dict(ema, ck["ema"], options=full)
-    set_optimizer_state_dict(model, opt, ck["opt"], options=full)

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.layers import LayerNorm32, RMSNorm, attention
-from ..models.stream import WanBlock
+from ..streams.layers import LayerNorm32, RMSNorm, attention
+from ..streams.stream import WanBlock
 
 
 @dataclass

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.rope import Rotary, apply_rope
+from ..streams.rope import Rotary, apply_rope
 from .base import CrossModalProjections, Interaction, StreamState, only_where
 from .tarp import PartitionPlan, aligned_rope_angles, audio_query_intervals, partitioned_attention, video_query_intervals
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.rope import Rotary, apply_rope, rope_angles_1d
+from ..streams.rope import Rotary, apply_rope, rope_angles_1d
 from .base import CrossModalProjections, Interaction, StreamState, only_where, partner_attention
 
 

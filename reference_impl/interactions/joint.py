@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.rope import Rotary, apply_rope, rope_angles_1d, rope_angles_3d
-from ..models.stream import WanBlock
+from ..streams.rope import Rotary, apply_rope, rope_angles_1d, rope_angles_3d
+from ..streams.stream import WanBlock
 from .base import Interaction, StreamState
 
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.rope import Rotary, apply_rope
+from ..streams.rope import Rotary, apply_rope
 from .base import CrossModalProjections, Interaction, StreamState, only_where, partner_attention
 from .tarp import aligned_rope_angles
 

@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..models.layers import LayerNorm32, RMSNorm, attention
-from ..models.rope import Rotary, apply_rope, band_frequencies, wan_bands
-from ..models.stream import WanBlock
+from ..streams.layers import LayerNorm32, RMSNorm, attention
+from ..streams.rope import Rotary, apply_rope, band_frequencies, wan_bands
+from ..streams.stream import WanBlock
 from .base import Interaction, StreamState
 
 

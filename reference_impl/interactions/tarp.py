@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..models.layers import attention
-from ..models.rope import rope_angles_1d
+from ..streams.layers import attention
+from ..streams.rope import rope_angles_1d
 
 
 def aligned_rope_angles(times_s: torch.Tensor, head_dim: int, rate: float, theta: float = 1e4) -> torch.Tensor:

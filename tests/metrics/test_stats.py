@@ -80,6 +80,6 @@ def test_bootstrap_interval_covers_the_mean_and_is_seeded():
     rng = np.random.default_rng(3)
     x = rng.normal(5.0, 1.0, size=400)
     stat = lambda idx: float(x[idx[0]].mean())  # noqa: E731
-    lo, hi = stats.bootstrap_ci(stat, [len(x)], samples=300, seed=1)
-    assert lo < x.mean() < hi and hi - lo < 0.4
-    assert (lo, hi) == stats.bootstrap_ci(stat, [len(x)], samples=300, seed=1)
+    iv = stats.bootstrap_ci(stat, [len(x)], samples=300, seed=1)
+    assert iv.lo < x.mean() < iv.hi and iv.hi - iv.lo < 0.4 and iv.used == 300
+    assert iv == stats.bootstrap_ci(stat, [len(x)], samples=300, seed=1)

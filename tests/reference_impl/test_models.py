@@ -5,10 +5,10 @@ import torch
 
 import reference_impl as R
 from reference_impl.interactions.tarp import dense_partitioned_attention
-from reference_impl.models.layers import attention_weights
+from reference_impl.streams.layers import attention_weights
 from tests.reference_impl.conftest import inputs, trained_like
 
-TASKS = ["t2v", "t2a", "t2av", "a2v", "v2a"]
+TASKS = [t.value for t in R.Task]
 
 
 def test_every_model_runs_forward_and_backward(model_name):

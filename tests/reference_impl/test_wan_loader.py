@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import reference_impl as R
-from reference_impl.models import CheckpointError, load_wan_checkpoint
+from reference_impl.streams import CheckpointError, load_wan_checkpoint
 from tests.reference_impl.wan_layout import wan_t2v_layout
 
 

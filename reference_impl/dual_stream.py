@@ -10,11 +10,11 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..config import ModelConfig
-from ..interactions import INTERACTIONS, NoExchange, StreamState
-from ..routing import Route, Task
-from ..timing import audio_token_times, video_token_times
-from .stream import AudioStream, VideoStream
+from .config import ModelConfig
+from .interactions import INTERACTIONS, NoExchange, StreamState
+from .routing import Route, Task
+from .streams.stream import AudioStream, VideoStream
+from .timing import audio_token_times, video_token_times
 
 
 class DualStreamModel(nn.Module):
@@ -47,11 +47,11 @@ class DualStreamModel(nn.Module):
         route: an explicit route instead (guidance passes). -> (video, audio) predictions, float32."""
         vs, aud = self.video_stream, self.audio_stream
         route = route if route is not None else self.route(video.shape[0], tasks, video.device)
-        xv, gv = vs.patchify(video)
-        xa, ga = aud.patchify(audio)
-        ev, e0v = vs.embed_time(t_video)
-        ea, e0a = aud.embed_time(t_audio)
-        frame_of_token = torch.arange(gv[0], device=video.device).repeat_interleave(gv[1] * gv[2])
+        xv, gv = vs.patchify(video)  # [B, Nv, Dv], Nv = f h w
+        xa, ga = aud.patchify(audio)  # [B, Na, Da]
+        ev, e0v = vs.embed_time(t_video)  # [B, Dv], [B, 6, Dv]
+        ea, e0a = aud.embed_time(t_audio)  # [B, Da], [B, 6, Da]
+        frame_of_token = torch.arange(gv[0], device=video.device).repeat_interleave(gv[1] * gv[2])  # [Nv]
         sv = StreamState(e=ev, e0=e0v, angles=vs.rope_angles(gv, video.device), context=vs.embed_text(text),
                          context_mask=text_mask, times=video_token_times(self.cfg, gv[0], video.device)[frame_of_token],
                          positions=frame_of_token, grid=gv, reads_partner=route.video_reads_audio, lct_on=route.lct_on,
@@ -67,5 +67,5 @@ class DualStreamModel(nn.Module):
             if self.gradient_checkpointing and torch.is_grad_enabled():
                 xv, xa = checkpoint(layer.run_layer, vb, ab, xv, xa, sv, sa, use_reentrant=False)
             else:
-                xv, xa = layer.run_layer(vb, ab, xv, xa, sv, sa)
-        return vs.unpatchify(vs.head(xv, ev), gv), aud.unpatchify(aud.head(xa, ea), ga)
+                xv, xa = layer.run_layer(vb, ab, xv, xa, sv, sa)  # [B, Nv, Dv], [B, Na, Da] float32
+        return vs.unpatchify(vs.head(xv, ev), gv), aud.unpatchify(aud.head(xa, ea), ga)  # [B, Cv, F, H, W], [B, Ca, T]

@@ -41,16 +41,16 @@ class WanSelfAttention(nn.Module):
     def forward(self, x, angles, extra: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None):
         """x `[B, N, dim]`, angles a `Rotary` (or `[N, d/2]`); extra: (k, v, allowed) more keys `[B, M, heads, d]`
         (RoPE already applied) with `allowed` `[B]` bool, for joint attention over both streams."""
-        q = apply_rope(self.project_q(x), angles)
-        k, v = self.project_kv(x)
+        q = apply_rope(self.project_q(x), angles)  # [B, N, H, d]
+        k, v = self.project_kv(x)  # [B, N, H, d] each
         k = apply_rope(k, angles)
         mask = None
         if extra is not None:
             ek, ev, allowed = extra
-            k, v = torch.cat([k, ek], 1), torch.cat([v, ev], 1)
+            k, v = torch.cat([k, ek], 1), torch.cat([v, ev], 1)  # [B, N + M, H, d]
             own = torch.ones(x.shape[0], x.shape[1], dtype=torch.bool, device=x.device)
             mask = torch.cat([own, allowed[:, None].expand(-1, ek.shape[1])], 1)[:, None, None, :]
-        return self.o(attention(q, k, v, mask).flatten(-2))
+        return self.o(attention(q, k, v, mask).flatten(-2))  # [B, N, dim]
 
 
 class WanTextCrossAttention(WanSelfAttention):
@@ -59,10 +59,10 @@ class WanTextCrossAttention(WanSelfAttention):
     def forward(self, x, context, context_mask=None, hook: AttentionHook | None = None):
         """x `[B, N, dim]`, context `[B, L, dim]`, context_mask `[B, L]` bool (True = real token).
         hook(q) adds another attention over the same queries before `o` (Ovi's fusion)."""
-        q = self.project_q(x)
-        k, v = self.project_kv(context)
+        q = self.project_q(x)  # [B, N, H, d]
+        k, v = self.project_kv(context)  # [B, L, H, d]
         mask = None if context_mask is None else context_mask[:, None, None, :]
-        out = attention(q, k, v, mask)
+        out = attention(q, k, v, mask)  # [B, N, H, d]
         if hook is not None:
             out = out + hook(q)
         return self.o(out.flatten(-2))

@@ -1,0 +1,147 @@
+"""A metric's entry in a result: its value from the merged per-clip states, its interval (percentile
+bootstrap over clips for per-clip statistics, half-sampling for distribution distances), for a `-cc`
+metric the chance level on mismatched pairs, and the breakdown per scene family."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from . import METRICS, SYNC_CONFIDENCE_MIN, Context, Metric, Results
+from .stats import Interval, bootstrap_ci, half_sample_ci
+from .sync import confidence
+
+PAIRS_PER_CLIP = 2  # mismatched pairs per clip for a chance level (at least as many pairs as clips)
+
+
+def mismatched_pairs(n: int, seed: int, per_clip: int = PAIRS_PER_CLIP) -> np.ndarray:
+    """`[n * per_clip, 2]` (sound of clip i, picture of clip j), j != i: every clip's sound `per_clip` times,
+    each against a picture drawn uniformly from the other clips by `seed`. Empty when n < 2."""
+    if n < 2:
+        return np.zeros((0, 2), int)
+    rng = np.random.default_rng([seed, 0xCC])
+    i = np.repeat(np.arange(n), per_clip)
+    return np.stack([i, (i + rng.integers(1, n, len(i))) % n], 1)
+
+
+def pair_states(m: Metric, res: Results, ctx: Context, pairs: np.ndarray) -> list:
+    return [m.state(res[i], res[j], *ctx.known(int(i), int(j)), ctx) for i, j in pairs]
+
+
+def corrected(x: float | None, chance: float | None, ideal: float) -> float | None:
+    """`(x - chance) / (ideal - chance)`; None where either is missing or chance is already ideal."""
+    if x is None or chance is None or chance == ideal:
+        return None
+    return (x - chance) / (ideal - chance)
+
+
+def point_value(m: Metric, pred: Results, ref: Results | None, ctx: Context, seed: int = 0) -> float | None:
+    states = m.clip_states(pred, ctx)
+    if m.corrects:
+        chance = m.chance_statistic(m.merge(pair_states(m, pred, ctx, mismatched_pairs(len(pred), seed))))
+        return corrected(m.chance_statistic(m.merge(states)), chance, m.ideal)
+    rstates = m.clip_states(ref, Context(covariance_ddof=ctx.covariance_ddof)) if m.needs_ref else None
+    return m.score(m.merge(states), m.merge(rstates) if m.needs_ref else None, ctx)
+
+
+def _unavailable(reason: str, **extra) -> dict:
+    return {"status": "unavailable", "reason": reason, **extra}
+
+
+def _interval_entry(iv: Interval) -> dict:
+    ci = [iv.lo, iv.hi] if iv.used else None
+    return {"ci95": ci, "interval": iv.to_dict()}
+
+
+def metric_entry(m: Metric, pred: Results, ref: Results | None, ctx: Context, bootstrap: int = 200, seed: int = 0,
+                 tick: Callable | None = None) -> dict:
+    """`{"value", "ci95", "interval", "n", ...}` or `{"status": "unavailable", "reason"}` for one set."""
+    if len(pred) < m.min_clips or (m.needs_ref and len(ref) < m.min_clips):
+        return _unavailable(f"needs at least {m.min_clips} decodable clips per set, got {len(pred)}"
+                            + (f" and {len(ref)}" if m.needs_ref else ""))
+    if m.corrects:
+        return _corrected_entry(m, pred, ctx, bootstrap, seed, tick)
+    states = m.clip_states(pred, ctx)
+    rstates = m.clip_states(ref, Context(covariance_ddof=ctx.covariance_ddof)) if m.needs_ref else None
+    merged = m.merge(states)
+    value = m.score(merged, m.merge(rstates) if m.needs_ref else None, ctx)
+    if value is None:
+        return _unavailable(_why_none(m, states))
+    out: dict = {"value": value, "n": len(pred), "unit": m.unit, "better": m.better}
+    if m.needs_ref:
+        out["n_ref"] = len(ref)
+    if m.name == "sync-offset":
+        conf = confidence(merged.curve / merged.clips)
+        out["confidence"] = conf
+        if conf < SYNC_CONFIDENCE_MIN:
+            return _unavailable(f"no synchrony found (confidence {conf:.3g} below {SYNC_CONFIDENCE_MIN})", confidence=conf,
+                                n=len(pred))
+
+    def replicate(idx: Sequence[np.ndarray]):
+        return m.score(m.merge([states[i] for i in idx[0]]),
+                       m.merge([rstates[i] for i in idx[1]]) if m.needs_ref else None, ctx)
+
+    groups = [len(pred)] + ([len(ref)] if m.needs_ref else [])
+    if bootstrap:
+        iv = (half_sample_ci(replicate, groups, value, bootstrap, seed=seed, tick=tick) if m.interval == "half-sampling"
+              else bootstrap_ci(replicate, groups, bootstrap, seed=seed, tick=tick))
+        out.update(_interval_entry(iv))
+        if m.interval == "half-sampling":
+            out["interval"]["covers"] = f"E[{m.name}] of {len(pred)} against {len(ref)} clips"
+        if not iv.used:
+            out["interval"]["why_none"] = _why_none(m, states) if m.name != "fad-inf" else (
+                "half-samples hold fewer than the 500 embeddings FD-inf needs")
+    if m.analysis == "i3d" and min(len(pred), len(ref)) < 256:
+        out["note"] = f"from {min(len(pred), len(ref))} clips: FVD/KVD are biased at small N; compare only at equal N"
+    return out
+
+
+def _corrected_entry(m: Metric, pred: Results, ctx: Context, bootstrap: int, seed: int, tick) -> dict:
+    if len(pred) < 2:
+        return _unavailable("a chance level needs at least 2 clips (mismatched pairs)")
+    stat = m.chance_statistic
+    states = m.clip_states(pred, ctx)
+    pairs = mismatched_pairs(len(pred), seed)
+    pstates = pair_states(m, pred, ctx, pairs)
+    x, chance = stat(m.merge(states)), stat(m.merge(pstates))
+    value = corrected(x, chance, m.ideal)
+    if value is None:
+        why = (_why_none(m, states) if x is None else "no mismatched pair has a value" if chance is None
+               else f"the chance level equals the ideal ({m.ideal})")
+        return _unavailable(why)
+    out = {"value": value, "raw": x, "chance": chance, "ideal": m.ideal, "n": len(pred), "pairs": len(pairs),
+           "unit": "", "better": "higher"}
+    if bootstrap:
+        def replicate(idx: Sequence[np.ndarray]):
+            return corrected(stat(m.merge([states[i] for i in idx[0]])), stat(m.merge([pstates[i] for i in idx[1]])),
+                             m.ideal)
+
+        iv = bootstrap_ci(replicate, [len(pred), len(pairs)], bootstrap, seed=seed, tick=tick)
+        out.update(_interval_entry(iv))
+        out["interval"]["method"] = "percentile bootstrap over clips and mismatched pairs"
+    return out
+
+
+def _why_none(m: Metric, states) -> str:
+    if m.name == "fad-inf":
+        return f"FD-inf needs at least 500 embeddings, got {sum(len(s.rows) for s in states)}"
+    return m.unavailable
+
+
+def family_entries(m: Metric, pred: Results, ref: Results | None, ctx: Context, labels: Sequence[str | None],
+                   ref_labels: Sequence[str | None] | None, bootstrap: int, seed: int, tick=None) -> dict:
+    """The metric on each scene family's clips (manifest `label`): against the same family's reference
+    clips where the reference set is labelled, else against the whole reference set. A `-cc` metric's
+    chance level is drawn from mismatched pairs within the family."""
+    out = {}
+    for fam in sorted({x for x in labels if x is not None}):
+        idx = [i for i, x in enumerate(labels) if x == fam]
+        r = ref
+        if m.needs_ref and ref_labels is not None and any(x is not None for x in ref_labels):
+            r = [ref[i] for i, x in enumerate(ref_labels) if x == fam]
+        out[fam] = metric_entry(m, [pred[i] for i in idx], r, ctx.subset(idx), bootstrap, seed, tick)
+    return out
+
+
+__all__ = ["METRICS", "corrected", "family_entries", "metric_entry", "mismatched_pairs", "point_value"]

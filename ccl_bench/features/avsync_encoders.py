@@ -123,13 +123,15 @@ def _block2d(cin: int, cout: int, stride) -> nn.Sequential:
 class VideoEncoder(nn.Module):
     """`[B, 3, 32, 32, 32]` -> embedding `[B, 128]` (the penultimate layer) and one logit vector per head.
 
-    3-D convolutions 16-32-64-128 (strides 1x2x2, 2x2x2, 2x2x2, 1x1x1) to `[B, 128, 8, 4, 4]`; mean and
-    max over time and space (256), a linear layer to the 128-d embedding; ReLU; linear heads."""
+    3-D convolutions 16-32-64 (3x3x3, strides 1x2x2, 2x2x2, 2x2x2), then a temporal 3x1x1 one to 128
+    channels: `[B, 128, 8, 4, 4]`; mean and max over time and space (256), a linear layer to the 128-d
+    embedding; ReLU; linear heads."""
 
     def __init__(self):
         super().__init__()
         self.trunk = nn.Sequential(_block3d(3, 16, (1, 2, 2)), _block3d(16, 32, 2), _block3d(32, 64, 2),
-                                   _block3d(64, 128, 1))
+                                   nn.Conv3d(64, 128, (3, 1, 1), 1, (1, 0, 0), bias=False), nn.BatchNorm3d(128),
+                                   nn.ReLU(inplace=True))
         self.embed = nn.Linear(256, EMBED)
         self.heads = nn.ModuleDict({k: nn.Linear(EMBED, len(CLASSES[k])) for k in HEADS["video"]})
 

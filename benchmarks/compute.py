@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
+import sys
 import time
 from pathlib import Path
 
@@ -30,12 +29,11 @@ SCHEMES = ["ucg", "ucg-joint", "cfg", "ltx2"]
 
 
 def provenance() -> dict:
-    from ccl_bench.evaluate import _git_commit
+    from ccl_bench.provenance import provenance as common
 
-    return {"commit": os.environ.get("CCL_BENCH_COMMIT") or _git_commit() or "unknown", "torch": torch.__version__,
-            "cuda": torch.version.cuda, "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-            "python": platform.python_version(), "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "weights": "random (seed 0 inputs; parameters from each module's default initialisation)"}
+    return common(0, {"cuda": torch.version.cuda, "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+                      "weights": "random (seed 0 inputs; parameters from each module's default initialisation)"},
+                  command=["(benchmarks/compute.py)", *sys.argv[1:]])
 
 
 def run(args) -> None:

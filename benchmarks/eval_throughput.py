@@ -20,12 +20,15 @@ from pathlib import Path
 import torch
 
 from ccl_bench import weights as W
-from ccl_bench.evaluate import SetResults, compute_metric, load_clipset, provenance
 from ccl_bench.features import AVAlignAnalysis, FeatureCache, I3DFeatures, SyncAnalysis, VGGishFeatures
 from ccl_bench.features.i3d import InceptionI3d
+from ccl_bench.features.store import SetResults
 from ccl_bench.features.vggish import VGGish
 from ccl_bench.io import read_clip
+from ccl_bench.io.clipset import load_clipset
 from ccl_bench.metrics import METRICS, Context
+from ccl_bench.provenance import provenance
+from ccl_bench.scoring import compute_metric
 from ccl_bench.suites import build_suite, load_suite
 
 
@@ -101,7 +104,7 @@ def main() -> None:
         record = {"clips": n, "rendering": "native 224x224 25 fps 8 s", "device": args.device, "device_name": dev,
                   "cpu_threads": torch.get_num_threads(), "stages_s": rows,
                   "clips_per_s": {k: n / v for k, v in rows.items()}, "weights": "random (same architectures)",
-                  "provenance": provenance()}
+                  "provenance": provenance(0, {"device": dev})}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(record, indent=1))
 

@@ -42,13 +42,10 @@ CONTROL = "control.json"  # {"target": step the workers may reach, "final": stop
 
 
 def provenance(device: str) -> dict:
-    return {
-        "commit": os.environ.get("CCL_BENCH_COMMIT", "unknown"),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu",
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    from ccl_bench.provenance import provenance as common
+
+    return common(0, {"device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu"},
+                  command=["(benchmarks/train_small.py)", *sys.argv[1:]])
 
 
 def sha256(path: Path) -> str:

@@ -1,4 +1,6 @@
-"""`ccl-bench`: a thin face over the registries (suites, models, metrics) and the pipeline.
+"""`ccl-bench`: a thin face over the registries (suites, models, metrics) and the pipeline: argparse and
+dispatch only. Tables come from `ccl_bench.tables`; torch and `reference_impl` are imported by the
+commands that need them, never when this module loads (so `ccl-bench --help` is quick).
 
 User errors print one line (`error: <file or name>: <fault>`) and exit 2; `--debug` shows the traceback."""
 
@@ -10,7 +12,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from . import __version__
 from .errors import CCLBenchError
@@ -23,47 +24,39 @@ err = Console(stderr=True)
 EXIT_USER_ERROR = 2
 
 
-def _user_errors() -> tuple[type[Exception], ...]:
-    """Errors that mean bad input, printed as one line: ours and the model registry's."""
-    from reference_impl import ModelSpecError
-    from reference_impl.streams import CheckpointError
+def user_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean bad input, printed as one line: ours, and the model registry's where a command
+    loaded it (an error of `reference_impl` cannot arise before it is imported, so looking here does
+    not import it)."""
+    errors: tuple[type[Exception], ...] = (CCLBenchError,)
+    if "reference_impl" in sys.modules:
+        from reference_impl import ModelSpecError
+        from reference_impl.streams import CheckpointError
 
-    return (CCLBenchError, ModelSpecError, CheckpointError)
-
-
-USER_ERRORS = _user_errors()
+        errors += (ModelSpecError, CheckpointError)
+    return errors
 
 
 def _list(args: argparse.Namespace) -> None:
+    from . import tables
+
     if args.what == "suites":
         from .suites import list_suites, load_suite
 
-        table = Table("suite", "renderings", "splits", "families", "spec", title="suites")
-        for name in list_suites():
-            s = load_suite(name)
-            rend = ", ".join(f"{r.name} {r.width}x{r.height} {r.fps:g}fps {r.duration:g}s" for r in s.renderings.values())
-            table.add_row(name, rend, ", ".join(s.splits), ", ".join(s.families), s.path)
-        out.print(table)
+        out.print(tables.suites_table([load_suite(name) for name in list_suites()]))
     elif args.what == "models":
         import reference_impl
 
         names = [args.model] if args.model else reference_impl.list_models()
         overrides = parse_sets(args.set)
-        table = Table("model", "interaction", "video params", "audio params", "interaction params", "total",
-                      title=f"models at scale {args.scale}" + (f" with {', '.join(args.set)}" if args.set else ""))
-        for name in names:
-            cfg = reference_impl.resolve_config(name, args.scale, **overrides)
-            counts = reference_impl.parameter_counts(name, args.scale, **overrides)
-            millions = (f"{counts[k] / 1e6:,.2f} M" for k in ("video", "audio", "interaction", "total"))
-            table.add_row(name, cfg.interaction, *millions)
-        out.print(table)
+        rows = [(name, reference_impl.resolve_config(name, args.scale, **overrides).interaction,
+                 reference_impl.parameter_counts(name, args.scale, **overrides)) for name in names]
+        title = f"models at scale {args.scale}" + (f" with {', '.join(args.set)}" if args.set else "")
+        out.print(tables.models_table(rows, title))
     else:
         from .metrics import METRICS
 
-        table = Table("metric", "reads", "needs --ref", "better", "unit", "what it is", title="metrics")
-        for m in METRICS.values():
-            table.add_row(m.name, m.analysis, "yes" if m.needs_ref else "no", m.better, m.unit or "-", m.description)
-        out.print(table)
+        out.print(tables.metrics_table(METRICS.values()))
 
 
 def parse_sets(items: list[str] | None) -> dict[str, str]:
@@ -96,14 +89,9 @@ def _suite_build(args: argparse.Namespace) -> None:
 
 def _info(args: argparse.Namespace) -> None:
     from .io import read_clip
+    from .tables import clips_table
 
-    table = Table("file", "frames", "fps", "size", "video s", "audio", "audio s", title="clips")
-    for f in args.files:
-        c = read_clip(f, backend=args.backend)
-        _, h, w, _ = c.video.shape
-        table.add_row(str(f), str(c.num_frames), f"{c.fps:g}", f"{w}x{h}", f"{c.video_duration:.3f}",
-                      f"{c.audio.shape[0]} ch {c.sample_rate} Hz", f"{c.audio_duration:.3f}")
-    out.print(table)
+    out.print(clips_table([(f, read_clip(f, backend=args.backend)) for f in args.files]))
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -153,42 +141,36 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from .runner.run import run
-    from .tables import rich_table
+    from .distributed import world
+    from .runner.run import run_models
+    from .tables import generation_lines, rich_table
 
     models = [m.strip() for m in args.model.split(",")] if not args.model.endswith((".yaml", ".yml")) else [args.model]
     if len(models) > 1 and args.checkpoint:
         raise CCLBenchError("--checkpoint goes with one --model")
-    from .distributed import world
-
-    for model in models:
-        result = run(model, args.suite, out=args.out, task=args.task, guidance=args.guidance,
-                     num_samples=args.num_samples, steps=args.steps, seed=args.seed, device=args.device,
-                     checkpoint=args.checkpoint, overrides=parse_sets(args.set), bootstrap=args.bootstrap,
-                     weights_dir=args.weights_dir, cache_dir=args.cache_dir, show_progress=not args.quiet)
+    kwargs = {"suite": args.suite, "out": args.out, "task": args.task, "guidance": args.guidance, "num_samples": args.num_samples,
+              "steps": args.steps, "seed": args.seed, "device": args.device, "checkpoint": args.checkpoint,
+              "overrides": parse_sets(args.set), "bootstrap": args.bootstrap, "weights_dir": args.weights_dir,
+              "cache_dir": args.cache_dir, "show_progress": not args.quiet}
+    for result in run_models(models, **kwargs):
         if not world().main:
             continue
         out.print(rich_table(result, title=f"{result['model']} on {result['suite']}"))
-        for task, t in result["tasks"].items():
-            g = t["generation"]
-            mem = (f"peak GPU memory {g['peak_gpu_mem_gb']:.2f} GB" if "peak_gpu_mem_gb" in g
-                   else f"peak process memory {g['peak_rss_gb']:.2f} GB")
-            out.print(f"{task}: {g['clips']} clips in {g['seconds']:.1f} s ({g['clips_per_s']:.2f} clips/s on "
-                      f"{g['device']}), {g['passes_per_step']} passes per step, {g['nfe_per_clip']} network evaluations "
-                      f"per clip, {mem}")
+        for line in generation_lines(result):
+            out.print(line, highlight=False)
         out.print(f"wrote {Path(args.out) / result['suite'] / (result['model'] + '.json')} (+ .csv, .md)", highlight=False)
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from .compare import compare, load_entries, to_markdown
-    from .compare import rich_table as compare_table
+    from .compare import compare, load_entries
+    from .paths import atomic_write, scrub
+    from .tables import compare_markdown, compare_rich
 
     entries = load_entries(args.items, args.results, args.suite)
     table = compare(entries, bootstrap=args.bootstrap, seed=args.seed)
-    out.print(compare_table(table))
+    out.print(compare_rich(table))
     if args.md:
-        Path(args.md).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.md).write_text(to_markdown(table))
+        atomic_write(args.md, compare_markdown(scrub(table)))
         out.print(f"wrote {args.md}")
     if args.plot:
         from .plots import metric_bars
@@ -196,7 +178,7 @@ def _compare(args: argparse.Namespace) -> None:
         for task in table["tasks"]:
             path = Path(args.plot) if len(table["tasks"]) == 1 else Path(args.plot).with_stem(f"{Path(args.plot).stem}-{task}")
             metric_bars({e.label: {"metrics": e.result["tasks"][task]["metrics"]} for e in entries if task in e.result["tasks"]},
-                        path, title=f"{table['suite']} {task}: values with 95% intervals")
+                        path, title=f"{table['suite']} {task}: values with 95% intervals", provenance=scrub(table["provenance"]))
             out.print(f"wrote {path}")
 
 
@@ -218,12 +200,9 @@ def _weights(args: argparse.Namespace) -> None:
     from . import weights as W
 
     if args.action == "list":
-        folder = W.weights_dir(args.weights_dir)
-        table = Table("name", "file", "present", "checksum", "used by", "source", title=f"weights in {folder}")
-        for w in W.REGISTRY.values():
-            present = "yes" if W.path_of(w.name, args.weights_dir).is_file() else "no"
-            table.add_row(w.name, w.filename, present, w.checksum_kind, w.used_by, w.url or w.source)
-        out.print(table)
+        from .tables import weights_table
+
+        out.print(weights_table(W.REGISTRY.values(), W.weights_dir(args.weights_dir)))
         return
     if not args.name:
         raise CCLBenchError(f"weights {args.action}: name a file ({', '.join(W.REGISTRY)})")
@@ -254,30 +233,18 @@ def _profile(args: argparse.Namespace) -> None:
         records += profile_model(name.strip(), args.scale, args.mode, guidance, args.dtype, args.batch, args.checkpointing,
                                  device, clip, args.audio_rate, args.steps, args.repeats, parse_sets(args.set), rate)
     add_interaction_shares([r for r in records if "step_ms" in r])
-    table = Table("model", "guidance", "params (M) v / a / x", "GFLOP fwd", "check", "fwd ms", "step ms", "peak GB", "MFU",
-                  "x share", "passes", "NFE/clip", "s/clip", title=f"profile {args.scale} {args.mode} on {device}")
-    for r in records:
-        if r.get("status") == "oom":
-            table.add_row(r["model"], "-", "", "", "", "", "[red]out of memory[/]", *[""] * 6)
-            continue
-        p = r["params"]
-        table.add_row(r["model"], str(r["guidance"] or "-"),
-                      f"{p['video'] / 1e6:.1f} / {p['audio'] / 1e6:.1f} / {p['interaction'] / 1e6:.1f}",
-                      f"{r['flops_fwd'] / 1e9:,.1f}", f"{r['flops_check']:.3f}", f"{r['fwd_ms']:.1f}" if "fwd_ms" in r else "-",
-                      f"{r['step_ms']:.1f}", f"{r['peak_mem_gb']:.1f}" if r.get("peak_mem_gb") else "-",
-                      f"{r['mfu']:.1%}" if r.get("mfu") else "-",
-                      f"{r['interaction_share']:.1%}" if r.get("interaction_share") is not None and r["model"] != "none" else "-",
-                      str(r.get("passes_per_step") or "-"), str(r.get("nfe_per_clip") or "-"),
-                      f"{r['sec_per_clip']:.2f}" if r.get("sec_per_clip") else "-")
-    out.print(table)
+    from .tables import profile_table
+
+    out.print(profile_table(records, f"profile {args.scale} {args.mode} on {device}"))
     out.print(f"measured matmul rate: {rate / 1e12:.1f} TFLOP/s ({'bf16' if device.startswith('cuda') else 'fp32'})")
     if not device.startswith("cuda"):
         out.print("[yellow]CPU timings are not comparable with GPU ones (and MFU here is against a CPU fp32 matmul).[/]")
     if args.out:
-        from pathlib import Path
+        from .paths import atomic_write
+        from .provenance import provenance
 
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"matmul_flops_per_s": rate, "records": records}, indent=1))
+        atomic_write(args.out, json.dumps({"matmul_flops_per_s": rate, "records": records,
+                                           "provenance": provenance(None, {"device": device})}, indent=1))
         out.print(f"wrote {args.out}")
 
 
@@ -415,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _leave_process_group() -> None:
+    if "torch" not in sys.modules:  # nothing ran that could have joined a process group
+        return
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
@@ -423,14 +392,18 @@ def _leave_process_group() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .provenance import set_command
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    set_command(argv)
     func: Callable[[argparse.Namespace], None] = args.func
     try:
         func(args)
         _leave_process_group()
-    except USER_ERRORS as exc:
-        if args.debug:
+    except Exception as exc:
+        if args.debug or not isinstance(exc, user_errors()):
             raise
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return getattr(exc, "exit_code", EXIT_USER_ERROR)

@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from rich.table import Table
 
 from .errors import CCLBenchError
+from .features.store import load_results
+from .io.clipset import load_clipset
 from .metrics import METRICS
+from .provenance import provenance
+from .scoring import context_for
 
 
 @dataclass
@@ -48,8 +51,6 @@ def load_entries(items: list[str], results: str | Path = "results", suite: str =
 
 def _per_clip(entry: Entry, task: str):
     """(clip ids, results by analysis, reference results by analysis, context) or None."""
-    from .evaluate import context_for, load_clipset, load_results
-
     t = entry.result["tasks"][task]
     clips, ref = entry.path.parent / t["clips"], entry.path.parent / t["reference"]  # relative to the table
     if not (clips / "per_clip.npz").is_file():
@@ -59,11 +60,22 @@ def _per_clip(entry: Entry, task: str):
     refr = load_results(ref / "per_clip.npz") if (ref / "per_clip.npz").is_file() else {}
     ids = sorted(next(iter(pred.values())).keys()) if pred else []
     items = {i.id: i for i in load_clipset(clips, require_files=False).items}
-    from .features.i3d import PRESETS
-
-    ddof = PRESETS[entry.result.get("settings", {}).get("protocol", "videogpt")].covariance_ddof
-    ctx = context_for([items[i] for i in ids], ddof)
+    ctx = context_for([items[i] for i in ids], covariance_ddof(entry))
     return ids, {k: [v[i] for i in ids] for k, v in pred.items()}, {k: list(v.values()) for k, v in refr.items()}, ctx
+
+
+def covariance_ddof(entry: Entry) -> int | None:
+    """The covariance divisor convention (N - ddof) the table was computed with, as the table records it
+    (`provenance.covariance_ddof`, or a distance metric's protocol); None where it records none (then
+    no distance metric of it is tested)."""
+    r = entry.result
+    if "covariance_ddof" in r.get("provenance", {}):
+        return int(r["provenance"]["covariance_ddof"])
+    for t in r["tasks"].values():
+        for m in t["metrics"].values():
+            if "covariance_ddof" in m.get("protocol", {}):
+                return int(m["protocol"]["covariance_ddof"])
+    return None
 
 
 def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
@@ -73,7 +85,10 @@ def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
     if len(suites) > 1:
         raise CCLBenchError(f"results of different suites cannot be compared: {sorted(suites)}")
     tasks = [t for t in entries[0].result["tasks"] if all(t in e.result["tasks"] for e in entries)]
-    table: dict = {"suite": suites.pop(), "entries": [e.label for e in entries], "tasks": {}, "bootstrap": bootstrap}
+    table: dict = {"suite": suites.pop(), "entries": [e.label for e in entries], "tasks": {}, "bootstrap": bootstrap,
+                   "provenance": provenance(seed, {"tables": {e.label: {
+                       "commit": e.result.get("provenance", {}).get("commit", "unknown"),
+                       "checkpoint_sha256": e.result.get("provenance", {}).get("checkpoint_sha256")} for e in entries}})}
     for task in tasks:
         per = [_per_clip(e, task) for e in entries]
         shared = set.intersection(*(set(p[0]) for p in per)) if all(per) else set()
@@ -84,11 +99,17 @@ def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
             row = {"values": vals, "better": m.better if m else "", "unit": m.unit if m else "", "deltas": [None] * len(entries)}
             if vals[0] is not None:
                 row["deltas"] = [None if v is None else v - vals[0] for v in vals]
-            if m and all(v is not None for v in vals) and shared and (not m.needs_ref or all(m.analysis in p[2] for p in per)):
-                row["paired"] = _paired(m, per, sorted(shared), bootstrap, seed)
+            no_ddof = m is not None and m.needs_ref and any(covariance_ddof(e) is None for e in entries)
+            if m and all(v is not None for v in vals) and shared and not no_ddof and (
+                    not m.needs_ref or all(m.analysis in p[2] for p in per)):
+                try:
+                    row["paired"] = _paired(m, per, sorted(shared), bootstrap, seed)
+                except CCLBenchError as exc:  # per-clip results of an older protocol
+                    row["paired"], row["why_no_test"] = None, str(exc)
             else:
                 row["paired"] = None
                 row["why_no_test"] = ("a value is unavailable" if any(v is None for v in vals)
+                                      else "a table records no covariance convention" if no_ddof
                                       else "per-clip results not found beside the clips")
             rows[name] = row
         table["tasks"][task] = {"metrics": rows, "shared_prompts": len(shared)}
@@ -96,15 +117,20 @@ def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
 
 
 def _paired(m, per, shared: list[str], bootstrap: int, seed: int) -> list[dict | None]:
-    """For each entry after the first: the 95% interval of (entry - first) and significance."""
+    """For each entry after the first: the 95% interval of (entry - first), whether it excludes 0, and the
+    replicates it rests on (`used` of `replicates`: a replicate fails where either value is missing).
+    Under half the replicates used: None (no verdict)."""
     rng = np.random.default_rng(seed)
     pos = [{cid: i for i, cid in enumerate(p[0])} for p in per]
     index = [np.array([q[c] for c in shared]) for q in pos]
 
+    from .metrics.score import resampler
+
+    values = [resampler(m, res[m.analysis], ref.get(m.analysis) if m.needs_ref else None, ctx, seed)
+              for _, res, ref, ctx in per]
+
     def value(k: int, draw: np.ndarray):
-        ids, res, ref, ctx = per[k]
-        sel = index[k][draw]
-        return m.value([res[m.analysis][i] for i in sel], ref.get(m.analysis) if m.needs_ref else None, ctx, sel)
+        return values[k](index[k][draw])
 
     diffs = [[] for _ in per]
     for _ in range(bootstrap):
@@ -120,58 +146,10 @@ def _paired(m, per, shared: list[str], bootstrap: int, seed: int) -> list[dict |
                 diffs[k].append(v - b)
     out: list[dict | None] = [None]
     for k in range(1, len(per)):
-        if len(diffs[k]) < bootstrap // 2:
+        if not diffs[k] or len(diffs[k]) < bootstrap / 2:
             out.append(None)
             continue
         lo, hi = np.percentile(diffs[k], [2.5, 97.5])
-        out.append({"ci95": [float(lo), float(hi)], "significant": bool(lo > 0 or hi < 0)})
+        out.append({"ci95": [float(lo), float(hi)], "significant": bool(lo > 0 or hi < 0),
+                    "bootstrap": {"replicates": bootstrap, "used": len(diffs[k]), "failed": bootstrap - len(diffs[k])}})
     return out
-
-
-def _verdict(row: dict, k: int) -> str:
-    p = row.get("paired")
-    if k == 0:
-        return "baseline"
-    if not p or p[k] is None:
-        return "n/a"
-    if not p[k]["significant"]:
-        return "not significant"
-    lo = p[k]["ci95"][0]
-    worse = (lo > 0) == (row["better"] in ("lower", "zero"))
-    return "significantly " + ("worse" if worse else "better")
-
-
-def _cells(row: dict, markup: bool) -> list[str]:
-    """One cell per entry: the value, and after the first its delta and verdict."""
-    cells = []
-    for k, v in enumerate(row["values"]):
-        if v is None:
-            cells.append("unavailable")
-        elif k == 0:
-            cells.append(f"{v:.4g}")
-        else:
-            verdict = _verdict(row, k)
-            if markup and verdict.startswith("significantly"):
-                verdict = f"[{'green' if verdict.endswith('better') else 'red'}]{verdict}[/]"
-            cells.append(f"{v:.4g} ({row['deltas'][k]:+.3g}, {verdict})")
-    return cells
-
-
-def rich_table(table: dict) -> Table:
-    names = table["entries"]
-    t = Table("task", "metric", *names, title=f"{table['suite']}: deltas vs {names[0]}, paired bootstrap "
-              f"({table['bootstrap']} replicates) over the shared prompts")
-    for task, tt in table["tasks"].items():
-        for metric, row in tt["metrics"].items():
-            t.add_row(task, f"{metric} ({row['better']})", *_cells(row, markup=True))
-    return t
-
-
-def to_markdown(table: dict) -> str:
-    names = table["entries"]
-    lines = [f"### {table['suite']}: deltas vs `{names[0]}` (paired bootstrap, {table['bootstrap']} replicates)", "",
-             "| task | metric | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-    for task, tt in table["tasks"].items():
-        for metric, row in tt["metrics"].items():
-            lines.append(f"| {task} | {metric} ({row['better']}) | " + " | ".join(_cells(row, markup=False)) + " |")
-    return "\n".join(lines) + "\n"

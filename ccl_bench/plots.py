@@ -1,5 +1,9 @@
 """Pictures a person would rather look at than read: clip contact sheets (frames + spectrogram with the
-listed events), training loss curves, and metric comparisons with their intervals. matplotlib, Agg."""
+listed events), training loss curves, and metric comparisons with their intervals. matplotlib, Agg.
+
+Each picture has a `*_figure` function that draws it and returns the figure (what tests read back:
+bar heights, curve points), and a function that saves it as PNG, with the provenance, where given, in
+the PNG's text chunks and as a caption under the figure."""
 
 from __future__ import annotations
 
@@ -18,23 +22,35 @@ def _plt():
     return plt
 
 
-def _save(fig, out: str | Path, title: str | None, dpi: int) -> Path:
+def _save(fig, out: str | Path, dpi: int, provenance: dict | None = None) -> Path:
+    """Write `fig` as PNG (atomically); `provenance` goes into the PNG text chunks (key `provenance`, JSON)
+    and a one-line caption: commit, date, seed, command."""
+    from .paths import atomic_write
+
     plt = _plt()
+    metadata = {"Software": "ccl-bench"}
+    if provenance:
+        metadata["provenance"] = json.dumps(provenance, sort_keys=True, default=str)
+        caption = (f"commit {str(provenance.get('commit', 'unknown'))[:12]}, {provenance.get('date_utc', '')}, "
+                   f"seed {provenance.get('seed')}: {provenance.get('command', '')}")
+        fig.text(0.005, 0.003, caption, fontsize=6, color="0.4", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.03 if provenance else 0, 1, 1))
+    atomic_write(out, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png", metadata=metadata))
+    plt.close(fig)
+    return Path(out)
+
+
+def _titled(fig, title: str | None):
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def contact_sheet(folder: str | Path, out: str | Path, num_clips: int = 6, frames: int = 8, title: str | None = None) -> Path:
     """One row per clip of a suite/sample folder: `frames` evenly spaced frames, then the log
     spectrogram (0-8 kHz) with the manifest's events as ticks."""
-    from .evaluate import load_clipset
     from .io import read_clip
+    from .io.clipset import load_clipset
 
     plt = _plt()
     cs = load_clipset(folder)
@@ -63,12 +79,17 @@ def contact_sheet(folder: str | Path, out: str | Path, num_clips: int = 6, frame
         row[-1].set_ylabel("kHz", fontsize=6)
         row[-1].tick_params(labelsize=6)
         row[-1].set_title(captions.get(item.id, item.id)[:70], fontsize=7)
-    return _save(fig, out, title, dpi=90)
+    return _save(_titled(fig, title), out, dpi=90)
 
 
 def loss_curves(runs: dict[str, str | Path], out: str | Path, smooth: int = 10, title: str | None = None) -> Path:
-    """Training losses of several runs (`metrics.jsonl`): total, and per task family (video / audio
-    generated), each a moving average over `smooth` logged points."""
+    """Training losses of several runs (`metrics.jsonl`) as PNG; see `loss_curves_figure`."""
+    return _save(loss_curves_figure(runs, smooth, title), out, dpi=100)
+
+
+def loss_curves_figure(runs: dict[str, str | Path], smooth: int = 10, title: str | None = None):
+    """Three panels: total loss, and per task family (video / audio generated), each a moving average
+    over `smooth` logged points, one line per run (labelled with its name)."""
     plt = _plt()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     keys = (("loss", "all tasks"), (("loss_t2v", "loss_a2v"), "video generated (t2v, a2v)"),
@@ -90,11 +111,17 @@ def loss_curves(runs: dict[str, str | Path], out: str | Path, smooth: int = 10, 
             ax.set_yscale("log")
     axes[0].set_ylabel("flow-matching loss (moving average)")
     axes[-1].legend(fontsize=7, ncol=2)
-    return _save(fig, out, title, dpi=100)
+    return _titled(fig, title)
 
 
-def metric_bars(results: dict[str, dict], out: str | Path, title: str | None = None) -> Path:
-    """One panel per metric: a bar per result with its 95% interval (`results`: label -> result dict)."""
+def metric_bars(results: dict[str, dict], out: str | Path, title: str | None = None, provenance: dict | None = None) -> Path:
+    """`metric_bars_figure` as PNG, with `provenance` (of the comparison) in its metadata and caption."""
+    return _save(metric_bars_figure(results, title), out, dpi=100, provenance=provenance)
+
+
+def metric_bars_figure(results: dict[str, dict], title: str | None = None):
+    """One panel per metric with a value: a bar per result (its value) with its 95% interval as the
+    error bar (`results`: label -> result dict with `metrics`)."""
     plt = _plt()
     names = [m for m in next(iter(results.values()))["metrics"]
              if any("value" in r["metrics"].get(m, {}) for r in results.values())]
@@ -105,7 +132,7 @@ def metric_bars(results: dict[str, dict], out: str | Path, title: str | None = N
         for lab in labels:
             e = results[lab]["metrics"].get(m, {})
             v = e.get("value", np.nan)
-            lo, hi = e.get("ci95", [np.nan, np.nan])
+            lo, hi = e.get("ci95") or [np.nan, np.nan]  # no interval (no bootstrap): no error bar
             vals.append(v)
             err[0].append(max(0.0, v - lo) if np.isfinite(lo) else 0)
             err[1].append(max(0.0, hi - v) if np.isfinite(hi) else 0)
@@ -114,4 +141,4 @@ def metric_bars(results: dict[str, dict], out: str | Path, title: str | None = N
         first = next(results[lab]["metrics"][m] for lab in labels if "value" in results[lab]["metrics"].get(m, {}))
         unit, better = first.get("unit", ""), first.get("better", "")
         ax.set_title(f"{m}{f' ({unit})' if unit else ''}, {better} is better", fontsize=8)
-    return _save(fig, out, title, dpi=100)
+    return _titled(fig, title)

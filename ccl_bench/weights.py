@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CCLBenchError
+from .paths import atomic_write
 
 RECORD = "checksums.json"
 SHIPPED_DIR = Path(__file__).resolve().parent / "features" / "weights"
@@ -40,6 +40,13 @@ class WeightsFile:
     shipped: bool = False  # in SHIPPED_DIR (sha256 pinned here)
 
     @property
+    def verified(self) -> str:
+        """What a result says about the file: checked against a published checksum, or not."""
+        if self.sha256 or self.sha256_prefix:
+            return f"verified ({self.checksum_kind})"
+        return "unverified (no published checksum; its sha256 was recorded on first use and is checked since)"
+
+    @property
     def checksum_kind(self) -> str:
         if self.shipped:
             return "pinned sha256 (shipped with ccl-bench)"
@@ -54,7 +61,9 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
     WeightsFile("i3d-kinetics400", "i3d_pretrained_400.pt",
                 "https://drive.google.com/uc?id=1mQK8KD8G6UWRa5t87SRMm5PVXtlpneJT",
                 "VideoGPT (wilson1yan/VideoGPT, `_I3D_PRETRAINED_ID`), also used by MM-Diffusion and JavisBench",
-                "FVD/KVD presets videogpt, javisbench, cd-fvd", "state-dict"),
+                "FVD/KVD presets videogpt, javisbench, cd-fvd", "state-dict",
+                # 50,939,526 bytes; from the Git LFS pointer of a public mirror of the Open-Sora-Plan v1.0.0 space.
+                sha256="55095f049e706479d48e221adcdb145b2b9dc930ba28b081ed72367ffaa32343"),
     WeightsFile("i3d-torchscript", "i3d_torchscript.pt", "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1",
                 "StyleGAN-V (universome/stylegan-v), a TorchScript port of the tf-hub I3D",
                 "FVD/KVD preset stylegan-v", "torchscript"),
@@ -78,13 +87,9 @@ class WeightsError(CCLBenchError):
 
 
 def weights_dir(override: str | Path | None = None) -> Path:
-    if override:
-        return Path(override)
-    if os.environ.get("CCL_BENCH_HOME"):
-        return Path(os.environ["CCL_BENCH_HOME"]) / "weights"
-    from platformdirs import user_cache_dir
+    from .paths import weights_dir as resolve
 
-    return Path(user_cache_dir("ccl-bench")) / "weights"
+    return resolve(override)
 
 
 def lookup(name: str) -> WeightsFile:
@@ -121,9 +126,7 @@ def _records(folder: Path) -> dict:
 def _record(folder: Path, filename: str, digest: str) -> None:
     recs = _records(folder)
     recs[filename] = digest
-    tmp = folder / (RECORD + ".tmp")
-    tmp.write_text(json.dumps(recs, indent=1, sort_keys=True))
-    os.replace(tmp, folder / RECORD)
+    atomic_write(folder / RECORD, json.dumps(recs, indent=1, sort_keys=True))
 
 
 def missing_message(w: WeightsFile, path: Path) -> str:
@@ -216,15 +219,16 @@ def fetch(name: str, folder: str | Path | None = None, timeout: float = 30.0) ->
     if path.is_file():
         verify(name, folder)
         return path
-    tmp = d / (w.filename + ".partial")
-    try:
+
+    def download(tmp: Path) -> None:
         with urllib.request.urlopen(w.url, timeout=timeout) as r, tmp.open("wb") as f:
             while block := r.read(1 << 20):
                 f.write(block)
+
+    try:
+        atomic_write(path, download)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise WeightsError(f"cannot download {w.filename} from {w.url} ({exc}); {missing_message(w, path)}") from None
-    os.replace(tmp, path)
     try:
         verify(name, folder)
     except WeightsError:

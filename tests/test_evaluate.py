@@ -13,7 +13,7 @@ from ccl_bench.features import SyncAnalysis
 from ccl_bench.features.vggish import VGGish
 from ccl_bench.io import AVClip, write_clip
 from ccl_bench.suites import build_suite, load_suite
-from tests.features.test_backbones import save_i3d_file
+from tests.features.test_backbones import pin_to, save_i3d_file
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,9 @@ def test_offline_eval_reports_weight_metrics_unavailable_and_the_rest_with_inter
     m = res["metrics"]
     for name, file in (("fvd", "i3d_pretrained_400.pt"), ("kvd", "i3d_pretrained_400.pt"), ("fad", "vggish-10086976.pth")):
         assert m[name]["status"] == "unavailable"
-        assert file in m[name]["reason"] and str(home / "weights") in m[name]["reason"] and "https://" in m[name]["reason"]
+        # The file names no machine folder: the weights folder as $CCL_BENCH_HOME (the screen shows the real one).
+        assert file in m[name]["reason"] and "$CCL_BENCH_HOME/weights/" in m[name]["reason"] and "https://" in m[name]["reason"]
+    assert str(tmp_path) not in out.read_text() + out.with_suffix(".md").read_text() + out.with_suffix(".csv").read_text()
     for name in ("av-align", "event-sync", "event-hit", "sync-offset"):
         lo, hi = m[name]["ci95"]
         assert np.isfinite([m[name]["value"], lo, hi]).all() and lo <= hi and m[name]["n"] == 64
@@ -46,7 +48,7 @@ def test_offline_eval_reports_weight_metrics_unavailable_and_the_rest_with_inter
     assert out.with_suffix(".csv").read_text().startswith("task,metric,value,ci95_low")
     assert "| event-sync |" in out.with_suffix(".md").read_text()
     screen = capsys.readouterr().out
-    assert "unavailable" in screen and "event-sync" in screen
+    assert "unavailable" in screen and "event-sync" in screen and str(home / "weights") in screen.replace("\n", "")
 
 
 def test_an_interrupted_evaluation_resumes_from_the_cache_with_identical_numbers(tiny64, tmp_path, monkeypatch):
@@ -103,6 +105,7 @@ def test_distribution_metrics_with_random_weights_and_too_few_clips(tiny64, home
 
     wdir = home / "weights"
     save_i3d_file(wdir)
+    pin_to(monkeypatch, "i3d-kinetics400", wdir / "i3d_pretrained_400.pt")
     torch.manual_seed(0)
     torch.save(VGGish().state_dict(), wdir / "vggish-10086976.pth")
     digest = W.sha256_of(wdir / "vggish-10086976.pth")
@@ -118,6 +121,24 @@ def test_distribution_metrics_with_random_weights_and_too_few_clips(tiny64, home
     assert res["fvd"]["value"] == pytest.approx(0, abs=1e-6)  # a set against itself
     assert res["fad"]["value"] == pytest.approx(0, abs=1e-6) and res["fad"]["protocol"]["weights_sha256"] == digest
     assert "note" in res["fvd"] and res["fvd"]["protocol"]["name"] == "videogpt"
+    # FAD keeps VGGish's covariance divisor (N - 1) under any FVD preset, and says so.
+    half = sorted(few.glob("*.mkv"))
+    other = tmp_path / "other"
+    other.mkdir()
+    for f in half[3:]:
+        shutil.move(f, other)
+    fad = {p: E.evaluate(few, other, metrics=["fad"], protocol=p, bootstrap=0, show_progress=False,
+                         details=True) for p in ("videogpt", "stylegan-v")}
+    assert fad["videogpt"][0]["metrics"]["fad"]["value"] == fad["stylegan-v"][0]["metrics"]["fad"]["value"]
+    text = fad["stylegan-v"][0]["metrics"]["fad"]["protocol"]["statistics"]
+    assert "(N - 1)" in text and "/ (N)" not in text
+    from ccl_bench.metrics import stats
+
+    rows = [np.concatenate([r["features"] for r in s.results["vggish"]]) for s in fad["stylegan-v"][1:]]
+    assert fad["stylegan-v"][0]["metrics"]["fad"]["value"] == pytest.approx(
+        stats.frechet_distance(stats.gaussian(rows[0], 1), stats.gaussian(rows[1], 1)), rel=1e-12)
+    for f in half[3:]:
+        shutil.move(other / f.name, few)
     res = E.evaluate(few, one, metrics=["fvd", "fad"], bootstrap=0, show_progress=False)["metrics"]
     assert res["fvd"]["status"] == "unavailable" and "at least 2" in res["fvd"]["reason"]
     assert np.isfinite(res["fad"]["value"])  # one 2 s clip still gives two 0.96 s examples

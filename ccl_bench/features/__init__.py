@@ -105,7 +105,8 @@ class I3DFeatures(Analysis):
             model.load_state_dict(state, strict=False)
             self._model = model.eval()
         self._model.to(self.device)
-        self.protocol = {**self.preset.to_dict(), "weights_sha256": self._sha}
+        self.protocol = {**self.preset.to_dict(), "weights_sha256": self._sha,
+                         "weights_check": weights.lookup(self.preset.weights).verified}
 
     @property
     def cache_id(self) -> str:
@@ -163,7 +164,7 @@ class VGGishFeatures(Analysis):
         except RuntimeError as exc:
             raise weights.WeightsError(f"vggish: not the torchvggish layout ({str(exc).splitlines()[0]})") from None
         self._model = model.eval().to(self.device)
-        self.protocol = {**self.protocol, "weights_sha256": self._sha}
+        self.protocol = {**self.protocol, "weights_sha256": self._sha, "weights_check": weights.lookup("vggish").verified}
 
     @property
     def cache_id(self) -> str:

@@ -8,11 +8,11 @@ several processes may write the same entry (the last rename wins; the contents a
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
+
+from ..paths import atomic_write
 
 
 def content_hash(*paths: str | Path | None) -> str:
@@ -48,7 +48,4 @@ class FeatureCache:
         p = self.path(cache_id, key)
         if p is None:
             return
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.stem}.{uuid.uuid4().hex}.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, p)
+        atomic_write(p, lambda tmp: np.savez(tmp, **arrays))

@@ -82,4 +82,9 @@ class AVAlignVideo:
 
 def av_align_halves(arrays: dict[str, np.ndarray]) -> tuple[AVAlignAudio, AVAlignVideo]:
     """A cached per-clip result (`audio_peaks`, `flow`, `fps`) -> its typed halves."""
+    if "flow" not in arrays:
+        from ..errors import CCLBenchError
+
+        raise CCLBenchError("per-clip AV-Align results without the flow trajectory (written by ccl-bench before the "
+                            "current TempoTokens protocol): evaluate the clips again")
     return AVAlignAudio(arrays["audio_peaks"]), AVAlignVideo(arrays["flow"], float(arrays["fps"][0]))

@@ -4,13 +4,13 @@ Files are written to a temporary name and renamed, so an interrupted write leave
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ClipError
+from ..paths import atomic_write
 from .clip import AVClip
 
 LOSSY = (".mp4", ".mov")
@@ -38,9 +38,8 @@ def write_clip(clip: AVClip, path: str | Path, *, crf: int = 18, sidecar: str | 
     _, h, w, _ = clip.video.shape
     if suffix in LOSSY and (h % 2 or w % 2):
         raise ClipError(path, f"H.264 yuv420p needs even width and height, got {w}x{h}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{suffix}")
-    try:
+
+    def encode(tmp: Path) -> None:
         with av.open(str(tmp), "w") as out:
             vs = out.add_stream("libx264" if suffix in LOSSY else "ffv1", rate=_rate(clip.fps))
             vs.width, vs.height = w, h
@@ -62,9 +61,8 @@ def write_clip(clip: AVClip, path: str | Path, *, crf: int = 18, sidecar: str | 
                 out.mux(packet)
             if astream is not None:
                 _encode_audio(out, astream, clip.audio, clip.sample_rate, planar=suffix in LOSSY)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_write(path, encode)
     if sidecar is not None:
         write_audio(clip.audio, clip.sample_rate, path.with_suffix(f".{sidecar}"))
     return path
@@ -94,7 +92,6 @@ def write_audio(audio: np.ndarray, sample_rate: int, path: str | Path) -> Path:
 
     path = Path(path)
     subtype = "FLOAT" if path.suffix.lower() == ".wav" else "PCM_24"
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    sf.write(str(tmp), np.clip(audio, -1, 1).T, sample_rate, subtype=subtype, format=path.suffix[1:].upper())
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: sf.write(str(tmp), np.clip(audio, -1, 1).T, sample_rate, subtype=subtype,
+                                            format=path.suffix[1:].upper()))
     return path

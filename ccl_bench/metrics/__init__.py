@@ -51,10 +51,18 @@ class Context:
         return a, v
 
 
-# The sync-offset confidence below which the set shows no synchrony. Calibrated on the av-sync suite by
-# `benchmarks/calibration.py` (results/calibration/): per-clip confidences of aligned clips (native and
-# tiny) lie above it, those of mismatched pairs below; see the calibration record for both distributions.
-SYNC_CONFIDENCE_MIN = 0.1
+# sync-offset's confidence (peak - median of the clips' mean curve) below which a set shows no synchrony.
+# Calibrated on the av-sync suite by `benchmarks/calibration.py` (results/calibration/): sets of 8 to 16
+# mismatched pairs reach at most 0.12 (99th percentile; native and tiny), sets of 8 to 16 aligned clips at
+# least 0.14 (1st percentile). A mismatched set's confidence falls as 1 / sqrt(N) (99th percentile about
+# 0.35 / sqrt(N)), so smaller sets need more.
+SYNC_CONFIDENCE_MIN = 0.12
+SYNC_CONFIDENCE_PER_SQRT_N = 0.35
+
+
+def sync_confidence_threshold(n: int) -> float:
+    """The confidence a set of `n` clips needs before its sync-offset counts as found."""
+    return max(SYNC_CONFIDENCE_MIN, SYNC_CONFIDENCE_PER_SQRT_N / np.sqrt(max(n, 1)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,8 +128,8 @@ def _xcorr(a: dict, v: dict, ka, kv, ctx: Context) -> CrossCorrelation:
     sa, _ = sync_halves(a)
     _, sv = sync_halves(v)
     lags, c = xcorr_curve(sa.onset_strength, sv.strength, sv.fps, ctx.max_offset_s)
-    if not np.any(c):
-        return CrossCorrelation(lags, c, np.zeros(0), 0)
+    if not np.any(c):  # a flat curve (no onset strength or no visual strength): no lag of its own
+        return CrossCorrelation(lags, c, np.array([np.nan]), 0)
     return CrossCorrelation(lags, c, np.array([peak_lag(lags, c)]), 1)
 
 
@@ -168,8 +176,12 @@ def _offset(s: CrossCorrelation) -> float | None:
 
 
 def _abs_clip_lag(s: CrossCorrelation) -> float | None:
-    """Mean |peak lag| of the clips' own curves (ms): what `sync-offset-cc` corrects."""
-    return float(np.mean(np.abs(s.clip_lags)) * 1e3) if s.clips else None
+    """Median |peak lag| of the clips' own curves (ms), a clip with a flat curve counting as the largest
+    lag (found nowhere): what `sync-offset-cc` corrects. The median, because a clip without discrete
+    events (a gliding tone) has a curve whose peak is anywhere."""
+    if not len(s.clip_lags):
+        return None
+    return float(np.median(np.where(np.isnan(s.clip_lags), s.lags[-1], np.abs(s.clip_lags))) * 1e3)
 
 
 def _mean_score(s: ClipScores) -> float | None:
@@ -182,8 +194,8 @@ def _divisor(ddof: int) -> str:
 
 _SYNC_NONE = "no clip has an audio onset or a visual event"
 _CC = ("chance level: the same statistic on mismatched pairs of this set (clip i's sound with clip j's picture, "
-       "j != i, drawn by seed, two pairs per clip); corrected = (x - chance) / (ideal - chance): about 0 for clips "
-       "no more in sync than strangers, 1 for perfect sync")
+       "j != i: every ordered pair up to 1024, else 1024 drawn by seed); corrected = (x - chance) / (ideal - chance): "
+       "about 0 for clips no more in sync than strangers, 1 for perfect sync")
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric(name="fvd", description="Frechet video distance of I3D logits", analysis="i3d", needs_ref=True, better="lower",
@@ -233,7 +245,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            better="zero", unit="ms", state=_xcorr, merge=CrossCorrelation.merge,
            score=lambda s, r, ctx: _offset(s),
            statistics=f"peak lag of the summed per-clip normalised cross-correlations; confidence = peak - median of the "
-                      f"mean curve (SyncNet's Sync-C); below {SYNC_CONFIDENCE_MIN}: no synchrony found",
+                      f"mean curve (SyncNet's Sync-C); below max({SYNC_CONFIDENCE_MIN}, {SYNC_CONFIDENCE_PER_SQRT_N} / "
+                      f"sqrt(N)): no synchrony found",
            unavailable="no clip has both an audio onset strength and a visual event strength",
            chance_statistic=_abs_clip_lag, ideal=0.0),
 )}
@@ -277,7 +290,7 @@ METRICS.update({m.name: m for m in (
 
 
 def _corrected(base: Metric) -> Metric:
-    what = "mean |peak lag| of each clip's own curve" if base.name == "sync-offset" else f"{base.name}"
+    what = "median |peak lag| of each clip's own curve (a flat curve: 1 s)" if base.name == "sync-offset" else f"{base.name}"
     return Metric(name=f"{base.name}-cc", description=f"{base.name} corrected for chance: 0 = no better than mismatched "
                   f"pairs, 1 = perfect sync", analysis=base.analysis, better="higher", state=base.state, merge=base.merge,
                   score=base.score, statistics=f"{what}; {_CC}", unavailable=base.unavailable,

@@ -8,20 +8,24 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import METRICS, SYNC_CONFIDENCE_MIN, Context, Metric, Results
+from . import METRICS, Context, Metric, Results, sync_confidence_threshold
 from .stats import Interval, bootstrap_ci, half_sample_ci
 from .sync import confidence
 
-PAIRS_PER_CLIP = 2  # mismatched pairs per clip for a chance level (at least as many pairs as clips)
+MAX_PAIRS = 1024  # mismatched pairs for a chance level: every ordered pair up to this many, else this many drawn
 
 
-def mismatched_pairs(n: int, seed: int, per_clip: int = PAIRS_PER_CLIP) -> np.ndarray:
-    """`[n * per_clip, 2]` (sound of clip i, picture of clip j), j != i: every clip's sound `per_clip` times,
-    each against a picture drawn uniformly from the other clips by `seed`. Empty when n < 2."""
+def mismatched_pairs(n: int, seed: int, max_pairs: int = MAX_PAIRS) -> np.ndarray:
+    """`[P, 2]` (sound of clip i, picture of clip j), j != i. Every ordered pair where there are at most
+    `max_pairs` (then the seed plays no part), else `max(n, max_pairs)` pairs: every clip's sound equally
+    often, each against a picture drawn uniformly from the other clips by `seed`. Empty when n < 2."""
     if n < 2:
         return np.zeros((0, 2), int)
+    if n * (n - 1) <= max_pairs:
+        i, j = np.nonzero(~np.eye(n, dtype=bool))
+        return np.stack([i, j], 1)
     rng = np.random.default_rng([seed, 0xCC])
-    i = np.repeat(np.arange(n), per_clip)
+    i = np.resize(np.arange(n), max(n, max_pairs))
     return np.stack([i, (i + rng.integers(1, n, len(i))) % n], 1)
 
 
@@ -43,6 +47,35 @@ def point_value(m: Metric, pred: Results, ref: Results | None, ctx: Context, see
         return corrected(m.chance_statistic(m.merge(states)), chance, m.ideal)
     rstates = m.clip_states(ref, Context(covariance_ddof=ctx.covariance_ddof)) if m.needs_ref else None
     return m.score(m.merge(states), m.merge(rstates) if m.needs_ref else None, ctx)
+
+
+def resampler(m: Metric, pred: Results, ref: Results | None, ctx: Context, seed: int = 0) -> Callable:
+    """`draw -> value` for index draws (with repeats) of the predicted clips, the per-clip states made
+    once (a paired bootstrap calls it thousands of times). For a `-cc` metric the chance level of a draw
+    comes from the mismatched pairs among its clips (two draws of one clip never pair), each pair's
+    state made once and kept."""
+    states = m.clip_states(pred, ctx)
+    if not m.corrects:
+        rmerged = m.merge(m.clip_states(ref, Context(covariance_ddof=ctx.covariance_ddof))) if m.needs_ref else None
+        return lambda draw: m.score(m.merge([states[i] for i in draw]), rmerged, ctx)
+    kept: dict[tuple[int, int], object] = {}
+    rng = np.random.default_rng([seed, 0xCD])
+
+    def pair(i: int, j: int):
+        if (i, j) not in kept:
+            kept[(i, j)] = m.state(pred[i], pred[j], *ctx.known(i, j), ctx)
+        return kept[(i, j)]
+
+    def value(draw):
+        draw = np.asarray(draw)
+        pairs = mismatched_pairs(len(draw), seed)
+        pairs = pairs[draw[pairs[:, 0]] != draw[pairs[:, 1]]]
+        if len(pairs) > MAX_PAIRS:
+            pairs = pairs[rng.choice(len(pairs), MAX_PAIRS, replace=False)]
+        chance = m.chance_statistic(m.merge([pair(int(draw[a]), int(draw[b])) for a, b in pairs]))
+        return corrected(m.chance_statistic(m.merge([states[i] for i in draw])), chance, m.ideal)
+
+    return value
 
 
 def _unavailable(reason: str, **extra) -> dict:
@@ -74,9 +107,10 @@ def metric_entry(m: Metric, pred: Results, ref: Results | None, ctx: Context, bo
     if m.name == "sync-offset":
         conf = confidence(merged.curve / merged.clips)
         out["confidence"] = conf
-        if conf < SYNC_CONFIDENCE_MIN:
-            return _unavailable(f"no synchrony found (confidence {conf:.3g} below {SYNC_CONFIDENCE_MIN})", confidence=conf,
-                                n=len(pred))
+        need = sync_confidence_threshold(merged.clips)
+        if conf < need:
+            return _unavailable(f"no synchrony found (confidence {conf:.3g} below {need:.3g} for {merged.clips} clips)",
+                                confidence=conf, n=len(pred))
 
     def replicate(idx: Sequence[np.ndarray]):
         return m.score(m.merge([states[i] for i in idx[0]]),
@@ -144,4 +178,4 @@ def family_entries(m: Metric, pred: Results, ref: Results | None, ctx: Context, 
     return out
 
 
-__all__ = ["METRICS", "corrected", "family_entries", "metric_entry", "mismatched_pairs", "point_value"]
+__all__ = ["MAX_PAIRS", "METRICS", "corrected", "resampler", "family_entries", "metric_entry", "mismatched_pairs", "point_value"]

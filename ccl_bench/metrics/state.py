@@ -41,12 +41,12 @@ class EventPairing:
 
 @dataclass(frozen=True)
 class CrossCorrelation:
-    """Summed normalised cross-correlation curves `[L]` over `lags` `[L]` (s) of the clips whose curve is
-    not flat, and each such clip's own peak lag (s)."""
+    """Summed normalised cross-correlation curves `[L]` over `lags` `[L]` (s), each clip's own peak lag (s;
+    NaN where its curve is flat) and how many clips have a curve that is not flat."""
 
     lags: np.ndarray
     curve: np.ndarray
-    clip_lags: np.ndarray  # [c]
+    clip_lags: np.ndarray  # [clips merged]
     clips: int
 
     @staticmethod

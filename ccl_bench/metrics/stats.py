@@ -106,14 +106,25 @@ def frechet_distance_inf(pred: np.ndarray, ref: Gaussian, min_n: int = 500, step
     """FD-inf (fadtk): for `steps` sizes n in `linspace(min_n, N, steps)` draw n of the N predicted
     embeddings with replacement, compute FD to `ref`, fit FD against 1 / n, return the intercept
     (the FD an infinite sample would have)."""
+    return frechet_distance_inf_fit(pred, ref, min_n, steps, ddof, rng)[0]
+
+
+def frechet_distance_inf_fit(pred: np.ndarray, ref: Gaussian, min_n: int = 500, steps: int = 25, ddof: int = 1,
+                             rng: np.random.Generator | None = None) -> tuple[float, float]:
+    """`frechet_distance_inf` with the quality of its straight-line fit: -> (intercept, r^2 of FD
+    against 1 / n). An r^2 far below 1 means FD did not fall linearly in 1 / n, and the intercept is
+    an extrapolation to distrust."""
     pred = np.asarray(pred, np.float64)
     if len(pred) < min_n:
         raise ValueError(f"FD-inf needs at least {min_n} embeddings, got {len(pred)}")
     rng = rng or np.random.default_rng(0)
     ns = np.linspace(min_n, len(pred), steps).astype(int)
-    fds = [frechet_distance(gaussian(pred[rng.choice(len(pred), n, replace=True)], ddof), ref) for n in ns]
-    _, intercept = np.polyfit(1.0 / ns, fds, 1)
-    return float(intercept)
+    fds = np.array([frechet_distance(gaussian(pred[rng.choice(len(pred), n, replace=True)], ddof), ref) for n in ns])
+    slope, intercept = np.polyfit(1.0 / ns, fds, 1)
+    resid = fds - (slope / ns + intercept)
+    spread = float(((fds - fds.mean()) ** 2).sum())
+    r2 = 1.0 - float((resid**2).sum()) / spread if spread > 0 else 1.0  # all FDs equal: the line is exact
+    return float(intercept), r2
 
 
 @dataclass(frozen=True)

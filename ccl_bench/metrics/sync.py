@@ -40,8 +40,9 @@ def xcorr_curve(audio_strength: np.ndarray, vs: VisualStrength, fps: float, max_
     denom = np.sqrt((a**2).sum() * (v**2).sum())
     if denom <= 0 or n <= k:
         return lags * HOP_S, np.zeros(len(lags))
-    full = np.correlate(a, v, mode="full") / denom  # index n - 1 is lag 0; positive: a later than v
-    return lags * HOP_S, full[n - 1 - k : n + k]
+    size = 1 << int(np.ceil(np.log2(2 * n)))  # zero-padded: the circular correlation is the linear one
+    full = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(v, size)), size) / denom  # index L: lag L
+    return lags * HOP_S, np.concatenate([full[size - k :], full[: k + 1]])
 
 
 def peak_lag(lags: np.ndarray, corr: np.ndarray) -> float:

@@ -7,11 +7,14 @@ sampling; their clips are written like `ccl-bench sample`'s, for the same prompt
 - `floor`: noise clips of the same shapes: uniform random 8-bit frames and white noise (sigma 0.25,
   clipped to [-1, 1]) for the generated streams, clip i drawn from its own generator seeded by
   `(seed, i)`.
-A kept stream (A2V's audio, V2A's video) is the suite's own, as for a model."""
+A kept stream (A2V's audio, V2A's video) is the suite's own, as for a model. The prompts and clips
+come from the suite folder the clips are then measured against (`reference`), as `generate` reads them."""
 
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +22,11 @@ import torch
 
 from .. import __version__
 from ..io import AVClip, write_clip
+from ..paths import atomic_write
 from ..suites import load_suite
 from .data import render_split
 from .models import codecs_for
+from .sample import Timing, read_suite_folder
 
 PSEUDO_MODELS = {
     "ceiling": "the suite's clips encoded and decoded by the reference models' codecs (what a perfect model could score)",
@@ -40,12 +45,20 @@ def noise_clip(seed: int, index: int, video_shape, num_samples: int) -> tuple[np
     return video, audio
 
 
-def generate_pseudo(name: str, suite: str, task: str, num: int, out: str | Path, rendering: str = "tiny",
-                    seed: int = 0, split: str = "test") -> dict:
-    """Write the pseudo-model's clips for `num` prompts of `split` into `out` -> the manifest (also written)."""
+def generate_pseudo(name: str, suite: str, task: str, num: int, out: str | Path, reference: str | Path | None = None,
+                    rendering: str = "tiny", seed: int = 0, split: str = "test") -> dict:
+    """Write the pseudo-model's clips for the first `num` clips of the suite folder `reference` (default: `split`
+    rendered in memory) into `out` -> the manifest (also written), with `timing` as `generate` gives it."""
     spec = load_suite(suite)
     rend = spec.rendering(rendering)
-    video, audio, metas = render_split(spec, split, rend.name, num, seed, show_progress=False)
+    timing = Timing()
+    t0 = time.perf_counter()
+    if reference is None:
+        video, audio, metas = render_split(spec, split, rend.name, num, seed, show_progress=False)
+    else:
+        video, audio, metas = read_suite_folder(Path(reference), spec.name, rend, num)
+    timing.condition_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
     if name == "ceiling":
         vc, ac = codecs_for(rend)
         gen_video = vc.decode(vc.encode(video)) if task in MAKES_VIDEO else video
@@ -54,6 +67,8 @@ def generate_pseudo(name: str, suite: str, task: str, num: int, out: str | Path,
         noise = [noise_clip(seed, i, video.shape[1:], audio.shape[1]) for i in range(num)]
         gen_video = torch.from_numpy(np.stack([v for v, _ in noise])) if task in MAKES_VIDEO else video
         gen_audio = torch.from_numpy(np.stack([a for _, a in noise])) if task in MAKES_AUDIO else audio
+    timing.sample_s = time.perf_counter() - t0  # the codecs' round trip, or drawing the noise
+    t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     clips = []
@@ -68,5 +83,7 @@ def generate_pseudo(name: str, suite: str, task: str, num: int, out: str | Path,
     manifest = {"suite": spec.name, "split": split, "rendering": rend.name, "seed": seed, "generated": True, "model": name,
                 "pseudo_model": PSEUDO_MODELS[name], "checkpoint": None, "task": task, "passes_per_step": 0, "nfe_per_clip": 0,
                 "processes": 1, "ccl_bench_version": __version__, "clips": clips}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    timing.write_s = time.perf_counter() - t0
+    manifest["timing"] = asdict(timing)
+    atomic_write(out / "manifest.json", json.dumps(manifest, indent=1))
     return manifest

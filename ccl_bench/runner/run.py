@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import resource
-import time
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
-from .. import __version__
 from ..distributed import barrier, device_for, world
 from ..errors import CCLBenchError
 from ..metrics import METRICS
+from ..paths import checkpoint_dirs, portable
 from ..suites import build_suite, load_suite
 
 TASKS = ("t2av", "a2v", "v2a", "t2v", "t2a")
@@ -31,16 +31,6 @@ TASKS = ("t2av", "a2v", "v2a", "t2v", "t2a")
 TASK_READS = {"t2av": {"i3d", "vggish", "sync", "av-align", "avsync-video", "avsync-audio"}, "t2v": {"i3d", "avsync-video"},
               "t2a": {"vggish", "avsync-audio"}, "a2v": {"i3d", "sync", "av-align", "avsync-video"},
               "v2a": {"vggish", "sync", "av-align", "avsync-audio"}}
-
-
-def checkpoint_dirs() -> list[Path]:
-    """Where shipped and user checkpoints are looked up: `$CCL_BENCH_CHECKPOINTS` (os.pathsep-separated),
-    `./checkpoints`, the source tree's `checkpoints/`, `$CCL_BENCH_HOME/checkpoints`."""
-    dirs = [Path(p) for p in os.environ.get("CCL_BENCH_CHECKPOINTS", "").split(os.pathsep) if p]
-    dirs += [Path.cwd() / "checkpoints", Path(__file__).resolve().parents[2] / "checkpoints"]
-    if os.environ.get("CCL_BENCH_HOME"):
-        dirs.append(Path(os.environ["CCL_BENCH_HOME"]) / "checkpoints")
-    return dirs
 
 
 def find_checkpoint(suite: str, model: str) -> Path:
@@ -54,23 +44,89 @@ def find_checkpoint(suite: str, model: str) -> Path:
         "and pass `--checkpoint DIR`")
 
 
-def _relative(p: Path) -> Path:
-    """A path under the working directory as a relative one, so tables carry no machine's paths."""
-    try:
-        return p.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return p
-
-
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def peak_memory_gb(device: str) -> dict:
-    if device.startswith("cuda"):
-        return {"peak_gpu_mem_gb": torch.cuda.max_memory_allocated() / 1e9}
-    # Linux reports ru_maxrss in KiB: the process's peak resident memory, everything loaded included.
-    return {"peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9}
+class PeakMemory:
+    """The peak memory of one generation, measured so that it cannot inherit an earlier model's:
+    on CUDA `torch.cuda.max_memory_allocated` after `reset_peak_memory_stats`; on Linux CPU the peak
+    resident set (`VmHWM`) after resetting it through `/proc/self/clear_refs` (it then still counts what
+    this process holds when the generation starts, hence one process per model in `run_models`);
+    elsewhere the process-lifetime peak (`ru_maxrss`), named as such."""
+
+    def __init__(self, device: str):
+        self.device = device
+        if device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
+            self.how = "torch.cuda.max_memory_allocated during this generation (reset before it)"
+            return
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current resident set
+            self.how = "peak resident set (VmHWM) during this generation, reset before it; one process per model"
+        except OSError:
+            self.how = "process-lifetime peak resident set (ru_maxrss): includes everything this process ran before"
+
+    def read(self) -> dict:
+        if self.device.startswith("cuda"):
+            return {"peak_gpu_mem_gb": torch.cuda.max_memory_allocated() / 1e9, "memory_measure": self.how}
+        if self.how.startswith("peak resident set (VmHWM)"):
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return {"peak_rss_gb": int(line.split()[1]) * 1024 / 1e9, "memory_measure": self.how}
+        # ru_maxrss: KiB on Linux, bytes on macOS.
+        scale = 1 if sys.platform == "darwin" else 1024
+        return {"peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e9, "memory_measure": self.how}
+
+
+def run_models(models: list[str], **kwargs) -> Iterator[dict]:
+    """`run` for each model, each in a fresh process where there are several and this is one process
+    (not torchrun): a model's peak memory and timings then cannot carry another model's. Yields each result."""
+    if len(models) == 1 or world().size > 1:
+        for m in models:
+            yield run(m, **kwargs)
+        return
+    import multiprocessing as mp
+
+    from .. import provenance
+
+    kwargs = {**kwargs, "_command": provenance.command_argv()}
+    ctx = mp.get_context("spawn")
+    for m in models:
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_run_child, args=(child, m, kwargs))
+        proc.start()
+        child.close()
+        try:
+            status, payload = parent.recv()
+        except EOFError:
+            status, payload = "died", None
+        proc.join()
+        if status == "ok":
+            yield payload
+        elif status == "error":
+            raise payload
+        else:
+            raise CCLBenchError(f"run of model '{m}' ended without a result (exit code {proc.exitcode})")
+
+
+def _run_child(conn, model: str, kwargs: dict) -> None:
+    from ..provenance import set_command
+
+    command = kwargs.pop("_command")
+    if command is not None:
+        set_command(command)
+    try:
+        conn.send(("ok", run(model, **kwargs)))
+    except CCLBenchError as exc:
+        conn.send(("error", exc))
+    except BaseException as exc:
+        import traceback
+
+        conn.send(("error", RuntimeError(f"run of model '{model}' failed:\n{traceback.format_exc()}")))
+        raise SystemExit(1) from exc
+    finally:
+        conn.close()
 
 
 def run(model: str, suite: str, out: str | Path = "runs", task: str | None = None, guidance: str | None = None,
@@ -109,7 +165,7 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
                                 + "` and pass `--checkpoint DIR`")
         checkpoint = find_checkpoint(spec.name, model)
     if not pseudo:
-        checkpoint = _relative(Path(checkpoint))
+        checkpoint = Path(checkpoint)
         ck_info = json.loads((checkpoint / "config.json").read_text()) if (checkpoint / "config.json").is_file() else {}
     rendering = ck_info.get("rendering", cfg_run["rendering"])
 
@@ -124,19 +180,19 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol, "overrides": overrides or {}}}
     for t in tasks:
         clip_dir = root / "clips" / model / t
-        if device.startswith("cuda"):
-            torch.cuda.reset_peak_memory_stats()
-        start = time.perf_counter()
+        peak = PeakMemory(device)
         if pseudo:
             if w.main:
-                generate_pseudo(model, spec.name, t, num, clip_dir, rendering=rendering, seed=seed, split=cfg_run["split"])
+                generate_pseudo(model, spec.name, t, num, clip_dir, reference=ref_dir, rendering=rendering, seed=seed,
+                                split=cfg_run["split"])
             barrier(w)
             manifest = json.loads((clip_dir / "manifest.json").read_text())
         else:
             manifest = generate(checkpoint, spec.name, t, num, clip_dir, guidance=guidance, steps=steps,
                                 sampler=cfg_run["sampler"], seed=seed, split=cfg_run["split"], device=device,
-                                show_progress=show_progress, overrides=overrides)
-        seconds = time.perf_counter() - start
+                                show_progress=show_progress, overrides=overrides, reference=ref_dir)
+        memory = peak.read()
+        timing = manifest["timing"]
         names = [m for m in spec.metrics if METRICS[m].analysis in TASK_READS[t]]
         res, pred_res, ref_res = evaluate(clip_dir, ref_dir, metrics=names, protocol=spec.protocol, device=device,
                                           weights_dir=weights_dir, cache_dir=cache_dir, bootstrap=bootstrap, seed=seed,
@@ -148,19 +204,18 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         # Paths relative to the table's folder, so a committed table still finds its per-clip results.
         result["tasks"][t] = {"metrics": res["metrics"], "clips": str(clip_dir.relative_to(root)),
                               "reference": str(ref_dir.relative_to(root)),
-                              "generation": {"clips": num, "seconds": seconds, "clips_per_s": num / seconds,
+                              # clips_per_s: over the sampler's time alone; loading, conditions and writing apart.
+                              "generation": {"clips": num, **timing, "clips_per_s": num / timing["sample_s"],
                                              "passes_per_step": manifest["passes_per_step"],
-                                             "nfe_per_clip": manifest["nfe_per_clip"], "device": device,
-                                             **peak_memory_gb(device)},
+                                             "nfe_per_clip": manifest["nfe_per_clip"], "device": device, **memory},
                               "excluded": res["clips"]["pred"]["excluded"]}
         prov = res["provenance"]
     if pseudo:
-        prov.update({"pseudo_model": PSEUDO_MODELS[model], "ccl_bench": __version__})
+        prov["pseudo_model"] = PSEUDO_MODELS[model]
     else:
-        prov.update({"checkpoint": str(checkpoint), "checkpoint_sha256": sha256(checkpoint / "ema.safetensors"),
+        prov.update({"checkpoint": portable(checkpoint), "checkpoint_sha256": sha256(checkpoint / "ema.safetensors"),
                      "checkpoint_train": {k: ck_info.get(k) for k in ("steps_done", "train_clips", "provenance")
-                                          if k in ck_info},
-                     "ccl_bench": __version__})
+                                          if k in ck_info}})
     result["provenance"] = {**prov, "processes": w.size}
     if w.main:
         write_result(result, root / f"{model}.json")

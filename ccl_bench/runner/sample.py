@@ -1,8 +1,14 @@
-"""`ccl-bench sample`: generate clips with a trained reference model, written like a suite."""
+"""`ccl-bench sample`: generate clips with a trained reference model, written like a suite.
+
+The prompts and conditioning clips come from a suite folder on disk (`reference`, as `ccl-bench suite
+build` or `ccl-bench run` wrote it): the same files the generated clips are then measured against."""
 
 from __future__ import annotations
 
 import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +16,11 @@ import torch
 
 from .. import __version__
 from ..errors import CCLBenchError
-from ..io import AVClip, write_clip
+from ..io import AVClip, read_clip, write_clip
+from ..paths import atomic_write, portable
 from ..progress import progress
-from ..suites import load_suite
-from .data import encode_clips, render_split
+from ..suites import Rendering, build_suite, load_suite
+from .data import encode_clips
 from .models import codecs_for, load_trained
 
 TASKS = ("t2av", "a2v", "v2a", "t2v", "t2a")
@@ -26,27 +33,84 @@ def clip_noise(seed: int, index: int, video_shape, audio_shape) -> tuple[torch.T
     return torch.randn(video_shape, generator=g), torch.randn(audio_shape, generator=g)
 
 
+@dataclass
+class Timing:
+    """Wall seconds of one `generate` call's phases (the slowest process's, under torchrun)."""
+
+    load_s: float = 0.0  # loading the checkpoint onto the device
+    condition_s: float = 0.0  # reading the suite folder's clips and encoding them to latents
+    sample_s: float = 0.0  # the sampler alone (every step of every clip), device synchronised
+    write_s: float = 0.0  # decoding latents and writing the clip files
+
+
+def read_suite_folder(folder: Path, spec_name: str, rend: Rendering, num: int):
+    """The first `num` clips of a suite folder -> (video uint8 `[N, T, H, W, 3]`, audio `[N, S]`, manifest
+    entries). Refused with the reason when the folder is another suite's or rendering's, or too short."""
+    mpath = folder / "manifest.json"
+    if not mpath.is_file():
+        raise CCLBenchError(f"{folder}: not a suite folder (no manifest.json); build one with `ccl-bench suite build`")
+    manifest = json.loads(mpath.read_text())
+    if manifest.get("suite") != spec_name or manifest.get("rendering") != rend.name:
+        raise CCLBenchError(f"{mpath}: holds suite {manifest.get('suite')!r} rendering {manifest.get('rendering')!r}, "
+                            f"not {spec_name!r} {rend.name!r}")
+    entries = manifest["clips"][:num]
+    if len(entries) < num:
+        raise CCLBenchError(f"{mpath}: lists {len(entries)} clips, {num} asked for")
+    clips = [read_clip(folder / c["video"], audio_path=folder / c["audio"] if c.get("audio") else None) for c in entries]
+    video = torch.from_numpy(np.stack([c.video for c in clips]))
+    audio = torch.from_numpy(np.stack([c.audio[0] for c in clips]))
+    return video, audio, entries
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str | Path, guidance: str = "ucg",
              steps: int = 25, sampler: str = "euler", seed: int = 0, split: str = "test", device: str | None = None,
-             batch_size: int = 16, scales=None, show_progress: bool = True, overrides: dict | None = None) -> dict:
-    """Sample `num` clips for the prompts (and, for A2V/V2A, the conditioning clips) of a suite's split.
-    Under torchrun each process samples its share of the prompts; rank 0 writes the manifest.
-    Returns the manifest (also written to `out/manifest.json`)."""
-    from reference_impl.diffusion import GuidanceScales, sample
-    from reference_impl.text import WordHashEncoder
-
-    from ..distributed import barrier, broadcast_from_main, device_for, gather_to_main, my_share, world
+             batch_size: int = 16, scales=None, show_progress: bool = True, overrides: dict | None = None,
+             reference: str | Path | None = None) -> dict:
+    """Sample `num` clips for the prompts (and, for A2V/V2A, the conditioning clips) of the suite folder
+    `reference` (default: the split built into a temporary folder). Under torchrun each process samples
+    its share of the prompts; rank 0 writes the manifest. Returns the manifest (also written to
+    `out/manifest.json`) with `timing` (`Timing` fields, seconds) added."""
+    from ..distributed import device_for, world
 
     if task not in TASKS:
         raise CCLBenchError(f"unknown task '{task}' (known: {', '.join(TASKS)})")
+    device = device_for(world(), device)
+    if reference is not None:
+        return _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed, split, device, batch_size,
+                         scales, show_progress, overrides, Path(reference))
+    with tempfile.TemporaryDirectory(prefix="ccl-bench-suite-") as tmp:
+        info = json.loads((Path(checkpoint) / "config.json").read_text()) if (Path(checkpoint) / "config.json").is_file() else {}
+        build_suite(load_suite(suite), tmp, split=split, rendering=info.get("rendering", "tiny"), num=num, seed=seed,
+                    show_progress=False)
+        return _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed, split, device, batch_size,
+                         scales, show_progress, overrides, Path(tmp))
+
+
+def _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed, split, device, batch_size, scales,
+              show_progress, overrides, reference: Path) -> dict:
+    from reference_impl.diffusion import GuidanceScales, sample
+    from reference_impl.text import WordHashEncoder
+
+    from ..distributed import barrier, broadcast_from_main, gather_to_main, my_share, world
+
     w = world()
-    device = device_for(w, device)
+    timing = Timing()
+    t0 = time.perf_counter()
     model, info = load_trained(checkpoint, device, overrides)
+    _sync(device)
+    timing.load_s = time.perf_counter() - t0
     spec = load_suite(suite)
     rend = spec.rendering(info.get("rendering", "tiny"))
     vc, ac = codecs_for(rend)
-    video, audio, metas = render_split(spec, split, rend.name, num, seed, show_progress=False)
+    t0 = time.perf_counter()
+    video, audio, metas = read_suite_folder(reference, spec.name, rend, num)
     lv, la = encode_clips(video, audio, vc, ac)
+    timing.condition_s = time.perf_counter() - t0
     enc = WordHashEncoder(dim=model.cfg.text_dim)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -59,12 +123,16 @@ def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str |
             text, mask = enc([metas[i]["caption"] for i in idx])
             null_text, null_mask = enc([""] * len(idx))
             noise = [clip_noise(seed, i, lv.shape[1:], la.shape[1:]) for i in idx]
+            t0 = time.perf_counter()
             xv, xa, info_out = sample(
                 model, task, text.to(device), mask.to(device), null_text.to(device), null_mask.to(device),
                 (len(idx), *lv.shape[1:]), (len(idx), *la.shape[1:]), cond_video=lv[idx].to(device),
                 cond_audio=la[idx].to(device), steps=steps, sampler=sampler, guidance=guidance,
                 scales=scales or GuidanceScales(), init_noise=(torch.stack([n[0] for n in noise]),
                                                                torch.stack([n[1] for n in noise])))
+            _sync(device)
+            timing.sample_s += time.perf_counter() - t0
+            t0 = time.perf_counter()
             gen_video = vc.decode(xv.cpu()) if task in ("t2av", "a2v", "t2v") else video[idx]
             gen_audio = ac.decode(xa.cpu(), rend.num_samples) if task in ("t2av", "v2a", "t2a") else audio[idx]
             for j, i in enumerate(idx):
@@ -80,17 +148,20 @@ def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str |
                                   "events_from": "condition" if condition else "prompt",
                                   "perturbation": None, "condition": condition}))
                 bar.advance(bar_task)
-    gathered = gather_to_main((clips, info_out), w)
+            timing.write_s += time.perf_counter() - t0
+    gathered = gather_to_main((clips, info_out, asdict(timing)), w)
     manifest = None
     if w.main:
-        every = sorted((c for part, _ in gathered for c in part), key=lambda c: c[0])
-        info_out = next(i for _, i in gathered if i is not None)
+        every = sorted((c for part, _, _ in gathered for c in part), key=lambda c: c[0])
+        info_out = next(i for _, i, _ in gathered if i is not None)
         manifest = {"suite": spec.name, "split": split, "rendering": rend.name, "seed": seed, "generated": True,
-                    "model": info.get("name"), "checkpoint": str(checkpoint), "task": task, "guidance": guidance,
+                    "model": info.get("name"), "checkpoint": portable(checkpoint), "task": task, "guidance": guidance,
                     "sampler": sampler, "steps": steps, "passes_per_step": info_out.passes_per_step,
                     "nfe_per_clip": info_out.nfe_per_clip, "processes": w.size, "ccl_bench_version": __version__,
                     "clips": [c for _, c in every]}
-        (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        atomic_write(out / "manifest.json", json.dumps(manifest, indent=1))
+        # The slowest process decides when the clips are all there.
+        manifest["timing"] = {k: max(t[k] for _, _, t in gathered) for k in asdict(timing)}
     manifest = broadcast_from_main(manifest, w)
     barrier(w)
     return manifest

@@ -6,7 +6,6 @@ manifest.json = {"suite", "split", "rendering", "seed", "clips": [{"id", "video"
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 from .. import __version__
 from ..errors import CCLBenchError
 from ..io import AVClip, write_clip
+from ..paths import atomic_write
 from .perturb import apply_perturbation
 from .scene import Scene
 from .spec import Rendering, SuiteSpec
@@ -133,6 +133,4 @@ def _resume(out: Path, header: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(obj, indent=1))

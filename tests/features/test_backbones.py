@@ -37,8 +37,17 @@ def save_i3d_file(folder, seed=0):
     return model.eval()
 
 
-def test_i3d_file_loads_records_its_checksum_and_gives_the_model_outputs(wdir):
+def pin_to(monkeypatch, name, path):
+    """Let the registry publish this (random) file's checksum, as it publishes the real file's."""
+    monkeypatch.setitem(W.REGISTRY, name, dataclasses.replace(W.REGISTRY[name], sha256=W.sha256_of(path)))
+
+
+def test_i3d_file_is_pinned_to_the_published_checksum(wdir, monkeypatch):
+    assert W.REGISTRY["i3d-kinetics400"].sha256 == "55095f049e706479d48e221adcdb145b2b9dc930ba28b081ed72367ffaa32343"
     model = save_i3d_file(wdir)
+    with pytest.raises(W.WeightsError, match="differs from the published 55095f04"):
+        I3DFeatures("videogpt", weights_dir=wdir).load()  # any other file is refused, even on first use
+    pin_to(monkeypatch, "i3d-kinetics400", wdir / "i3d_pretrained_400.pt")
     feats = I3DFeatures("videogpt", weights_dir=wdir)
     video = np.random.default_rng(0).integers(0, 256, (20, 120, 160, 3), dtype=np.uint8)
     got, conv = feats.compute(AVClip(video, 25, np.zeros((1, 1600), np.float32), 16000))
@@ -47,17 +56,22 @@ def test_i3d_file_loads_records_its_checksum_and_gives_the_model_outputs(wdir):
         want = model(x).numpy()
     np.testing.assert_allclose(got["features"], want, rtol=1e-5, atol=1e-5)
     assert got["features"].shape == (1, 400) and conv == []
-    record = json.loads((wdir / W.RECORD).read_text())
-    assert record["i3d_pretrained_400.pt"] == W.sha256_of(wdir / "i3d_pretrained_400.pt")
-    assert "first use" in W.verify("i3d-kinetics400", wdir)[2]
+    assert feats.protocol["weights_check"].startswith("verified (published sha256")
+    assert W.verify("i3d-kinetics400", wdir)[2] == "published sha256"
 
 
 def test_a_changed_file_is_refused_after_its_checksum_was_recorded(wdir):
-    save_i3d_file(wdir)
-    W.verify("i3d-kinetics400", wdir)  # records
-    save_i3d_file(wdir, seed=1)  # someone swaps the file
+    # The TorchScript I3D publishes no checksum: recorded on first use, a swapped file refused after.
+    torch.manual_seed(0)
+    wdir.mkdir(parents=True)
+    torch.jit.save(torch.jit.script(I3D.TorchScriptI3D().eval()), str(wdir / "i3d_torchscript.pt"))
+    W.verify("i3d-torchscript", wdir)  # records
+    record = json.loads((wdir / W.RECORD).read_text())
+    assert record["i3d_torchscript.pt"] == W.sha256_of(wdir / "i3d_torchscript.pt")
+    torch.manual_seed(1)
+    torch.jit.save(torch.jit.script(I3D.TorchScriptI3D().eval()), str(wdir / "i3d_torchscript.pt"))
     with pytest.raises(W.WeightsError, match="differs from the one recorded on first use"):
-        I3DFeatures("videogpt", weights_dir=wdir).load()
+        I3DFeatures("stylegan-v", weights_dir=wdir).load()
 
 
 def test_torchscript_i3d_loads_and_is_called_like_stylegan_v(wdir):
@@ -70,11 +84,15 @@ def test_torchscript_i3d_loads_and_is_called_like_stylegan_v(wdir):
     x = torch.from_numpy(video).permute(3, 0, 1, 2)[None]
     want = scripted(x, rescale=True, resize=True, return_features=True).detach().numpy()
     np.testing.assert_allclose(got["features"], want, rtol=1e-5, atol=1e-5)
+    feats = I3DFeatures("stylegan-v", weights_dir=wdir)
+    feats.load()
+    assert feats.protocol["weights_check"].startswith("unverified")  # until its checksum is published
 
 
-def test_a_state_dict_in_another_layout_is_a_clear_error(wdir):
+def test_a_state_dict_in_another_layout_is_a_clear_error(wdir, monkeypatch):
     wdir.mkdir(parents=True)
     torch.save({"conv.weight": torch.zeros(3)}, wdir / "i3d_pretrained_400.pt")
+    pin_to(monkeypatch, "i3d-kinetics400", wdir / "i3d_pretrained_400.pt")
     with pytest.raises(W.WeightsError, match="not the InceptionI3d layout"):
         I3DFeatures("videogpt", weights_dir=wdir).load()
 

@@ -52,8 +52,24 @@ def test_hits_and_av_align_fall_when_sound_and_picture_part(results):
 
 
 def test_every_value_has_an_interval_and_a_protocol(results):
-    for m in results["aligned"].values():
+    for name, m in results["aligned"].items():
         lo, hi = m["ci95"]
-        assert np.isfinite([lo, hi]).all() and lo <= m["value"] + 1e-9 and m["value"] <= hi + 1e-9 or m["value"] == lo
+        assert np.isfinite([lo, hi]).all() and lo <= m["value"] + 1e-9 and m["value"] <= hi + 1e-9, (name, m)
         assert m["protocol"]["name"] in ("ccl-event-sync-v1", "av-align-tempotokens")
+        assert m["interval"]["used"] == m["interval"]["replicates"] == 50
         json.dumps(m)
+
+
+def test_chance_corrected_sync_is_near_one_in_sync_and_falls_along_the_ladder(results):
+    aligned = results["aligned"]
+    for name in ("event-sync-cc", "event-hit-cc", "sync-offset-cc"):
+        assert aligned[name]["value"] >= 0.9, (name, aligned[name]["value"])
+    # AV-Align's detectors find flow peaks that are not events: far above chance, far below 1.
+    assert aligned["av-align-cc"]["ci95"][0] > 0.1
+    for name in ("event-sync-cc", "event-hit-cc", "sync-offset-cc", "av-align-cc"):
+        vals = [results[f"offset={ms}"][name]["value"] for ms in OFFSETS_MS]
+        his = [results[f"offset={ms}"][name]["ci95"][1] for ms in OFFSETS_MS]
+        assert all(v <= hi + 1e-9 for v, hi in zip(vals[1:], his, strict=False)), (name, vals, his)  # never rises past
+        assert vals[-1] < vals[0] - 0.2 and vals[-1] < his[0], (name, vals)
+        lo, hi = results["swap"][name]["ci95"]
+        assert lo <= 0 <= hi, (name, results["swap"][name])

@@ -1,0 +1,79 @@
+"""Clip sets: a suite folder (`manifest.json`, as `ccl-bench suite build` and `ccl-bench sample` write)
+or a plain folder of clips (mp4/mkv/webm/mov, audio in the file or a same-stem wav/flac)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CCLBenchError
+from .reader import VIDEO_SUFFIXES, find_sidecar
+
+
+@dataclass
+class ClipItem:
+    id: str
+    video: Path
+    audio: Path | None = None  # sidecar
+    events: list[float] | None = None  # ground-truth event times (s), where the folder gives them
+    events_true_of: str | None = None  # "video" | "audio" | "both" | None: which stream the events describe
+    label: str | None = None  # scene family (manifest `label`), for the per-family breakdown
+    caption: str | None = None  # the prompt (manifest `caption`), for prompt accuracy
+
+
+@dataclass
+class ClipSet:
+    folder: Path
+    items: list[ClipItem]
+    manifest: dict | None = None
+    missing: list[dict] = field(default_factory=list)  # listed in the manifest but absent
+
+    @property
+    def task(self) -> str | None:
+        return (self.manifest or {}).get("task")
+
+
+def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:
+    """require_files=False keeps manifest entries whose media are absent (their events are still read)."""
+    d = Path(folder)
+    if not d.exists():
+        raise CCLBenchError(f"{d}: folder not found")
+    if not d.is_dir():
+        raise CCLBenchError(f"{d}: not a folder (give a folder of clips or a suite folder with manifest.json)")
+    mpath = d / "manifest.json"
+    if mpath.is_file():
+        try:
+            manifest = json.loads(mpath.read_text())
+            entries = manifest["clips"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise CCLBenchError(f"{mpath}: not a valid manifest ({type(exc).__name__}: {exc})") from None
+        task = manifest.get("task")
+        items, missing = [], []
+        for c in entries:
+            video = d / c["video"]
+            if require_files and not video.is_file():
+                missing.append({"path": str(video), "fault": "listed in manifest.json but not found"})
+                continue
+            perturbed = (c.get("perturbation") or {}).get("kind")
+            # Which stream the listed events are exact for: a suite clip's events hold for both streams
+            # unless a perturbation changed one; a generated clip's, for the stream it was conditioned on.
+            true_of = {"v2a": "video", "a2v": "audio"}.get(task) if task else (
+                "both" if perturbed is None else ("audio" if perturbed == "freeze" else "video"))
+            items.append(ClipItem(str(c.get("id", video.stem)), video, d / c["audio"] if c.get("audio") else None,
+                                  [float(e["t"]) for e in c.get("events", [])], true_of, c.get("label"),
+                                  c.get("caption")))
+        return ClipSet(d, items, manifest, missing)
+    videos = sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+    if not videos:
+        raise CCLBenchError(f"{d}: no clips ({', '.join(VIDEO_SUFFIXES)}) and no manifest.json")
+    return ClipSet(d, [ClipItem(v.stem, v, find_sidecar(v)) for v in videos])
+
+
+def known_events(items: Sequence[ClipItem], stream: str) -> list[np.ndarray | None]:
+    """Per clip, the event times (s) known exactly for `stream` ("video" | "audio"): V2A keeps the
+    conditioning video, A2V its audio; None where the folder knows none for that stream."""
+    return [np.array(i.events) if i.events is not None and i.events_true_of == stream else None for i in items]

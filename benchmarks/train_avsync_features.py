@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     ap.add_argument("--test-clips", type=int, default=500)
     ap.add_argument("--native-clips", type=int, default=25, help="test clips also read at the native rendering")
     ap.add_argument("--codec-clips", type=int, default=512, help="train clips whose audio also goes through the codec")
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)

@@ -75,10 +75,10 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
     # changes these files, so their checksums here change with them.
     WeightsFile("avsync-video-encoder", "avsync_video_encoder.safetensors", "", "shipped in ccl_bench/features/weights",
                 "avsync-fvd, prompt-accuracy-video (protocol ccl-avsync-features-v1)", "safetensors",
-                sha256="8af45ef1e820c7d339884e91f69fd1cebe846f9b0b054e73115b2e28ac410b58", shipped=True),
+                sha256="cfcbd1ac4ef88c49375db0b87bd6f359735275cda20d3aa585286c6b99700fad", shipped=True),
     WeightsFile("avsync-audio-encoder", "avsync_audio_encoder.safetensors", "", "shipped in ccl_bench/features/weights",
                 "avsync-fad, prompt-accuracy-audio (protocol ccl-avsync-features-v1)", "safetensors",
-                sha256="9482b92664ce191aa822babbb28221e844c5e6293c6ddf37aa270e415f55cc0f", shipped=True),
+                sha256="1cda20b03ac65be9bef1d33dbbcef3ef8d57ff2a1ea68ba442c8d1222322e417", shipped=True),
 )}
 
 

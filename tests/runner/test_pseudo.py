@@ -2,6 +2,7 @@
 perfect model could, `floor` (noise clips) scores chance, and the suite-native FD tells them apart."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,18 +12,24 @@ from ccl_bench.evaluate import load_clipset
 from ccl_bench.features.avsync_labels import PROMPT_LABELS, clip_labels
 from ccl_bench.runner.pseudo import generate_pseudo
 from ccl_bench.runner.run import run
+from ccl_bench.suites import load_suite
 
 NUM = 20
 
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
+    """`run` of both pseudo-models on the av-sync suite, its metrics narrowed to the suite-native ones
+    (a copy of the suite's YAML), so the test stays quick; `test_run.py` runs every metric."""
+    import yaml
+
     out = tmp_path_factory.mktemp("pseudo")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CCL_BENCH_HOME", str(out / "home"))  # no I3D / VGGish weights: those metrics are unavailable
-    res = {m: run(m, "av-sync", out=out, num_samples=NUM, bootstrap=20, device="cpu", show_progress=False)
-           for m in ("ceiling", "floor")}
-    mp.undo()
+    raw = yaml.safe_load(Path(load_suite("av-sync").path).read_text())
+    raw["metrics"] = ["avsync-fvd", "avsync-fad", "prompt-accuracy-video", "prompt-accuracy-audio"]
+    suite = out / "av-sync.yaml"
+    suite.write_text(yaml.safe_dump(raw))
+    res = {m: run(m, str(suite), out=out, num_samples=NUM, bootstrap=10, device="cpu", show_progress=False,
+                  cache_dir=out / "cache") for m in ("ceiling", "floor")}
     return out, {m: r["tasks"]["t2av"]["metrics"] for m, r in res.items()}
 
 
@@ -50,8 +57,10 @@ def test_ceiling_scores_the_prompts_and_floor_scores_chance(rows):
 
 def test_suite_native_fd_of_the_ceiling_is_a_small_fraction_of_the_floors(rows):
     _, m = rows
-    for name in ("avsync-fvd", "avsync-fad"):
-        assert m["ceiling"][name]["value"] < 0.1 * m["floor"][name]["value"], name
+    # The pixel codec is lossless; the log-mel codec's Griffin-Lim phase moves the audio features further
+    # (ceiling / floor about 0.14 for avsync-fad on these 20 clips, against 0 for avsync-fvd).
+    for name, share in (("avsync-fvd", 0.1), ("avsync-fad", 0.25)):
+        assert m["ceiling"][name]["value"] < share * m["floor"][name]["value"], name
         assert m["ceiling"][name]["protocol"]["name"] == "ccl-avsync-features-v1"
 
 

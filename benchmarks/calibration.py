@@ -249,7 +249,10 @@ def main(argv: list[str] | None = None) -> list[Path]:
     offsets = tuple(int(x) for x in args.offsets.split(",") if x)
     record = run_calibration(parse_renderings(args.renderings), work, offsets, args.bootstrap, args.seed,
                              show_progress=args.progress)
-    args_used = argv if argv is not None else sys.argv[1:]
+    args_used = list(argv if argv is not None else sys.argv[1:])
+    if "--work" in args_used:  # where the clips were built changes nothing recorded, and names this machine
+        k = args_used.index("--work")
+        del args_used[k : k + 2]
     prov = {**provenance(args.seed), "command": " ".join(["python", "benchmarks/calibration.py", *args_used])}
     paths = write_record(record, Path(args.out), prov)
     for p in paths:

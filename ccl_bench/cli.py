@@ -30,10 +30,9 @@ def user_errors() -> tuple[type[Exception], ...]:
     not import it)."""
     errors: tuple[type[Exception], ...] = (CCLBenchError,)
     if "reference_impl" in sys.modules:
-        from reference_impl import ModelSpecError
-        from reference_impl.streams import CheckpointError
+        from .runner.models import model_errors
 
-        errors += (ModelSpecError, CheckpointError)
+        errors += model_errors()
     return errors
 
 
@@ -45,12 +44,9 @@ def _list(args: argparse.Namespace) -> None:
 
         out.print(tables.suites_table([load_suite(name) for name in list_suites()]))
     elif args.what == "models":
-        import reference_impl
+        from .runner.models import describe_models
 
-        names = [args.model] if args.model else reference_impl.list_models()
-        overrides = parse_sets(args.set)
-        rows = [(name, reference_impl.resolve_config(name, args.scale, **overrides).interaction,
-                 reference_impl.parameter_counts(name, args.scale, **overrides)) for name in names]
+        rows = describe_models([args.model] if args.model else None, args.scale, parse_sets(args.set))
         title = f"models at scale {args.scale}" + (f" with {', '.join(args.set)}" if args.set else "")
         out.print(tables.models_table(rows, title))
     else:
@@ -91,16 +87,36 @@ def _info(args: argparse.Namespace) -> None:
     from .io import read_clip
     from .tables import clips_table
 
-    out.print(clips_table([(f, read_clip(f, backend=args.backend)) for f in args.files]))
+    clips = [(f, read_clip(f, backend=args.backend)) for f in args.files]
+    out.print(clips_table(clips))
+    for f, c in clips:
+        for note in c.metadata.get("notes", []):
+            out.print(f"{f}: {note}", highlight=False)
 
 
 def _train(args: argparse.Namespace) -> None:
+    from . import validate
     from .distributed import world
-    from .runner.train import train
 
-    out_dir = train(args.model, args.suite, args.scale, args.steps, args.out, seed=args.seed, resume=args.resume,
-                    overrides=parse_sets(args.set), num_clips=args.clips, batch_size=args.batch_size, device=args.device,
-                    show_progress=not args.quiet)
+    validate.positive_int("--steps", args.steps)
+    for option, value in (("--clips", args.clips), ("--batch-size", args.batch_size)):
+        if value is not None:
+            validate.positive_int(option, value)
+    from .runner.train import parse_task_mix, train
+
+    if args.stage == "joint" and not args.model:
+        raise CCLBenchError("--model: required (or --stage streams to train the stage-1 streams)")
+    overrides = parse_sets(args.set)
+    if args.routing:
+        overrides["routing"] = args.routing
+    streams = tuple(s.strip() for s in args.streams.split(",") if s.strip())
+    if not streams or set(streams) - {"video", "audio"}:
+        raise CCLBenchError(f"--streams {args.streams}: use video, audio or video,audio")
+    out_dir = train(args.model or "none", args.suite, args.scale, args.steps, args.out, seed=args.seed, resume=args.resume,
+                    overrides=overrides, num_clips=args.clips, batch_size=args.batch_size, device=args.device,
+                    show_progress=not args.quiet, stage=args.stage, streams=streams, init_from=args.init_from,
+                    data_seed=args.data_seed, lr=args.lr, lr_cross=args.lr_cross, task_probs=parse_task_mix(args.task_mix),
+                    compile=args.compile, checkpoint_seconds=args.checkpoint_seconds, text_embeddings=args.text_embeddings)
     if world().main:
         out.print(f"wrote {out_dir}/ema.safetensors, {out_dir}/metrics.jsonl")
 
@@ -109,16 +125,20 @@ def _sample(args: argparse.Namespace) -> None:
     from .runner.sample import generate
 
     m = generate(args.checkpoint, args.suite, args.task, args.num, args.out, guidance=args.guidance, steps=args.steps,
-                 sampler=args.sampler, seed=args.seed, split=args.split, device=args.device, show_progress=not args.quiet)
+                 sampler=args.sampler, seed=args.seed, split=args.split, device=args.device, show_progress=not args.quiet,
+                 text_embeddings=args.text_embeddings)
     out.print(f"wrote {len(m['clips'])} clips to {args.out} ({m['passes_per_step']} passes per step, "
               f"{m['nfe_per_clip']} network evaluations per clip)")
 
 
 def _eval(args: argparse.Namespace) -> None:
+    from . import validate
     from .evaluate import evaluate
     from .tables import rich_table, write_result
 
-    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    metrics = validate.name_list("--metrics", args.metrics)
+    if args.out is not None:
+        validate.result_files("--out", args.out)  # before the evaluation, not after it
     from .distributed import world
 
     result = evaluate(args.pred, args.ref, metrics=metrics, protocol=args.protocol, device=args.device,
@@ -127,11 +147,17 @@ def _eval(args: argparse.Namespace) -> None:
     if not world().main:  # under torchrun, rank 0 reports
         return
     out.print(rich_table(result, title=f"{args.pred}" + (f" vs {args.ref}" if args.ref else "")))
+    for name, m in result["metrics"].items():  # one line per metric whose weights file is missing
+        if m.get("place"):
+            out.print(f"{name}: unavailable: place {Path(m['place']).name} at {m['place']} (from {m['source']})",
+                      highlight=False, soft_wrap=True)
     for side, info in result["clips"].items():
         if info["excluded"]:
             out.print(f"[yellow]{side}: {len(info['excluded'])} of {info['clips']} clips left out[/]")
             for e in info["excluded"]:
                 out.print(f"  {e['path']}: {e['fault']}", highlight=False)
+        for wa in info.get("warnings", []):
+            out.print(f"[yellow]warning:[/] {wa['path']}: {wa['warning']}", highlight=False)
         for kind, conv in info["conversions"].items():
             for what, count in conv.items():
                 out.print(f"{side} {kind}: {what} ({count} clips)", highlight=False)
@@ -141,17 +167,18 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
+    from . import validate
     from .distributed import world
     from .runner.run import run_models
     from .tables import generation_lines, rich_table
 
-    models = [m.strip() for m in args.model.split(",")] if not args.model.endswith((".yaml", ".yml")) else [args.model]
+    models = validate.name_list("--model", args.model) if not args.model.endswith((".yaml", ".yml")) else [args.model]
     if len(models) > 1 and args.checkpoint:
         raise CCLBenchError("--checkpoint goes with one --model")
     kwargs = {"suite": args.suite, "out": args.out, "task": args.task, "guidance": args.guidance, "num_samples": args.num_samples,
               "steps": args.steps, "seed": args.seed, "device": args.device, "checkpoint": args.checkpoint,
               "overrides": parse_sets(args.set), "bootstrap": args.bootstrap, "weights_dir": args.weights_dir,
-              "cache_dir": args.cache_dir, "show_progress": not args.quiet}
+              "cache_dir": args.cache_dir, "show_progress": not args.quiet, "captions": args.captions}
     for result in run_models(models, **kwargs):
         if not world().main:
             continue
@@ -162,9 +189,12 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _compare(args: argparse.Namespace) -> None:
+    from . import validate
     from .compare import compare, load_entries
     from .paths import atomic_write, scrub
     from .tables import compare_markdown, compare_rich
+
+    validate.positive_int("--bootstrap", args.bootstrap, allow_zero=True)
 
     entries = load_entries(args.items, args.results, args.suite)
     table = compare(entries, bootstrap=args.bootstrap, seed=args.seed)
@@ -186,10 +216,30 @@ def _regress(args: argparse.Namespace) -> None:
     from .regress import regress
 
     report = regress(args.baseline, args.current, args.tolerances)
-    for line in report.lines:
+    for line in report.lines + report.summary():
         out.print(line, highlight=False)
     if not report.ok:
         raise RegressionFailed(f"{len(report.failures)} regression(s) against {args.baseline}")
+
+
+def _claims(args: argparse.Namespace) -> None:
+    from .claims import run_claims
+
+    if args.plan:
+        from .claims import load_study
+        from .claims.plan import plan
+
+        for line in plan(load_study(args.suite), args.plan, args.runs):
+            print(line)
+        return
+
+    command = f"ccl-bench claims --suite {args.suite} --runs {args.runs} --out {args.out}" + (
+        f" --compute {args.compute}" if args.compute != "results/compute" else "")
+    from .claims.report import rich_table as claims_table
+
+    v = run_claims(args.suite, args.runs, args.out, args.compute, command, args.check, args.tolerance)
+    out.print(claims_table(v))
+    out.print(f"wrote {args.out}/README.md" + (f"; verdicts match {args.check}" if args.check else ""))
 
 
 class RegressionFailed(CCLBenchError):
@@ -280,7 +330,22 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_suite_build)
     t = sub.add_parser("train", parents=[common], help="train a reference model on a suite's training split")
-    add_model_args(t)
+    add_model_args(t, required=False)
+    t.add_argument("--stage", choices=["joint", "streams"], default="joint",
+                   help="streams: stage 1, the streams alone (T2V, T2A); joint: a model (stage 2 with --init-from)")
+    t.add_argument("--streams", default="video,audio", help="stage 1: which stream(s) this run trains (video, audio)")
+    t.add_argument("--init-from", help="stage 2: a stage-1 streams folder (or video,audio folders, comma-separated); "
+                   "or a Wan2.1 DiT file (.safetensors/.pth) for the video stream")
+    t.add_argument("--text-embeddings", help="folder of precomputed umT5 embeddings (sha256(caption).safetensors; "
+                   "see reference_impl/text.py) instead of the word-hash encoder")
+    t.add_argument("--routing", choices=["task", "always", "t2av-only"], help="override the model's routing (so its task mix)")
+    t.add_argument("--task-mix", help="task probabilities, e.g. t2av=0.6,t2v=0.1,t2a=0.1,a2v=0.1,v2a=0.1 (default: routing's)")
+    t.add_argument("--lr", type=float, help="streams' learning rate (default: stage 1 5e-4, stage 2 5e-5, scratch 3e-4)")
+    t.add_argument("--lr-cross", type=float, help="cross-modal learning rate (default: stage 2 10x --lr's default)")
+    t.add_argument("--data-seed", type=int, default=0, help="seed of the rendered training clips (the same for every run)")
+    t.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the model (default: on for one CUDA process)")
+    t.add_argument("--checkpoint-seconds", type=float, default=60.0, help="write checkpoint.pt at least this often")
     t.add_argument("--suite", default="av-sync")
     t.add_argument("--scale", default="tiny", help="tiny (CPU) or small (one GPU)")
     t.add_argument("--steps", type=int, required=True)
@@ -294,13 +359,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_train)
 
     s = sub.add_parser("sample", parents=[common], help="generate clips with a trained model")
+    s.add_argument("--text-embeddings", help="folder of precomputed umT5 embeddings (as for train)")
     s.add_argument("--model", help="model name (informational; the checkpoint's config decides)")
     s.add_argument("--checkpoint", required=True, help="a `ccl-bench train` output folder")
     s.add_argument("--suite", default="av-sync")
     s.add_argument("--task", default="t2av", help="t2av, a2v, v2a, t2v or t2a")
     s.add_argument("--num", type=int, default=8)
     s.add_argument("--out", required=True)
-    s.add_argument("--guidance", default="ucg", choices=["ucg", "ucg-joint", "cfg", "ltx2"])
+    s.add_argument("--guidance", default="ucg", choices=["ucg", "ucg-joint", "cfg", "ltx2", "ovi-native", "ltx2-native"])
     s.add_argument("--steps", type=int, default=25)
     s.add_argument("--sampler", default="euler", choices=["euler", "heun"])
     s.add_argument("--seed", type=int, default=0)
@@ -314,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ref", help="reference clips, for the distribution metrics (FVD, KVD, FAD)")
     e.add_argument("--metrics", help="comma-separated (see `ccl-bench list metrics`; default: all)")
     e.add_argument("--protocol", default="videogpt", help="FVD/KVD preset: videogpt, javisbench, cd-fvd, stylegan-v")
-    e.add_argument("--out", help="result JSON (a .csv and a .md with the same stem are written beside it)")
+    e.add_argument("--out", help="result file base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix is dropped)")
     e.add_argument("--weights-dir", help="folder holding the metric weights (default: $CCL_BENCH_HOME/weights)")
     e.add_argument("--cache-dir", help="feature cache (default: $CCL_BENCH_HOME/features)")
     e.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the 95%% intervals (0: none)")
@@ -327,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(r)
     r.add_argument("--suite", default="av-sync")
     r.add_argument("--task", help="t2av, a2v, v2a, t2v, t2a or all (default: the suite's)")
-    r.add_argument("--guidance", choices=["ucg", "ucg-joint", "cfg", "ltx2"], help="default: the suite's")
+    r.add_argument("--guidance", choices=["ucg", "ucg-joint", "cfg", "ltx2", "ovi-native", "ltx2-native"],
+                   help="default: the suite's")
     r.add_argument("--num-samples", type=int, help="prompts of the suite's test split (default: the suite's)")
     r.add_argument("--steps", type=int, help="sampling steps (default: the suite's)")
     r.add_argument("--seed", type=int)
@@ -335,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint", help="a `ccl-bench train` folder (default: the shipped checkpoint of the model)")
     r.add_argument("--out", default="runs", help="tables in OUT/<suite>/<model>.json|csv|md, clips under OUT/<suite>/clips")
     r.add_argument("--bootstrap", type=int, default=200)
+    r.add_argument("--captions", choices=["own", "mismatched"], default="own",
+                   help="prompt captions: each prompt's own, or another family's (text and condition disagree; claim 4)")
     r.add_argument("--weights-dir")
     r.add_argument("--cache-dir")
     r.add_argument("--quiet", action="store_true")
@@ -355,6 +424,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--current", required=True, help="a fresh result folder of the same layout")
     g.add_argument("--tolerances", help="YAML of per-suite, per-metric tolerances (default: BASELINE/tolerances.yaml)")
     g.set_defaults(func=_regress)
+
+    cl = sub.add_parser("claims", parents=[common], help="verdicts on the CCL paper's claims from a run matrix",
+                        description="Layout of --runs: seed<k>/[<variant>/]<suite>/<model>.json (`ccl-bench run --out "
+                        "RUNS/seed<k>`), seed<k>/step<N>/... (snapshots), seed<k>/measures/<measure>/<model>.json.")
+    cl.add_argument("--suite", default="av-sync", help="the study of this suite (benchmarks/claims/<suite>.yaml) or a YAML path")
+    cl.add_argument("--runs", default="runs", help="the run matrix folder")
+    cl.add_argument("--compute", default="results/compute", help="profiler records for the compute claim")
+    cl.add_argument("--out", default="results/claims", help="README.md, verdicts.json and per-claim pages")
+    cl.add_argument("--check", help="a committed verdicts.json: fail if a verdict or interval bound moved")
+    cl.add_argument("--tolerance", type=float, default=1e-6, help="allowed move of a bound, as a share of the interval width")
+    cl.add_argument("--plan", metavar="CHECKPOINTS", help="print the commands that make the runs (CHECKPOINTS/seed<k>/<model>)")
+    cl.set_defaults(func=_claims)
 
     pr = sub.add_parser("profile", parents=[common], help="compute, memory and time of reference models (random weights)")
     pr.add_argument("--model", required=True, help="NAME[,NAME...]")

@@ -49,7 +49,7 @@ def load_entries(items: list[str], results: str | Path = "results", suite: str =
     return entries
 
 
-def _per_clip(entry: Entry, task: str):
+def per_clip_results(entry: Entry, task: str):
     """(clip ids, results by analysis, reference results by analysis, context) or None."""
     t = entry.result["tasks"][task]
     clips, ref = entry.path.parent / t["clips"], entry.path.parent / t["reference"]  # relative to the table
@@ -90,7 +90,7 @@ def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
                        "commit": e.result.get("provenance", {}).get("commit", "unknown"),
                        "checkpoint_sha256": e.result.get("provenance", {}).get("checkpoint_sha256")} for e in entries}})}
     for task in tasks:
-        per = [_per_clip(e, task) for e in entries]
+        per = [per_clip_results(e, task) for e in entries]
         shared = set.intersection(*(set(p[0]) for p in per)) if all(per) else set()
         rows = {}
         for name in entries[0].result["tasks"][task]["metrics"]:
@@ -106,6 +106,9 @@ def compare(entries: list[Entry], bootstrap: int = 1000, seed: int = 0) -> dict:
                     row["paired"] = _paired(m, per, sorted(shared), bootstrap, seed)
                 except CCLBenchError as exc:  # per-clip results of an older protocol
                     row["paired"], row["why_no_test"] = None, str(exc)
+                except KeyError as exc:  # per-clip results written before this metric read that array
+                    row["paired"] = None
+                    row["why_no_test"] = f"per-clip results lack {exc} (written by an older ccl-bench; rerun `ccl-bench run`)"
             else:
                 row["paired"] = None
                 row["why_no_test"] = ("a value is unavailable" if any(v is None for v in vals)
@@ -120,36 +123,22 @@ def _paired(m, per, shared: list[str], bootstrap: int, seed: int) -> list[dict |
     """For each entry after the first: the 95% interval of (entry - first), whether it excludes 0, and the
     replicates it rests on (`used` of `replicates`: a replicate fails where either value is missing).
     Under half the replicates used: None (no verdict)."""
-    rng = np.random.default_rng(seed)
     pos = [{cid: i for i, cid in enumerate(p[0])} for p in per]
     index = [np.array([q[c] for c in shared]) for q in pos]
 
     from .metrics.score import resampler
+    from .metrics.stats import paired_bootstrap, percentile_interval
 
     values = [resampler(m, res[m.analysis], ref.get(m.analysis) if m.needs_ref else None, ctx, seed)
               for _, res, ref, ctx in per]
-
-    def value(k: int, draw: np.ndarray):
-        return values[k](index[k][draw])
-
-    diffs = [[] for _ in per]
-    for _ in range(bootstrap):
-        draw = rng.integers(0, len(shared), len(shared))
-        base = value(0, draw)
-        for k in range(1, len(per)):
-            v = value(k, draw)
-            if base is not None and v is not None:
-                if m.better == "zero":
-                    v, b = abs(v), abs(base)
-                else:
-                    b = base
-                diffs[k].append(v - b)
+    stats = [lambda draw, k=k: values[k](index[k][draw]) for k in range(len(per))]
+    diffs = paired_bootstrap(stats, lambda rng: rng.integers(0, len(shared), len(shared)), bootstrap, seed, m.better)
     out: list[dict | None] = [None]
-    for k in range(1, len(per)):
-        if not diffs[k] or len(diffs[k]) < bootstrap / 2:
+    for d in diffs:
+        if not len(d) or len(d) < bootstrap / 2:
             out.append(None)
             continue
-        lo, hi = np.percentile(diffs[k], [2.5, 97.5])
-        out.append({"ci95": [float(lo), float(hi)], "significant": bool(lo > 0 or hi < 0),
-                    "bootstrap": {"replicates": bootstrap, "used": len(diffs[k]), "failed": bootstrap - len(diffs[k])}})
+        lo, hi = percentile_interval(d)
+        out.append({"ci95": [lo, hi], "significant": bool(lo > 0 or hi < 0),
+                    "bootstrap": {"replicates": bootstrap, "used": len(d), "failed": bootstrap - len(d)}})
     return out

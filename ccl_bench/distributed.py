@@ -48,6 +48,9 @@ def world() -> World:
 
 def device_for(w: World, requested: str | None) -> str:
     """This rank's device: its own GPU under torchrun, else what was asked (default: cuda if any)."""
+    from .validate import device
+
+    requested = device(requested)  # an unknown or absent device is refused here, before any work
     if requested:
         return f"cuda:{w.local_rank}" if requested == "cuda" and w.active else requested
     if torch.cuda.is_available():

@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import validate
 from .errors import CCLBenchError, UnknownNameError
 from .features import Analysis, FeatureCache
 from .features.analyse import analyse, make_analysis
 from .features.store import SetResults, load_results, save_results
 from .io.clipset import ClipItem, ClipSet, load_clipset
+from .io.reader import decoder_id
 from .metrics import METRICS
 from .paths import cache_dir as default_cache_dir
 from .paths import portable
@@ -45,7 +47,10 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
 
     from .features.i3d import PRESETS
 
-    names = list(metrics) if metrics else list(METRICS)
+    if metrics is not None and not list(metrics):
+        raise CCLBenchError(f"--metrics: empty list; name at least one (known: {', '.join(METRICS)})")
+    names = list(metrics) if metrics is not None else list(METRICS)
+    bootstrap = validate.positive_int("--bootstrap", bootstrap, allow_zero=True)
     for n in names:
         if n not in METRICS:
             raise UnknownNameError("metric", n, list(METRICS))
@@ -58,7 +63,7 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
     device = device_for(world(), device)
     pred_set = load_clipset(pred)
     ref_set = load_clipset(ref) if ref is not None else None
-    cache = FeatureCache(cache_dir if cache_dir is not None else default_cache_dir())
+    cache = FeatureCache(validate.cache_folder(cache_dir, default_cache_dir()))  # probed now, not after the analysis
 
     out: dict[str, Any] = {}
     analyses: dict[str, Analysis] = {}
@@ -72,7 +77,9 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
             try:
                 _ = a.cache_id  # loads and verifies weights where the analysis has any
             except CCLBenchError as exc:
-                out.update({k: unavailable(str(exc)) for k in names if METRICS[k].analysis == m.analysis})
+                place = getattr(exc, "missing", None)  # a weights file to place: where, and where it comes from
+                extra = {"place": place[0], "source": place[1]} if place else {}
+                out.update({k: {**unavailable(str(exc)), **extra} for k in names if METRICS[k].analysis == m.analysis})
                 continue
             analyses[m.analysis] = a
     pred_res = analyse(pred_set, analyses, cache, "pred", show_progress)
@@ -82,6 +89,8 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
     from .distributed import broadcast_from_main
 
     w = world()
+    if broadcast_from_main(w.main and not pred_res.ids, w):
+        raise validate.NoClipsEvaluated(pred_set.folder, len(pred_set.items) + len(pred_set.missing), pred_res.excluded)
     if not w.main:  # rank 0 holds the gathered results and computes; the others receive its result
         result = broadcast_from_main(None, w)
         return (result, pred_res, ref_res) if details else result
@@ -91,21 +100,30 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
         if n in out:
             continue
         with progress(show_progress) as bar:
-            task = bar.add_task(f"intervals {n}", total=None)
+            families = len({i.label for i in pred_res.items if i.label is not None})
+            task = bar.add_task(f"intervals {n}", total=bootstrap * (1 + (families if families > 1 else 0)))
             out[n] = compute_metric(n, pred_res, ref_res, ctx, bootstrap, seed, tick=lambda t=task: bar.advance(t))
         a = analyses[METRICS[n].analysis]
         out[n]["protocol"] = METRICS[n].protocol(a.name, a.protocol, ctx)
     clips = {"pred": {"folder": portable(pred_set.folder), "clips": len(pred_set.items) + len(pred_set.missing),
-                      "used": len(pred_res.ids), "excluded": pred_res.excluded,
+                      "used": len(pred_res.ids), "excluded": _portable(pred_res.excluded),
+                      "warnings": _portable(pred_res.warnings),
                       "conversions": {k: dict(v) for k, v in pred_res.conversions.items() if v}}}
     if ref_res is not None:
         clips["ref"] = {"folder": portable(ref_set.folder), "clips": len(ref_set.items) + len(ref_set.missing),
-                        "used": len(ref_res.ids), "excluded": ref_res.excluded,
+                        "used": len(ref_res.ids), "excluded": _portable(ref_res.excluded),
+                        "warnings": _portable(ref_res.warnings),
                         "conversions": {k: dict(v) for k, v in ref_res.conversions.items() if v}}
     if pred_set.task:
         clips["pred"]["task"] = pred_set.task
     weights = {k: a.protocol.get("weights_sha256") for k, a in analyses.items() if a.protocol.get("weights_sha256")}
     prov = provenance(seed, {"device": device, "processes": w.size, "fvd_protocol": protocol, "covariance_ddof": ddof,
-                             "bootstrap": {"samples": bootstrap, "seed": seed, "level": 0.95}, "weights_sha256": weights})
+                             "bootstrap": {"samples": bootstrap, "seed": seed, "level": 0.95}, "weights_sha256": weights,
+                             "decoder": decoder_id()})
     result = broadcast_from_main({"metrics": {n: out[n] for n in names}, "clips": clips, "provenance": prov}, w)
     return (result, pred_res, ref_res) if details else result
+
+
+def _portable(excluded: list[dict]) -> list[dict]:
+    """Excluded (or warned-about) clips with their paths as results may name them (`paths.portable`)."""
+    return [{**e, "path": portable(e["path"])} for e in excluded]

@@ -19,12 +19,18 @@ from pathlib import Path
 SOURCE_ROOT = Path(__file__).resolve().parents[1]  # the checkout (or site-packages) holding ccl_bench/
 
 
+def home_root() -> Path | None:
+    """`$CCL_BENCH_HOME` when set (and not empty), else None."""
+    value = os.environ.get("CCL_BENCH_HOME")
+    return Path(value) if value else None
+
+
 def home_dir(kind: str, override: str | Path | None = None) -> Path:
     """`override` if given, else `$CCL_BENCH_HOME/<kind>`, else `<user cache>/ccl-bench/<kind>`."""
     if override:
         return Path(override)
-    if os.environ.get("CCL_BENCH_HOME"):
-        return Path(os.environ["CCL_BENCH_HOME"]) / kind
+    if home_root() is not None:
+        return home_root() / kind
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("ccl-bench")) / kind
@@ -45,7 +51,7 @@ def checkpoint_dirs() -> list[Path]:
     (os.pathsep-separated), `./checkpoints`, the source tree's `checkpoints/`, `$CCL_BENCH_HOME/checkpoints`."""
     dirs = [Path(p) for p in os.environ.get("CCL_BENCH_CHECKPOINTS", "").split(os.pathsep) if p]
     dirs += [Path.cwd() / "checkpoints", SOURCE_ROOT / "checkpoints"]
-    if os.environ.get("CCL_BENCH_HOME"):
+    if home_root() is not None:
         dirs.append(home_dir("checkpoints"))
     return dirs
 

@@ -47,8 +47,13 @@ def _titled(fig, title: str | None):
 
 
 def contact_sheet(folder: str | Path, out: str | Path, num_clips: int = 6, frames: int = 8, title: str | None = None) -> Path:
+    """`contact_sheet_figure` as PNG."""
+    return _save(contact_sheet_figure(folder, num_clips, frames, title), out, dpi=90)
+
+
+def contact_sheet_figure(folder: str | Path, num_clips: int = 6, frames: int = 8, title: str | None = None):
     """One row per clip of a suite/sample folder: `frames` evenly spaced frames, then the log
-    spectrogram (0-8 kHz) with the manifest's events as ticks."""
+    spectrogram (0-8 kHz) with the manifest's events as dashed vertical lines (seconds)."""
     from .io import read_clip
     from .io.clipset import load_clipset
 
@@ -79,7 +84,7 @@ def contact_sheet(folder: str | Path, out: str | Path, num_clips: int = 6, frame
         row[-1].set_ylabel("kHz", fontsize=6)
         row[-1].tick_params(labelsize=6)
         row[-1].set_title(captions.get(item.id, item.id)[:70], fontsize=7)
-    return _save(_titled(fig, title), out, dpi=90)
+    return _titled(fig, title)
 
 
 def loss_curves(runs: dict[str, str | Path], out: str | Path, smooth: int = 10, title: str | None = None) -> Path:

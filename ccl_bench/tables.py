@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
 from rich.table import Table
@@ -152,15 +153,46 @@ def family_markdown(every: list[dict]) -> list[str]:
 
 
 def write_result(result: dict, path: str | Path) -> list[Path]:
-    """`path` (JSON) plus the same stem `.csv` and `.md`, each written atomically, with this machine's
-    folders scrubbed from every string (`paths.scrub`). -> the paths."""
+    """`path` is a base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix of `path` is dropped first,
+    so none is written over another), each written atomically, with this machine's folders scrubbed from
+    every string (`paths.scrub`). The JSON is strict: NaN or inf is written null. -> the paths."""
     from .paths import atomic_write, scrub
+    from .validate import result_paths
 
-    path = Path(path)
-    result = scrub(result)
+    jpath, cpath, mpath = result_paths(path)
+    result = scrub(_portable_clips(result))
     return [atomic_write(p, text) for p, text in (
-        (path, json.dumps(result, indent=1, default=float)), (path.with_suffix(".csv"), to_csv(result)),
-        (path.with_suffix(".md"), to_markdown(result, path.stem)))]
+        (jpath, json.dumps(_finite(result), indent=1, default=float, allow_nan=False)), (cpath, to_csv(result)),
+        (mpath, to_markdown(result, jpath.stem)))]
+
+
+def _portable_clips(result: dict) -> dict:
+    """The result with each left-out clip's path as files may name it (`paths.portable`; the screen keeps
+    the real one): under `clips.<side>.excluded` (eval) and `tasks.<task>.excluded` (run)."""
+    from .paths import portable
+
+    def fix(excluded):
+        return [{**e, "path": portable(e["path"])} if isinstance(e, dict) and "path" in e else e for e in excluded]
+
+    out = dict(result)
+    if "clips" in out:
+        out["clips"] = {side: {**info, "excluded": fix(info.get("excluded", []))} if isinstance(info, dict) else info
+                        for side, info in out["clips"].items()}
+    if "tasks" in out:
+        out["tasks"] = {t: {**v, "excluded": fix(v.get("excluded", []))} if isinstance(v, dict) and "excluded" in v else v
+                        for t, v in out["tasks"].items()}
+    return out
+
+
+def _finite(obj):
+    """NaN and inf (which strict JSON cannot hold) as null; entries carry their reasons beside them."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def _verdict(row: dict, k: int) -> str:
@@ -273,8 +305,11 @@ def weights_table(entries, folder) -> Table:
     from .weights import path_of
 
     table = Table("name", "file", "present", "checksum", "used by", "source", title=f"weights in {folder}")
-    for w in entries:  # a shipped file (the suite-native encoders) is present without being in `folder`
-        table.add_row(w.name, w.filename, "yes" if path_of(w.name, folder).is_file() else "no", w.checksum_kind,
+    table.columns[3].overflow = table.columns[5].overflow = "fold"  # checksums and URLs in full
+    for w in entries:
+        # a shipped file (the suite-native encoders) is present without being in `folder`
+        table.add_row(w.name, w.filename, "yes" if path_of(w.name, folder).is_file() else "no",
+                      w.checksum_kind + (f" {w.sha256}" if w.sha256 else ""),
                       w.used_by, w.url or w.source)
     return table
 

@@ -38,6 +38,7 @@ class WeightsFile:
     sha256: str | None = None  # published full checksum
     sha256_prefix: str | None = None  # published leading hex digits (torch.hub file-name convention)
     shipped: bool = False  # in SHIPPED_DIR (sha256 pinned here)
+    md5: str | None = None  # published MD5 (Zenodo and GitHub releases publish MD5 only)
 
     @property
     def verified(self) -> str:
@@ -54,6 +55,8 @@ class WeightsFile:
             return "published sha256"
         if self.sha256_prefix:
             return f"published sha256 prefix {self.sha256_prefix}"
+        if self.md5:
+            return f"published md5 {self.md5}"
         return "none published: recorded on first verified use"
 
 
@@ -71,6 +74,22 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
                 "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",
                 "harritaylor/torchvggish release v0.1 (fadtk loads it through torch.hub)",
                 "FAD preset vggish", "state-dict", sha256_prefix="10086976"),
+    # md5 as Zenodo lists it for record 3987831 (read from a public project that quotes it; confirm on Zenodo).
+    WeightsFile("panns-cnn14-16k", "Cnn14_16k_mAP=0.438.pth",
+                "https://zenodo.org/records/3987831/files/Cnn14_16k_mAP%3D0.438.pth?download=1",
+                "PANNs (qiuqiangkong/audioset_tagging_cnn), Zenodo record 3987831; av-benchmark's FD-PANN",
+                "fd-panns", "state-dict", md5="362fc5ff18f1d6ad2f6d464b45893f2c"),
+    # OpenAI's loader checks the file against the SHA-256 that names its folder in the URL.
+    WeightsFile("clip-vit-b-32", "ViT-B-32.pt",
+                "https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/"
+                "ViT-B-32.pt", "OpenAI CLIP (openai/CLIP `clip.load('ViT-B/32')` as JavisBench loads it; open_clip tag `openai`)",
+                "clip-score", "torchscript", sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"),
+    # md5 as the metric-protocol brief records it for MMAudio's release asset.
+    WeightsFile("synchformer", "synchformer_state_dict.pth",
+                "https://github.com/hkchengrex/MMAudio/releases/download/v0.1/synchformer_state_dict.pth",
+                "MMAudio release v0.1 (Synchformer AudioSet checkpoint 24-01-04T16-39-21 as a state dict); av-benchmark, "
+                "JavisBench", "desync (presets av-benchmark, javisbench, versebench)", "state-dict",
+                md5="5b2f5594b0730f70e41e549b7c94390c"),
     # Trained by benchmarks/train_avsync_features.py (results/features/avsync-encoders.json); retraining
     # changes these files, so their checksums here change with them.
     WeightsFile("avsync-video-encoder", "avsync_video_encoder.safetensors", "", "shipped in ccl_bench/features/weights",
@@ -83,7 +102,11 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
 
 
 class WeightsError(CCLBenchError):
-    pass
+    """missing: for an absent file, (path to place it at, where it comes from)."""
+
+    def __init__(self, message: str, missing: tuple[str, str] | None = None):
+        super().__init__(message)
+        self.missing = missing
 
 
 def weights_dir(override: str | Path | None = None) -> Path:
@@ -118,6 +141,14 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def md5_of(path: Path) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _records(folder: Path) -> dict:
     p = folder / RECORD
     return json.loads(p.read_text()) if p.is_file() else {}
@@ -143,7 +174,7 @@ def verify(name: str, folder: str | Path | None = None) -> tuple[Path, str, str]
         if w.shipped:
             raise WeightsError(f"{path}: shipped weights file missing (reinstall ccl-bench, or retrain it with "
                                "benchmarks/train_avsync_features.py)")
-        raise WeightsError(missing_message(w, path))
+        raise WeightsError(missing_message(w, path), missing=(str(path), w.url))
     digest = sha256_of(path)
     if w.sha256 and digest != w.sha256:
         raise WeightsError(f"{path}: sha256 {digest} differs from the {'pinned' if w.shipped else 'published'} "
@@ -151,7 +182,9 @@ def verify(name: str, folder: str | Path | None = None) -> tuple[Path, str, str]
     if w.sha256_prefix and not digest.startswith(w.sha256_prefix):
         raise WeightsError(f"{path}: sha256 {digest[:16]}... does not start with the published {w.sha256_prefix}; "
                            "refusing to load it")
-    if w.sha256 or w.sha256_prefix:
+    if w.md5 and md5_of(path) != w.md5:
+        raise WeightsError(f"{path}: md5 {md5_of(path)} differs from the published {w.md5}; refusing to load it")
+    if w.sha256 or w.sha256_prefix or w.md5:
         return path, digest, w.checksum_kind
     recorded = _records(d).get(w.filename)
     if recorded is None:
@@ -192,9 +225,25 @@ def load_state_dict(name: str, folder: str | Path | None = None) -> tuple[dict, 
 
         return load_file(str(path)), digest
     state = torch.load(str(path), map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
+    for wrapper in ("state_dict", "model"):  # training checkpoints keep the weights under one of these keys
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
     return state, digest
+
+
+def load_into(model, state: dict, name: str, skip: tuple[str, ...] = ("num_batches_tracked",)):
+    """Copy a state dict into `model`, refusing one of another layout with the first differing keys or
+    shapes named (keys ending in `skip` may be absent: old files lack BatchNorm counters). -> model."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith(skip)]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+              if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)]
+    if missing or unexpected or shapes:
+        raise WeightsError(f"{lookup(name).filename}: not the expected layout (missing {missing[:3]}, unexpected "
+                           f"{unexpected[:3]}, shapes {shapes[:2]})")
+    model.load_state_dict(state, strict=False)
+    return model
 
 
 def load_torchscript(name: str, folder: str | Path | None = None):

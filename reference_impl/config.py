@@ -21,6 +21,10 @@ class ModelConfig:
     video_patch: tuple[int, int, int] = (1, 2, 2)
     text_dim: int = 32  # width of the precomputed text embeddings (umT5: 4096)
     freq_dim: int = 256  # sinusoidal timestep embedding width
+    # Text convention. Wan2.1 zero-pads every caption to 512 umT5 slots and attends to all of them
+    # (padding included): text_pad_to=512, text_mask=False. 0 / True: the batch's own length, padding masked.
+    text_pad_to: int = 0
+    text_mask: bool = True
     eps: float = 1e-6
     # ---- audio stream: same block type over 1-D audio latent tokens [design] ----
     audio_dim: int = 32
@@ -39,7 +43,9 @@ class ModelConfig:
     exchange_every: int = 1  # interaction in every k-th block (block i when i % k == 0)
     cross_head_dim: int = 32  # head width of cross-modal attention; inner width = audio_dim
     # task: a stream reads its partner only where the task gives one (CCL's DCR; for the baselines the
-    # absent partner zeroes their branch, their usual "no modality"); always: every task reads it.
+    # absent partner zeroes their branch, their usual "no modality"); always: every task reads it;
+    # t2av-only: routed as task, trained on T2AV alone (the baselines' own recipes: the zeroed branch
+    # of inference's "no modality" is then a state they never trained in, the paper's fault 3).
     routing: str = "task"
     # CCL: Cross-Modal Context Attention
     lct: bool = True  # Learnable Context Tokens appended to keys/values
@@ -47,8 +53,12 @@ class ModelConfig:
     tarp_rope: bool = True  # 1-D RoPE over physical seconds on both modalities' q/k
     tarp_rope_rate: float = 0.0  # rotary positions per second; 0 = the audio token rate [design]
     tarp_partition: bool = True  # restrict each query to a window of the other modality
-    tarp_window: int = 3  # video frame i reads k * c audio tokens centred on its own c tokens
+    tarp_window: int = 3  # video frame i reads the audio tokens within this many frame durations centred on it
     tarp_video_frames: int = 1  # audio token j reads this many video frames centred on its own (odd)
+    # time: windows centred on each token's own time (`reference_impl.timing`) [design];
+    # index: the third-party rule `c = N_audio // F` tokens per frame (drifts when the ratio is not whole)
+    tarp_partition_rule: str = "time"
+    tarp_attention_path: str = "auto"  # auto | partitioned | dense: how the windows are computed (same result)
     # gated baseline
     gate: str = "tanh"  # tanh: x += tanh(a) * xattn, a scalar | gamma: per-channel zero-init gamma
     gated_rope: str = "none"  # none | index (plain token-index RoPE)
@@ -131,22 +141,33 @@ SCALES: dict[str, dict[str, Any]] = {
     "wan-1.3b": dict(video_dim=1536, video_ffn_dim=8960, video_heads=12, layers=30, video_in_dim=16, text_dim=4096,
                      audio_dim=heads_of_128(1536), audio_ffn_dim=4 * heads_of_128(1536), audio_heads=heads_of_128(1536) // 128,
                      cross_head_dim=128, audio_in_dim=20, audio_patch=1, audio_latent_rate=31.25, video_fps=16.0,
-                     video_temporal_compression=4, video_causal_first_frame=True),
+                     video_temporal_compression=4, video_causal_first_frame=True,
+                     text_pad_to=512, text_mask=False),
     "wan-14b": dict(video_dim=5120, video_ffn_dim=13824, video_heads=40, layers=40, video_in_dim=16, text_dim=4096,
                     audio_dim=heads_of_128(5120), audio_ffn_dim=4 * heads_of_128(5120), audio_heads=heads_of_128(5120) // 128,
                     cross_head_dim=128, audio_in_dim=20, audio_patch=1, audio_latent_rate=31.25, video_fps=16.0,
-                    video_temporal_compression=4, video_causal_first_frame=True),
+                    video_temporal_compression=4, video_causal_first_frame=True,
+                    text_pad_to=512, text_mask=False),
 }
 
-# Named models: the interaction and its switches. Ablations are plain overrides of `ccl`.
+# Named models: the interaction and its switches. Ablations are plain overrides of `ccl`. Each
+# baseline trains by its own recipe (T2AV alone); its `-mt` variant trains with CCL's five-task routing,
+# so a difference to CCL splits into "multi-task routing" and "learnable context tokens".
 MODELS: dict[str, dict[str, Any]] = {
     "ccl": dict(interaction="ccl", routing="task"),
     "ccl-no-tarp": dict(interaction="ccl", routing="task", tarp_rope=False, tarp_partition=False),
+    # TARP's two halves apart (claim 5's split): time-aligned RoPE over every partner token; partitions without it.
+    "ccl-rope-only": dict(interaction="ccl", routing="task", tarp_partition=False),
+    "ccl-partition-only": dict(interaction="ccl", routing="task", tarp_rope=False),
     "ccl-no-lct": dict(interaction="ccl", routing="task", lct=False),
     "ccl-no-dcr": dict(interaction="ccl", routing="always"),
-    "gated": dict(interaction="gated", routing="task"),
-    "ovi": dict(interaction="ovi", routing="task"),
-    "ltx2": dict(interaction="ltx2", routing="task"),
-    "joint": dict(interaction="joint", routing="task"),
+    "gated": dict(interaction="gated", routing="t2av-only"),
+    "ovi": dict(interaction="ovi", routing="t2av-only"),
+    "ltx2": dict(interaction="ltx2", routing="t2av-only"),
+    "joint": dict(interaction="joint", routing="t2av-only"),
     "none": dict(interaction="none", routing="task"),
+    "gated-mt": dict(interaction="gated", routing="task"),
+    "ovi-mt": dict(interaction="ovi", routing="task"),
+    "ltx2-mt": dict(interaction="ltx2", routing="task"),
+    "joint-mt": dict(interaction="joint", routing="task"),
 }

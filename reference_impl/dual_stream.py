@@ -13,7 +13,7 @@ from torch.utils.checkpoint import checkpoint
 from .config import ModelConfig
 from .interactions import INTERACTIONS, NoExchange, StreamState
 from .routing import Route, Task
-from .streams.stream import AudioStream, VideoStream
+from .streams.stream import AudioStream, Perturbation, VideoStream
 from .timing import audio_token_times, video_token_times
 
 
@@ -31,9 +31,26 @@ class DualStreamModel(nn.Module):
         kind = INTERACTIONS[cfg.interaction]
         layers = [] if kind is NoExchange else cfg.exchange_layers()
         self.interactions = nn.ModuleDict({str(i): kind(cfg) for i in layers})
+        shared = kind.make_shared(cfg) if layers else None
+        if shared is not None:  # one module for every layer (LTX-2's global adaLN), named with the interaction
+            self.interactions["shared"] = shared
         self._plain = NoExchange(cfg)
-        # Recompute each layer in the backward pass instead of keeping its activations (Wan-scale training).
+        # Recompute layers in the backward pass instead of keeping their activations (Wan-scale training):
+        # `checkpoint_fraction` of them (the first ones), 1.0 = every layer; less trades memory for speed.
         self.gradient_checkpointing = False
+        self.checkpoint_fraction = 1.0
+
+    def compile_blocks(self, **options) -> DualStreamModel:
+        """Compiled regions: `torch.compile` each block's three stages and each interaction's exchange
+        (their element-wise work fused around the matmuls and attention; the forward's host-side set-up,
+        routing and partition plans stay eager). Same results; options go to `torch.compile`."""
+        for block in [*self.video_stream.blocks, *self.audio_stream.blocks]:
+            for stage in ("self_attention", "text_attention", "feed_forward"):
+                setattr(block, stage, torch.compile(getattr(block, stage), **options))
+        for key, inter in self.interactions.items():
+            if key != "shared" and type(inter).exchange is not NoExchange.exchange:
+                inter.exchange = torch.compile(inter.exchange, **options)
+        return self
 
     def route(self, batch: int, tasks: Sequence[Task | str] | None, device) -> Route:
         return Route.for_tasks(tasks if tasks is not None else [Task.T2AV] * batch, self.cfg.routing, device)
@@ -51,6 +68,7 @@ class DualStreamModel(nn.Module):
         xa, ga = aud.patchify(audio)  # [B, Na, Da]
         ev, e0v = vs.embed_time(t_video)  # [B, Dv], [B, 6, Dv]
         ea, e0a = aud.embed_time(t_audio)  # [B, Da], [B, 6, Da]
+        text, text_mask = vs.prepare_text(text, text_mask)  # both streams share the config's text convention
         frame_of_token = torch.arange(gv[0], device=video.device).repeat_interleave(gv[1] * gv[2])  # [Nv]
         sv = StreamState(e=ev, e0=e0v, angles=vs.rope_angles(gv, video.device), context=vs.embed_text(text),
                          context_mask=text_mask, times=video_token_times(self.cfg, gv[0], video.device)[frame_of_token],
@@ -60,11 +78,17 @@ class DualStreamModel(nn.Module):
                          context_mask=text_mask, times=audio_token_times(self.cfg, ga[0], audio.device),
                          positions=torch.arange(ga[0], device=audio.device), grid=ga,
                          reads_partner=route.audio_reads_video, lct_on=route.lct_on, lct_may_be_off=route.lct_may_be_off)
-        keep = (~route.perturbed).float()[:, None, None] if route.may_perturb else None
+        if "shared" in self.interactions:
+            self.interactions["shared"](sv, sa)  # what every layer shares, computed once per forward
+        first = next((m for k, m in self.interactions.items() if k != "shared"), None)
+        if first is not None:  # tables every layer shares, made once (all layers have one config)
+            first.prepare(sv, sa)
+        perturb = Perturbation(route.perturb_mode, route.perturbed) if route.may_perturb else None
+        recompute = round(self.checkpoint_fraction * len(vs.blocks)) if self.gradient_checkpointing else 0
         for i, (vb, ab) in enumerate(zip(vs.blocks, aud.blocks, strict=True)):
-            sv.sa_keep = sa.sa_keep = keep if i in route.stg_layers else None
+            sv.sa_perturb = sa.sa_perturb = perturb if i in route.stg_layers else None
             layer = self.interactions[str(i)] if str(i) in self.interactions else self._plain
-            if self.gradient_checkpointing and torch.is_grad_enabled():
+            if i < recompute and torch.is_grad_enabled():
                 xv, xa = checkpoint(layer.run_layer, vb, ab, xv, xa, sv, sa, use_reentrant=False)
             else:
                 xv, xa = layer.run_layer(vb, ab, xv, xa, sv, sa)  # [B, Nv, Dv], [B, Na, Da] float32

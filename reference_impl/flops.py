@@ -35,9 +35,9 @@ def stream(n: int, text: int, dim: int, ffn: int, layers: int, patch_in: int, pa
     return embed + time + layers * stream_block(n, text, dim, ffn) + linear(n, dim, patch_out)
 
 
-def interaction(cfg: ModelConfig, grid: tuple[int, int, int], na: int, batch: int, lct_alone: bool = False) -> int:
+def interaction(cfg: ModelConfig, grid: tuple[int, int, int], na: int, batch: int) -> int:
     """One exchange layer on `batch` examples. grid: video token grid (f, h, w); na: audio tokens.
-    lct_alone: the guidance passes that may switch LCT off also run the partner-only attention."""
+    CCL: the scores its partition plans compute (LCT included; one attention call per direction)."""
     f, h, w = grid
     nv, dv, da, inner = f * h * w, cfg.video_dim, cfg.audio_dim, cfg.audio_dim
     kind = cfg.interaction
@@ -46,22 +46,13 @@ def interaction(cfg: ModelConfig, grid: tuple[int, int, int], na: int, batch: in
     if kind in ("gated", "ltx2", "ccl"):
         proj = batch * (linear(nv, dv, inner) * 2 + linear(na, da, inner) * 2  # q, o of each direction
                         + linear(na, da, inner) * 2 + linear(nv, dv, inner) * 2)  # k, v of each direction
-        if kind == "ltx2":  # adaLN tables from the time embeddings: 3 + 2 chunks per direction
-            proj += batch * (linear(1, dv, 3 * dv) + linear(1, da, 2 * da) + linear(1, da, 3 * da) + linear(1, dv, 2 * dv))
         if kind != "ccl":
             return proj + batch * (attention(nv, na, inner) + attention(na, nv, inner))
-        from .interactions.ccl import tarp_intervals
+        from .interactions.tarp import tarp_plans
 
         k = cfg.lct_tokens if cfg.lct else 0
-        (_, _, plan_v), (_, _, plan_a) = tarp_intervals(cfg, grid, na, "cpu")
         proj += linear(k, da, inner) * 2 + linear(k, dv, inner) * 2  # context tokens' k, v (once per call)
-        att = 0
-        for plan in (plan_v, plan_a):
-            groups, lq = plan.q_idx.shape
-            lk = plan.k_idx.shape[1]
-            att += attention(groups * lq, k + lk, inner)
-            if lct_alone and k:
-                att += attention(groups * lq, lk, inner)
+        att = sum(attention(plan.scores, 1, inner) for plan in tarp_plans(cfg, grid, na, "cpu"))
         return proj + batch * att
     if kind == "ovi":
         return batch * (linear(na, da, dv) * 2 + attention(nv, na, dv)  # video reads audio: k, v fusion
@@ -73,7 +64,7 @@ def interaction(cfg: ModelConfig, grid: tuple[int, int, int], na: int, batch: in
 
 
 def forward_flops(cfg: ModelConfig, video_latent: tuple[int, int, int], audio_latent: int, text: int,
-                  batch: int = 1, lct_alone: bool = False) -> dict[str, int]:
+                  batch: int = 1) -> dict[str, int]:
     """FLOPs of one forward on `batch` examples: video latent (frames, height, width), audio latent
     frames, text tokens -> {"video", "audio", "interaction", "total"}."""
     pt, ph, pw = cfg.video_patch
@@ -83,5 +74,7 @@ def forward_flops(cfg: ModelConfig, video_latent: tuple[int, int, int], audio_la
                        cfg.video_in_dim * pt * ph * pw, cfg.text_dim, cfg.freq_dim)
     a = batch * stream(na, text, cfg.audio_dim, cfg.audio_ffn_dim, cfg.layers, cfg.audio_in_dim * cfg.audio_patch,
                        cfg.audio_in_dim * cfg.audio_patch, cfg.text_dim, cfg.freq_dim)
-    x = len(cfg.exchange_layers()) * interaction(cfg, grid, na, batch, lct_alone)
+    x = len(cfg.exchange_layers()) * interaction(cfg, grid, na, batch)
+    if cfg.interaction == "ltx2" and cfg.exchange_layers():  # the shared global adaLN, once per forward: 5 chunks a role
+        x += batch * (linear(1, cfg.video_dim, 5 * cfg.video_dim) + linear(1, cfg.audio_dim, 5 * cfg.audio_dim))
     return {"video": v, "audio": a, "interaction": x, "total": v + a + x}

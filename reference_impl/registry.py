@@ -31,9 +31,16 @@ def load_ablation(path: str | Path) -> tuple[str, str | None, dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise ModelSpecError(f"{path}: model file not found")
-    raw = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(raw, dict) or "base" not in raw:
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ModelSpecError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("base"), str):
         raise ModelSpecError(f"{path}: a model file needs 'base: <model name>' (and optional 'scale', 'set')")
+    if raw.get("scale") is not None and not isinstance(raw["scale"], str):
+        raise ModelSpecError(f"{path}: 'scale' must be a scale name, got {raw['scale']!r}")
+    if raw.get("set") is not None and not isinstance(raw["set"], dict):
+        raise ModelSpecError(f"{path}: 'set' must map config fields to values, got {raw['set']!r}")
     return raw["base"], raw.get("scale"), dict(raw.get("set") or {})
 
 

@@ -9,7 +9,12 @@
 | v2a  | audio     | no                  | clean video (t = 0) |
 
 With routing 'task' (CCL's DCR, and the baselines' "branch zeroed" convention) a stream reads its
-partner only where the table says so; 'always' reads it for every task (the `ccl-no-dcr` ablation)."""
+partner only where the table says so; 'always' reads it for every task (the `ccl-no-dcr` ablation);
+'t2av-only' routes as 'task' but trains on T2AV alone (the baselines' published recipes), so the
+zeroed branch of a partner-less task at inference is a state the model never trained in.
+
+Tasks also travel as integer ids `[B]` (index into `TASKS`) so a training batch can be drawn and
+routed on the GPU with no host round trip."""
 
 from __future__ import annotations
 
@@ -36,6 +41,16 @@ class Task(StrEnum):
         return self in (Task.T2A, Task.T2AV, Task.V2A)
 
     @property
+    def conditions_audio(self) -> bool:
+        """The video stream is the clean condition of generated audio (V2A)."""
+        return self is Task.V2A
+
+    @property
+    def conditions_video(self) -> bool:
+        """The audio stream is the clean condition of generated video (A2V)."""
+        return self is Task.A2V
+
+    @property
     def video_reads_audio(self) -> bool:
         return self in (Task.T2AV, Task.A2V)
 
@@ -48,13 +63,42 @@ class Task(StrEnum):
         """The paper's task mix [reported]: T2V 0.10, T2A 0.10, T2AV 0.60, A2V 0.15, V2A 0.15."""
         return {Task.T2V: 0.10, Task.T2A: 0.10, Task.T2AV: 0.60, Task.A2V: 0.15, Task.V2A: 0.15}[self]
 
+TASKS = list(Task)
+ROUTINGS = ("task", "always", "t2av-only")
+
+
+def default_task_probs(routing: str) -> dict[str, float]:
+    """The training task mix a routing implies: the paper's five-task mix, or T2AV alone."""
+    if routing not in ROUTINGS:
+        raise ValueError(f"routing must be one of {', '.join(ROUTINGS)}, got '{routing}'")
+    if routing == "t2av-only":
+        return {"t2av": 1.0}
+    return {t.value: t.training_probability for t in Task}
+
+
+_TABLES: dict[tuple[str, str], torch.Tensor] = {}
+
+
+def task_table(prop: str, device=None) -> torch.Tensor:
+    """`[len(TASKS)]` bool: a `Task` property (e.g. 'generates_video') per task id. Made once per
+    device (a training step then copies nothing from the host)."""
+    key = (prop, str(torch.device(device or "cpu")))
+    if key not in _TABLES:
+        _TABLES[key] = torch.tensor([bool(getattr(t, prop)) for t in TASKS], dtype=torch.bool, device=device)
+    return _TABLES[key]
+
+
+def task_ids(tasks: Sequence[Task | str], device=None) -> torch.Tensor:
+    """Tasks -> their ids `[B]` (long)."""
+    return torch.tensor([TASKS.index(Task(t)) for t in tasks], dtype=torch.long, device=device)
+
 
 @dataclass
 class Route:
     """Per example, each `[B]` bool: may the video stream read audio tokens, may the audio stream read
     video tokens; `lct_on`: are the learnable context tokens readable (False with no partner = the
-    cross-modal branch zeroed, the baselines' "no modality"); `perturbed`: skip self-attention in
-    `stg_layers` (LTX-2's perturbed guidance pass)."""
+    cross-modal branch zeroed, the baselines' "no modality"); `perturbed`: perturb self-attention in
+    `stg_layers` the `perturb_mode` way (a perturbed guidance pass)."""
 
     video_reads_audio: torch.Tensor
     audio_reads_video: torch.Tensor
@@ -65,6 +109,7 @@ class Route:
     # work (which keeps it capturable in a CUDA graph): may lct_on hold a False, perturbed a True?
     lct_may_be_off: bool | None = None
     may_perturb: bool | None = None
+    perturb_mode: str = "skip"  # skip: self-attention skipped (STG, Ovi's SLG) | values: attention -> V (LTX-2)
 
     def __post_init__(self):
         b, dev = self.video_reads_audio.shape[0], self.video_reads_audio.device
@@ -83,18 +128,21 @@ class Route:
         cat = lambda name: torch.cat([getattr(r, name) for r in routes])  # noqa: E731
         return cls(cat("video_reads_audio"), cat("audio_reads_video"), cat("lct_on"), cat("perturbed"),
                    routes[0].stg_layers, lct_may_be_off=any(r.lct_may_be_off for r in routes),
-                   may_perturb=any(r.may_perturb for r in routes))
+                   may_perturb=any(r.may_perturb for r in routes),
+                   perturb_mode=next((r.perturb_mode for r in routes if r.may_perturb), "skip"))
 
     @classmethod
-    def for_tasks(cls, tasks: Sequence[Task | str], routing: str, device=None) -> Route:
-        tasks = [Task(t) for t in tasks]
+    def for_tasks(cls, tasks: Sequence[Task | str] | torch.Tensor, routing: str, device=None) -> Route:
+        """tasks: a list of tasks, or their ids `[B]` (a tensor: routed where it lies, no host copy)."""
+        if routing not in ROUTINGS:
+            raise ValueError(f"routing must be one of {', '.join(ROUTINGS)}, got '{routing}'")
+        ids = tasks if isinstance(tasks, torch.Tensor) else task_ids(tasks, device)
         if routing == "always":
-            ones = torch.ones(len(tasks), dtype=torch.bool, device=device)
+            ones = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
             return cls(ones, ones.clone())
-        if routing != "task":
-            raise ValueError(f"routing must be 'task' or 'always', got '{routing}'")
-        v = torch.tensor([t.video_reads_audio for t in tasks], dtype=torch.bool, device=device)
-        a = torch.tensor([t.audio_reads_video for t in tasks], dtype=torch.bool, device=device)
+        # 'task' and 't2av-only' route alike; they differ in the training task mix only.
+        v = task_table("video_reads_audio", ids.device)[ids]
+        a = task_table("audio_reads_video", ids.device)[ids]
         return cls(v, a)
 
     @classmethod

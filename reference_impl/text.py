@@ -10,8 +10,17 @@ captions use this vocabulary (any other word still gets its own vector):
   red, green, blue, yellow, magenta, cyan, orange, white; 2, 3, 4.
 An empty caption (the unconditional text of guidance) is all padding: its mask is all False.
 
-`PrecomputedTextEmbeddings` (Wan scales): umT5-XXL embeddings `[L, 4096]` stored one file per caption
-as `<sha256 of caption>.safetensors` (key `embedding`) in a folder."""
+`PrecomputedTextEmbeddings` (Wan scales): umT5-XXL embeddings computed once, outside this package
+(umT5 is 5.7B parameters; no registry ships it), read from a folder laid out as:
+
+    <folder>/<sha256 hex of the caption's UTF-8 bytes>.safetensors   key `embedding`: [L, text_dim], L <= 512
+    <folder>/negative.safetensors                                     (optional) key `embedding`: the negative
+                                                                      prompt, used for the empty caption
+
+Each file holds the caption's real tokens only (Wan's `context` before padding); the model pads them to
+`text_pad_to` slots. The empty caption (guidance's unconditional text) reads `negative.safetensors` when
+present (Wan's own sampler uses its negative prompt there), else the empty caption's own file.
+`text_encoder(text_dim, folder)` picks this when a folder is given, the word-hash encoder otherwise."""
 
 from __future__ import annotations
 
@@ -65,26 +74,49 @@ class WordHashEncoder:
 
 
 class PrecomputedTextEmbeddings:
-    """umT5 embeddings from files, padded to the longest caption of the batch."""
+    """umT5 embeddings from files (layout above), padded to the longest caption of the batch."""
 
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
+    NEGATIVE = "negative.safetensors"
+
+    def __init__(self, folder: str | Path, text_dim: int | None = None):
+        self.folder, self.text_dim = Path(folder), text_dim
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"{self.folder}: no such folder of precomputed text embeddings")
 
     def path(self, caption: str) -> Path:
+        if caption == "" and (self.folder / self.NEGATIVE).is_file():
+            return self.folder / self.NEGATIVE
         return self.folder / f"{hashlib.sha256(caption.encode()).hexdigest()}.safetensors"
 
-    def __call__(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def load(self, caption: str) -> torch.Tensor:
         from safetensors.torch import load_file
 
-        rows = []
-        for c in captions:
-            p = self.path(c)
-            if not p.is_file():
-                raise FileNotFoundError(f"{p}: no precomputed umT5 embedding for caption {c!r}")
-            rows.append(load_file(str(p))["embedding"].float())
+        p = self.path(caption)
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: no precomputed umT5 embedding for caption {caption!r}")
+        state = load_file(str(p))
+        if "embedding" not in state or state["embedding"].dim() != 2:
+            raise ValueError(f"{p}: needs one tensor 'embedding' [tokens, text_dim]")
+        emb = state["embedding"].float()
+        if self.text_dim is not None and emb.shape[1] != self.text_dim:
+            raise ValueError(f"{p}: embedding is {emb.shape[1]} wide, the model reads {self.text_dim}")
+        return emb
+
+    def __call__(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """captions -> embeddings `[B, L, text_dim]` (float32, zero-padded), mask `[B, L]` (True = token)."""
+        rows = [self.load(c) for c in captions]
         n = max(r.shape[0] for r in rows)
         emb = torch.zeros(len(rows), n, rows[0].shape[1])
         mask = torch.zeros(len(rows), n, dtype=torch.bool)
         for i, r in enumerate(rows):
             emb[i, : len(r)], mask[i, : len(r)] = r, True
         return emb, mask
+
+    def describe(self) -> dict:
+        return {"kind": "precomputed", "files": "sha256(caption).safetensors", "negative_prompt":
+                (self.folder / self.NEGATIVE).is_file(), "dim": self.text_dim}
+
+
+def text_encoder(text_dim: int, folder: str | Path | None = None):
+    """The captions' encoder: precomputed umT5 embeddings from `folder`, or the word-hash encoder."""
+    return PrecomputedTextEmbeddings(folder, text_dim) if folder else WordHashEncoder(dim=text_dim)

@@ -62,6 +62,12 @@ class Analysis:
             self.cache.put(part, key, hit)
         return hit
 
+    def clip_key(self, media_key: str, text: dict[str, str]) -> str:
+        """The cache key of one clip's result: its media's hash, and for an analysis that reads the
+        clip's caption or transcript (`reads_text`), that text too."""
+        reads = getattr(self, "reads_text", ())
+        return media_key if not reads else f"{media_key}-{_digest({k: text.get(k) for k in reads})}"
+
     def compute(self, clip: AVClip) -> tuple[dict[str, np.ndarray], list[str]]:
         raise NotImplementedError
 
@@ -235,7 +241,49 @@ class AVAlignAnalysis(Analysis):
                 "fps": np.array([clip.fps])}, conv
 
 
-class AVSyncEncoderFeatures(Analysis):
+class BackboneAnalysis(Analysis):
+    """Base of the learned backbones (one loader file each): verifies and loads its weights file(s) once,
+    and puts their checksums in the protocol (so the cache key changes with the weights).
+    Subclasses set `weights_names` and implement `build(states) -> model`."""
+
+    weights_names: tuple[str, ...] = ()
+
+    def __init__(self, name: str, protocol: dict, weights_dir=None, device: str = "cpu"):
+        self.weights_dir, self.device = weights_dir, device
+        self._model = None
+        super().__init__(name=name, protocol=protocol)
+
+    def build(self, states: dict[str, dict]):
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """Verify and load (raises `WeightsError` with the file to place and where when one is missing)."""
+        if self._model is not None:
+            return
+        from .. import weights
+
+        states, shas = {}, {}
+        for n in self.weights_names:
+            if weights.lookup(n).fmt == "torchscript":  # e.g. OpenAI's CLIP archives: their weights are the state dict
+                module, shas[n] = weights.load_torchscript(n, self.weights_dir)
+                states[n] = module.state_dict()
+            else:
+                states[n], shas[n] = weights.load_state_dict(n, self.weights_dir)
+        self._model = self.build(states)
+        self.protocol = {**self.protocol, "weights_sha256": shas[self.weights_names[0]] if len(shas) == 1 else shas}
+
+    @property
+    def model(self):
+        self.load()
+        return self._model
+
+    @property
+    def cache_id(self) -> str:
+        self.load()
+        return super().cache_id
+
+
+class AVSyncEncoderFeatures(BackboneAnalysis):
     """A suite-native encoder (`avsync_encoders`, protocol `ccl-avsync-features-v1`) over one clip:
     `features` `[1, 128]` (the mean embedding of its 2 s windows) and `pred_<head>` `[1]` (the class
     with the highest mean logit over the windows), for the heads of `avsync_labels.HEADS[modality]`."""
@@ -245,28 +293,19 @@ class AVSyncEncoderFeatures(Analysis):
 
         if modality not in E.ENCODERS:
             raise ValueError(modality)
-        self.modality, self.weights_dir, self.device = modality, weights_dir, device
-        self._model, self._sha = None, None
+        self.modality = modality
+        self.weights_names = (E.WEIGHTS[modality],)
         protocol = {"name": E.PROTOCOL, "modality": modality, "heads": list(E.HEADS[modality]), "window_s": E.DURATION_S,
                     "embedding": f"{E.EMBED}-d, before the ReLU that feeds the heads; mean over whole 2 s windows"}
         protocol.update({"fps": E.FPS, "size": E.SIZE, "frames": E.FRAMES} if modality == "video" else
                         {"rate": E.RATE, "fft": E.N_FFT, "hop": E.HOP, "mels": E.MELS, "f_min": E.F_MIN, "f_max": E.F_MAX,
                          "log_offset": E.LOG_OFFSET})
-        super().__init__(name=f"avsync-{modality}", protocol=protocol)
+        super().__init__(f"avsync-{modality}", protocol, weights_dir, device)
 
-    def load(self) -> None:
-        if self._model is not None:
-            return
-        from .avsync_encoders import load_encoder
+    def build(self, states):
+        from .avsync_encoders import encoder_from_state
 
-        model, self._sha = load_encoder(self.modality, self.weights_dir)
-        self._model = model.to(self.device)
-        self.protocol = {**self.protocol, "weights_sha256": self._sha}
-
-    @property
-    def cache_id(self) -> str:
-        self.load()
-        return super().cache_id
+        return encoder_from_state(self.modality, states[self.weights_names[0]]).to(self.device)
 
     def compute(self, clip):
         import torch
@@ -288,5 +327,36 @@ class AVSyncEncoderFeatures(Analysis):
         return out, conv
 
 
-__all__ = ["AVAlignAnalysis", "AVSyncEncoderFeatures", "Analysis", "FeatureCache", "I3DFeatures", "SyncAnalysis",
-           "VGGishFeatures", "content_hash", "mono_at"]
+def _panns(weights_dir, device):
+    from .panns import PANNsFeatures
+
+    return PANNsFeatures(weights_dir, device)
+
+
+def _clip(preset):
+    def make(weights_dir, device):
+        from .clip_score import ClipScoreFeatures
+
+        return ClipScoreFeatures(preset, weights_dir, device)
+
+    return make
+
+
+def _desync(preset):
+    def make(weights_dir, device):
+        from .synchformer import DeSyncFeatures
+
+        return DeSyncFeatures(preset, weights_dir, device)
+
+    return make
+
+
+# Learned backbones by analysis name: (weights dir, device) -> Analysis. The metric registry names these.
+BACKBONES = {"avsync-video": lambda wd, dev: AVSyncEncoderFeatures("video", wd, dev),
+             "avsync-audio": lambda wd, dev: AVSyncEncoderFeatures("audio", wd, dev),
+             "panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2"),
+             **{f"synchformer-{p}": _desync(p) for p in ("av-benchmark", "javisbench", "versebench")}}
+
+
+__all__ = ["BACKBONES", "AVAlignAnalysis", "AVSyncEncoderFeatures", "Analysis", "BackboneAnalysis", "FeatureCache",
+           "I3DFeatures", "SyncAnalysis", "VGGishFeatures", "content_hash", "mono_at"]

@@ -167,18 +167,24 @@ ENCODERS = {"video": VideoEncoder, "audio": AudioEncoder}
 WEIGHTS = {"video": "avsync-video-encoder", "audio": "avsync-audio-encoder"}  # names in `ccl_bench.weights`
 
 
+def encoder_from_state(modality: str, state: dict) -> nn.Module:
+    """A state dict (as the weights manager loads it, checksum verified) -> the encoder in eval mode."""
+    from ..weights import WeightsError
+
+    model = ENCODERS[modality]()
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except RuntimeError as exc:
+        raise WeightsError(f"{WEIGHTS[modality]}: not the {modality} encoder's layout ({str(exc).splitlines()[0]})") from None
+    return model.eval()
+
+
 def load_encoder(modality: str, weights_dir=None) -> tuple[nn.Module, str]:
     """The shipped (or `weights_dir`'s) encoder, checksum verified -> (model in eval mode, sha256)."""
     from .. import weights
 
     state, sha = weights.load_state_dict(WEIGHTS[modality], weights_dir)
-    model = ENCODERS[modality]()
-    try:
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    except RuntimeError as exc:
-        raise weights.WeightsError(f"{WEIGHTS[modality]}: not the {modality} encoder's layout "
-                                   f"({str(exc).splitlines()[0]})") from None
-    return model.eval(), sha
+    return encoder_from_state(modality, state), sha
 
 
 def count_params(model: nn.Module) -> int:

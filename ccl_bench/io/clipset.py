@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import validate
 from ..errors import CCLBenchError
 from .reader import VIDEO_SUFFIXES, find_sidecar
 
@@ -22,7 +23,7 @@ class ClipItem:
     events: list[float] | None = None  # ground-truth event times (s), where the folder gives them
     events_true_of: str | None = None  # "video" | "audio" | "both" | None: which stream the events describe
     label: str | None = None  # scene family (manifest `label`), for the per-family breakdown
-    caption: str | None = None  # the prompt (manifest `caption`), for prompt accuracy
+    text: dict[str, str] = field(default_factory=dict)  # the manifest's "caption" / "transcript", for text metrics
 
 
 @dataclass
@@ -31,6 +32,7 @@ class ClipSet:
     items: list[ClipItem]
     manifest: dict | None = None
     missing: list[dict] = field(default_factory=list)  # listed in the manifest but absent
+    warnings: list[dict] = field(default_factory=list)  # {"path", "warning"}: clip files the manifest does not list
 
     @property
     def task(self) -> str | None:
@@ -45,12 +47,13 @@ def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:
     if not d.is_dir():
         raise CCLBenchError(f"{d}: not a folder (give a folder of clips or a suite folder with manifest.json)")
     mpath = d / "manifest.json"
+    validate.partial_build(d)  # a build that has not finished is refused, not read as a plain folder
     if mpath.is_file():
         try:
             manifest = json.loads(mpath.read_text())
-            entries = manifest["clips"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise CCLBenchError(f"{mpath}: not a valid manifest ({type(exc).__name__}: {exc})") from None
+        entries = validate.manifest(mpath, manifest)
         task = manifest.get("task")
         items, missing = [], []
         for c in entries:
@@ -64,13 +67,20 @@ def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:
             true_of = {"v2a": "video", "a2v": "audio"}.get(task) if task else (
                 "both" if perturbed is None else ("audio" if perturbed == "freeze" else "video"))
             items.append(ClipItem(str(c.get("id", video.stem)), video, d / c["audio"] if c.get("audio") else None,
-                                  [float(e["t"]) for e in c.get("events", [])], true_of, c.get("label"),
-                                  c.get("caption")))
-        return ClipSet(d, items, manifest, missing)
-    videos = sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+                                  [float(e["t"]) for e in c.get("events") or []], true_of, c.get("label"),
+                                  {k: str(c[k]) for k in ("caption", "transcript") if c.get(k)}))
+        listed = {(d / c["video"]).resolve() for c in entries}
+        unlisted = [{"path": str(p), "warning": "in the folder but not listed in manifest.json: not evaluated"}
+                    for p in _videos_in(d) if p.resolve() not in listed]
+        return ClipSet(d, items, manifest, missing, unlisted)
+    videos = _videos_in(d)
     if not videos:
         raise CCLBenchError(f"{d}: no clips ({', '.join(VIDEO_SUFFIXES)}) and no manifest.json")
     return ClipSet(d, [ClipItem(v.stem, v, find_sidecar(v)) for v in videos])
+
+
+def _videos_in(d: Path) -> list[Path]:
+    return sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
 
 
 def known_events(items: Sequence[ClipItem], stream: str) -> list[np.ndarray | None]:

@@ -78,7 +78,7 @@ class Metric:
     merge: Callable[[Sequence[Any]], Any]  # states -> one state
     score: Callable[..., float | None]  # (merged pred state, merged ref state or None, ctx) -> value
     statistics: str | Callable[[Context], str]  # the protocol's statistics, in words
-    unavailable: str  # why `score` gave no value
+    unavailable: str | Callable[[Sequence[Any]], str]  # why `score` gave no value (or: per-clip states -> why)
     interval: str = "bootstrap"  # bootstrap (clips with replacement) | half-sampling (distribution metrics)
     ddof: int | None = None  # covariance divisor N - ddof; None: the FVD preset's
     chance_statistic: Callable[[Any], float | None] | None = None  # what `<name>-cc` corrects (None: no -cc)
@@ -93,6 +93,9 @@ class Metric:
             base["name"] = self.protocol_name
         base["statistics"] = self.statistics(ctx) if callable(self.statistics) else self.statistics
         return {**base, **self.extra}
+
+    def why_unavailable(self, states: Sequence[Any]) -> str:
+        return self.unavailable(states) if callable(self.unavailable) else self.unavailable
 
     def covariance_ddof(self, ctx: Context) -> int:
         return ctx.covariance_ddof if self.ddof is None else self.ddof
@@ -218,7 +221,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            interval="half-sampling", score=_fd_inf,
            statistics="Frechet over all 0.96 s examples, covariance / (N - 1); FD-inf: 25 sizes from 500, with "
                       "replacement, intercept of FD vs 1/n",
-           unavailable="FD-inf needs at least 500 embeddings"),
+           unavailable=lambda states: f"FD-inf needs at least 500 embeddings, got {sum(len(x.rows) for x in states)}"),
     Metric(name="av-align", description="AV-Align (current TempoTokens script): IoU of audio onsets and optical-flow peaks "
            "within one frame, each video peak matched at most once, flow maxima below 0.1 px ignored", analysis="av-align",
            better="higher", state=_iou_state(True), merge=ClipScores.merge, score=lambda s, r, ctx: _mean_score(s),
@@ -287,6 +290,11 @@ METRICS.update({m.name: m for m in (
                  score=lambda s, r, ctx: AF.accuracy(s), statistics=_PROMPT.format("pitch"),
                  unavailable="no clip has prompt labels (needs a manifest with each clip's label and caption)"),
 )})
+
+# Metrics II: the learned backbones' metrics (PANNs, CLIP, Synchformer), with their presets.
+from .learned import learned_metrics  # noqa: E402 - needs `Metric` above
+
+METRICS.update({m.name: m for m in learned_metrics(Metric)})
 
 
 def _corrected(base: Metric) -> Metric:

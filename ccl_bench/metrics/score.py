@@ -37,7 +37,7 @@ def corrected(x: float | None, chance: float | None, ideal: float) -> float | No
     """`(x - chance) / (ideal - chance)`; None where either is missing or chance is already ideal."""
     if x is None or chance is None or chance == ideal:
         return None
-    return (x - chance) / (ideal - chance)
+    return (x - chance) / (ideal - chance) + 0.0  # + 0.0: never a negative zero
 
 
 def point_value(m: Metric, pred: Results, ref: Results | None, ctx: Context, seed: int = 0) -> float | None:
@@ -82,6 +82,11 @@ def _unavailable(reason: str, **extra) -> dict:
     return {"status": "unavailable", "reason": reason, **extra}
 
 
+def _no_bootstrap() -> dict:
+    """No interval asked for (`--bootstrap 0`): null, with the reason, never NaN in a result file."""
+    return {"ci95": None, "interval": {"why_none": "bootstrap off (--bootstrap 0)"}}
+
+
 def _interval_entry(iv: Interval) -> dict:
     ci = [iv.lo, iv.hi] if iv.used else None
     return {"ci95": ci, "interval": iv.to_dict()}
@@ -100,7 +105,9 @@ def metric_entry(m: Metric, pred: Results, ref: Results | None, ctx: Context, bo
     merged = m.merge(states)
     value = m.score(merged, m.merge(rstates) if m.needs_ref else None, ctx)
     if value is None:
-        return _unavailable(_why_none(m, states))
+        return _unavailable(m.why_unavailable(states))
+    if not np.isfinite(value):
+        return _unavailable(f"the value is not finite ({value})")
     out: dict = {"value": value, "n": len(pred), "unit": m.unit, "better": m.better}
     if m.needs_ref:
         out["n_ref"] = len(ref)
@@ -124,8 +131,9 @@ def metric_entry(m: Metric, pred: Results, ref: Results | None, ctx: Context, bo
         if m.interval == "half-sampling":
             out["interval"]["covers"] = f"E[{m.name}] of {len(pred)} against {len(ref)} clips"
         if not iv.used:
-            out["interval"]["why_none"] = _why_none(m, states) if m.name != "fad-inf" else (
-                "half-samples hold fewer than the 500 embeddings FD-inf needs")
+            out["interval"]["why_none"] = "no replicate had a value: " + m.why_unavailable(states[: len(states) // 2])
+    else:
+        out.update(_no_bootstrap())
     if m.analysis == "i3d" and min(len(pred), len(ref)) < 256:
         out["note"] = f"from {min(len(pred), len(ref))} clips: FVD/KVD are biased at small N; compare only at equal N"
     return out
@@ -141,7 +149,7 @@ def _corrected_entry(m: Metric, pred: Results, ctx: Context, bootstrap: int, see
     x, chance = stat(m.merge(states)), stat(m.merge(pstates))
     value = corrected(x, chance, m.ideal)
     if value is None:
-        why = (_why_none(m, states) if x is None else "no mismatched pair has a value" if chance is None
+        why = (m.why_unavailable(states) if x is None else "no mismatched pair has a value" if chance is None
                else f"the chance level equals the ideal ({m.ideal})")
         return _unavailable(why)
     out = {"value": value, "raw": x, "chance": chance, "ideal": m.ideal, "n": len(pred), "pairs": len(pairs),
@@ -154,13 +162,9 @@ def _corrected_entry(m: Metric, pred: Results, ctx: Context, bootstrap: int, see
         iv = bootstrap_ci(replicate, [len(pred), len(pairs)], bootstrap, seed=seed, tick=tick)
         out.update(_interval_entry(iv))
         out["interval"]["method"] = "percentile bootstrap over clips and mismatched pairs"
+    else:
+        out.update(_no_bootstrap())
     return out
-
-
-def _why_none(m: Metric, states) -> str:
-    if m.name == "fad-inf":
-        return f"FD-inf needs at least 500 embeddings, got {sum(len(s.rows) for s in states)}"
-    return m.unavailable
 
 
 def family_entries(m: Metric, pred: Results, ref: Results | None, ctx: Context, labels: Sequence[str | None],

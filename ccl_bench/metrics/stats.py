@@ -186,3 +186,30 @@ def half_sample_ci(statistic: Callable[[Sequence[np.ndarray]], float | None], gr
     scale = np.sqrt(m * (n - 1) / (n * (n - m))) if n > m else 1.0
     q = np.percentile(vals - vals.mean(), [(1 - level) / 2 * 100, (1 + level) / 2 * 100]) * scale
     return Interval(float(min(point + q[0], point)), float(max(point + q[1], point)), method, samples, len(vals))
+
+
+def paired_bootstrap(statistics: Sequence[Callable[[object], float | None]], draw: Callable[[np.random.Generator], object],
+                     samples: int = 1000, seed: int = 0, better: str = "higher") -> list[np.ndarray]:
+    """Paired bootstrap of differences to the first entry. statistics[k](draw) is entry k's statistic on
+    the drawn units (the same draw for every entry, so the pairing by prompt and seed is kept); draw(rng)
+    makes one replicate's draw. `better == "zero"` compares |statistic| (an offset: best at 0).
+    -> for each entry after the first, the replicates' differences `[<= samples]` (entry - first);
+    replicates where either statistic fails (None / NaN) are left out."""
+    rng = np.random.default_rng(seed)
+    diffs: list[list[float]] = [[] for _ in statistics[1:]]
+    for _ in range(samples):
+        d = draw(rng)
+        base = statistics[0](d)
+        if base is None or not np.isfinite(base):
+            continue
+        for k, stat in enumerate(statistics[1:]):
+            v = stat(d)
+            if v is not None and np.isfinite(v):
+                diffs[k].append(abs(v) - abs(base) if better == "zero" else v - base)
+    return [np.asarray(x, np.float64) for x in diffs]
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The central `level` percentile interval of bootstrap replicates."""
+    lo, hi = np.percentile(values, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(lo), float(hi)

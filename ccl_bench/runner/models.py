@@ -12,6 +12,22 @@ from ..suites import Rendering
 CHECKPOINT_FILES = ("ema.safetensors", "config.json")
 
 
+def model_errors() -> tuple[type[Exception], ...]:
+    """The model registry's errors that mean bad input (an unknown model, a malformed ablation file)."""
+    from reference_impl import ModelSpecError
+    from reference_impl.streams import CheckpointError
+
+    return (ModelSpecError, CheckpointError)
+
+
+def describe_models(names: list[str] | None, scale: str, overrides: dict) -> list[tuple[str, str, dict]]:
+    """(name, interaction, parameter counts by part) of each model (default: every registered one)."""
+    import reference_impl as R
+
+    return [(name, R.resolve_config(name, scale, **overrides).interaction, R.parameter_counts(name, scale, **overrides))
+            for name in (names or R.list_models())]
+
+
 def codecs_for(rendering: Rendering):
     from reference_impl.codecs import LogMelCodec, PixelCodec
 

@@ -98,8 +98,13 @@ def inputs(model, shapes: Shapes, batch: int, device, seed: int = 0):
 def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance: list[str] | None = None,
                   dtype: str = "bf16", batch: int = 1, checkpointing: bool = False, device: str | None = None,
                   clip: ClipSize = ClipSize(352, 640, 5.0), audio_rate: float = 31.25, steps: int = 50,
-                  repeats: int = 5, overrides: dict | None = None, matmul_flops: float | None = None) -> list[dict]:
-    """-> one record per measurement: mode train gives one, sample gives one per guidance scheme."""
+                  repeats: int = 5, overrides: dict | None = None, matmul_flops: float | None = None,
+                  compile_blocks: bool = False, optimizer: bool = True) -> list[dict]:
+    """-> one record per measurement: mode train gives one, sample gives one per guidance scheme.
+
+    checkpointing: False, True (recompute every layer) or a fraction of the layers (selective);
+    compile_blocks: `DualStreamModel.compile_blocks` (compiled regions); optimizer: the train step
+    includes AdamW's update (forward + backward + optimizer), as a training step costs."""
     from reference_impl.diffusion.guidance import GuidanceScales, guided_prediction, passes_per_step
     from reference_impl.flops import forward_flops
 
@@ -114,12 +119,16 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
     # bf16 weights at Wan scale (and their grads): what fits a 14B stream on one card; fp32 masters elsewhere.
     param_dtype = amp if scale.startswith("wan") and on_gpu else torch.float32
     model, shapes = model_and_shapes(name, scale, overrides or {}, clip, audio_rate, device, param_dtype)
-    model.gradient_checkpointing = checkpointing
+    model.gradient_checkpointing = bool(checkpointing)
+    model.checkpoint_fraction = 1.0 if checkpointing is True or not checkpointing else float(checkpointing)
+    if compile_blocks:
+        model.compile_blocks()
     cfg = model.cfg
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     nv, na = shapes.tokens(cfg)
     base = {"model": name, "scale": scale, "mode": mode, "batch": batch, "dtype": dtype,
             "param_dtype": str(param_dtype).replace("torch.", ""), "checkpointing": checkpointing,
+            "compiled": bool(compile_blocks), "optimizer": optimizer and mode == "train",
             "device": torch.cuda.get_device_name() if on_gpu else "cpu", "video_tokens": nv, "audio_tokens": na,
             "text_tokens": shapes.text, "clip": asdict(clip) if scale.startswith("wan") else "av-sync tiny rendering",
             "params": {"video": count(model.video_stream), "audio": count(model.audio_stream),
@@ -137,9 +146,10 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
     try:
         flops = count_flops(forward)
         base.update(flops_fwd=flops, flops_fwd_analytic=analytic["total"], flops_check=flops / analytic["total"],
-                    flops_fwd_interaction=analytic["interaction"])
+                    flops_fwd_interaction=analytic["interaction"], flop_share=analytic["interaction"] / analytic["total"])
         if mode == "train":
             model.train()
+            opt = (torch.optim.AdamW(model.parameters(), lr=1e-6, fused=True if on_gpu else None) if optimizer else None)
 
             def step():
                 model.zero_grad(set_to_none=True)
@@ -147,6 +157,8 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
                     pv, pa = model(x["video"], x["audio"], x["t_video"], x["t_audio"], x["text"])
                     loss = pv.float().square().mean() + pa.float().square().mean()
                 loss.backward()
+                if opt is not None:
+                    opt.step()
 
             fwd = time_call(forward, device, repeats=repeats)
             st = time_call(step, device, repeats=repeats)
@@ -160,7 +172,7 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
         else:
             model.eval()
             null = torch.zeros_like(x["text"])
-            for scheme in guidance or ["ucg", "ucg-joint", "cfg", "ltx2"]:
+            for scheme in guidance or ["ucg", "ucg-joint", "cfg", "ltx2"]:  # (and ovi-native, ltx2-native)
                 def guided(scheme=scheme):
                     with torch.no_grad(), autocast():
                         return guided_prediction(model, scheme, GuidanceScales(), x["video"], x["audio"], x["t_video"],
@@ -200,8 +212,9 @@ def add_interaction_shares(records: list[dict]) -> None:
 
 def tarp_attention_bench(video_tokens_grid=(21, 22, 40), audio_tokens=(157, 1000), heads=12, head_dim=128, lct=16,
                          window=3, device=None, dtype=torch.bfloat16, repeats=10) -> list[dict]:
-    """TARP's partitioned cross-attention (gathered per partition) against dense cross-attention over
-    every partner token, video queries reading audio keys, at real token counts."""
+    """TARP's windowed cross-attention (video queries reading audio keys + LCT, Wan-1.3B timeline, time
+    rule) on each path: `partitioned` (gathered per frame), `dense-masked` (one call, per-window mask),
+    `auto` (the model's choice); against `dense`, plain attention over every partner token."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     f, h, w = video_tokens_grid
     out = []
@@ -211,7 +224,8 @@ def tarp_attention_bench(video_tokens_grid=(21, 22, 40), audio_tokens=(157, 1000
 
 
 def _tarp_pair(f, per_frame, na, heads, head_dim, lct, window, device, dtype, repeats) -> list[dict]:
-    from reference_impl.interactions.tarp import PartitionPlan, partitioned_attention, video_query_intervals
+    import reference_impl as R
+    from reference_impl.interactions.tarp import PartitionPlan, partition_intervals, tarp_attention
     from reference_impl.streams.layers import attention
 
     from ..profiling import count_flops, time_call
@@ -223,12 +237,15 @@ def _tarp_pair(f, per_frame, na, heads, head_dim, lct, window, device, dtype, re
     v = torch.randn_like(k)
     ck = torch.randn(lct, heads, head_dim, generator=g).to(device, dtype)
     cv = torch.randn_like(ck)
-    lo, hi = video_query_intervals(f, per_frame, na, window)
-    plan = PartitionPlan.make(lo, hi, na, device)
+    cfg = R.resolve_config("ccl", "wan-1.3b", tarp_window=window, audio_latent_rate=na / 5.0)  # na tokens in 5 s
+    (lo, hi), _ = partition_intervals(cfg, (f, 1, per_frame), na)
+    plans = {path: PartitionPlan.make(lo, hi, na, lct, device, path) for path in ("partitioned", "dense", "auto")}
     allowed = torch.ones(1, dtype=torch.bool, device=device)
-    lo_d, hi_d = lo.to(device), hi.to(device)
     kk, vv = torch.cat([ck[None], k], 1), torch.cat([cv[None], v], 1)
-    fns = {"partitioned": lambda: partitioned_attention(q, k, v, lo_d, hi_d, allowed, ck, cv, plan),
+    fns = {"partitioned": lambda: tarp_attention(q, k, v, plans["partitioned"], allowed, ck, cv),
+           "dense-masked": lambda: tarp_attention(q, k, v, plans["dense"], allowed, ck, cv),
+           f"auto ({'dense' if plans['auto'].dense else 'partitioned'})":
+               lambda: tarp_attention(q, k, v, plans["auto"], allowed, ck, cv),
            "dense": lambda: attention(q, kk, vv)}
     return [{"kind": kind, "video_tokens": nv, "audio_tokens": na, "window_tokens": int((hi - lo).max()), "lct": lct,
              "ms": time_call(fn, device, warmup=3, repeats=repeats).median_ms, "flops": count_flops(fn), "device": device}

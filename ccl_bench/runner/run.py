@@ -14,6 +14,7 @@ import hashlib
 import json
 import resource
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,9 +133,11 @@ def _run_child(conn, model: str, kwargs: dict) -> None:
 def run(model: str, suite: str, out: str | Path = "runs", task: str | None = None, guidance: str | None = None,
         num_samples: int | None = None, steps: int | None = None, seed: int | None = None, device: str | None = None,
         checkpoint: str | Path | None = None, overrides: dict | None = None, bootstrap: int = 200,
-        weights_dir: str | Path | None = None, cache_dir: str | Path | None = None, show_progress: bool = True) -> dict:
+        weights_dir: str | Path | None = None, cache_dir: str | Path | None = None, show_progress: bool = True,
+        captions: str = "own") -> dict:
     """The main job for one model on one suite -> the result dict (also written to disk). `model` may be a
     pseudo-model (`ceiling`, `floor`: `runner.pseudo`), which needs no checkpoint."""
+    from .. import validate
     from ..evaluate import evaluate, save_results
     from ..tables import write_result
     from .pseudo import PSEUDO_MODELS, generate_pseudo
@@ -143,21 +146,28 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
     spec = load_suite(suite)
     cfg_run = {"rendering": "tiny", "split": "test", "num_samples": 16, "steps": 25, "sampler": "euler", "guidance": "ucg",
                "tasks": ["t2av"], "seed": 0, **spec.run}
+    # A value given is used or refused, never replaced by the suite's default (0 is no "not given").
+    num = validate.positive_int("--num-samples", cfg_run["num_samples"] if num_samples is None else num_samples)
+    steps = validate.positive_int("--steps", cfg_run["steps"] if steps is None else steps)
+    bootstrap = validate.positive_int("--bootstrap", bootstrap, allow_zero=True)
     tasks = list(TASKS) if task == "all" else [task] if task else list(cfg_run["tasks"])
     for t in tasks:
         if t not in TASKS:
             raise CCLBenchError(f"unknown task '{t}' (known: {', '.join(TASKS)}, all)")
     guidance = guidance or cfg_run["guidance"]
-    num = num_samples or int(cfg_run["num_samples"])
-    steps = steps or int(cfg_run["steps"])
     seed = int(cfg_run["seed"] if seed is None else seed)
     device = device_for(world(), device)
     pseudo = model in PSEUDO_MODELS
-    if pseudo and (checkpoint is not None or overrides):
-        raise CCLBenchError(f"--model {model} is a pseudo-model ({PSEUDO_MODELS[model]}): it takes no --checkpoint or --set")
+    if pseudo and (checkpoint is not None or overrides or captions != "own"):
+        raise CCLBenchError(f"--model {model} is a pseudo-model ({PSEUDO_MODELS[model]}): it takes no --checkpoint, --set "
+                            "or other captions")
     if pseudo:
         ck_info = {}
     elif checkpoint is None:
+        import reference_impl
+
+        # The model name, its file and every --set field are checked first, so a typo says what it is.
+        reference_impl.resolve_config(model, "tiny", **(overrides or {}))
         if overrides or str(model).endswith((".yaml", ".yml")):
             raise CCLBenchError(f"model '{model}' with {overrides or 'a model file'} has no shipped checkpoint; train one "
                                 f"with `ccl-bench train --model {model} --suite {suite} --scale small --steps 1080 --out DIR"
@@ -169,15 +179,19 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         ck_info = json.loads((checkpoint / "config.json").read_text()) if (checkpoint / "config.json").is_file() else {}
     rendering = ck_info.get("rendering", cfg_run["rendering"])
 
-    root = Path(out) / spec.name
+    validate.home()
+    root = validate.writable_folder("--out", Path(out)) / spec.name
     ref_dir = root / "clips" / "reference"
     w = world()
+    start = time.perf_counter()
     if w.main:  # one writer; the others wait for the reference clips
         build_suite(spec, ref_dir, split=cfg_run["split"], rendering=rendering, num=num, seed=seed, show_progress=False)
     barrier(w)
-    result: dict = {"suite": spec.name, "model": model, "tasks": {}, "settings": {
+    reference_s = time.perf_counter() - start
+    result: dict = {"suite": spec.name, "model": model, "tasks": {}, "reference_s": reference_s, "settings": {
         "rendering": rendering, "split": cfg_run["split"], "num_samples": num, "steps": steps, "sampler": cfg_run["sampler"],
-        "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol, "overrides": overrides or {}}}
+        "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol, "overrides": overrides or {},
+        "captions": captions}}
     for t in tasks:
         clip_dir = root / "clips" / model / t
         peak = PeakMemory(device)
@@ -190,17 +204,20 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         else:
             manifest = generate(checkpoint, spec.name, t, num, clip_dir, guidance=guidance, steps=steps,
                                 sampler=cfg_run["sampler"], seed=seed, split=cfg_run["split"], device=device,
-                                show_progress=show_progress, overrides=overrides, reference=ref_dir)
+                                show_progress=show_progress, overrides=overrides, reference=ref_dir,
+                                captions=captions)
         memory = peak.read()
         timing = manifest["timing"]
         names = [m for m in spec.metrics if METRICS[m].analysis in TASK_READS[t]]
+        start = time.perf_counter()
         res, pred_res, ref_res = evaluate(clip_dir, ref_dir, metrics=names, protocol=spec.protocol, device=device,
                                           weights_dir=weights_dir, cache_dir=cache_dir, bootstrap=bootstrap, seed=seed,
                                           show_progress=show_progress, details=True)
+        evaluation_s = time.perf_counter() - start
         if w.main:
             save_results(pred_res, clip_dir / "per_clip.npz")  # what `ccl-bench compare` pairs prompt by prompt
             if ref_res is not None:
-                save_results(ref_res, ref_dir / "per_clip.npz")
+                save_results(ref_res, ref_dir / "per_clip.npz", keep_other_analyses=True)  # one file, every task's
         # Paths relative to the table's folder, so a committed table still finds its per-clip results.
         result["tasks"][t] = {"metrics": res["metrics"], "clips": str(clip_dir.relative_to(root)),
                               "reference": str(ref_dir.relative_to(root)),
@@ -208,7 +225,7 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
                               "generation": {"clips": num, **timing, "clips_per_s": num / timing["sample_s"],
                                              "passes_per_step": manifest["passes_per_step"],
                                              "nfe_per_clip": manifest["nfe_per_clip"], "device": device, **memory},
-                              "excluded": res["clips"]["pred"]["excluded"]}
+                              "evaluation_s": evaluation_s, "excluded": res["clips"]["pred"]["excluded"]}
         prov = res["provenance"]
     if pseudo:
         prov["pseudo_model"] = PSEUDO_MODELS[model]

@@ -67,34 +67,57 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+CAPTIONS = ("own", "mismatched")
+
+
+def caption_source(metas: list[dict], i: int, captions: str) -> int:
+    """Whose caption prompt i is sampled with: its own, or [design] (claim 4, text and the conditioning
+    stream disagreeing) its neighbour's, `i + 1` (`i - 1` for the last): families cycle with the index,
+    so a neighbour is always another family."""
+    if captions == "own":
+        return i
+    if captions != "mismatched" or len(metas) < 2:
+        raise CCLBenchError(f"--captions {captions}: use own or mismatched (mismatched needs at least 2 prompts)")
+    return i + 1 if i + 1 < len(metas) else i - 1
+
+
+def prompt_caption(metas: list[dict], i: int, captions: str) -> str:
+    return metas[caption_source(metas, i, captions)]["caption"]
+
+
 def generate(checkpoint: str | Path, suite: str, task: str, num: int, out: str | Path, guidance: str = "ucg",
              steps: int = 25, sampler: str = "euler", seed: int = 0, split: str = "test", device: str | None = None,
              batch_size: int = 16, scales=None, show_progress: bool = True, overrides: dict | None = None,
-             reference: str | Path | None = None) -> dict:
+             reference: str | Path | None = None, captions: str = "own", text_embeddings: str | None = None) -> dict:
     """Sample `num` clips for the prompts (and, for A2V/V2A, the conditioning clips) of the suite folder
     `reference` (default: the split built into a temporary folder). Under torchrun each process samples
     its share of the prompts; rank 0 writes the manifest. Returns the manifest (also written to
     `out/manifest.json`) with `timing` (`Timing` fields, seconds) added."""
+    from .. import validate
     from ..distributed import device_for, world
 
     if task not in TASKS:
         raise CCLBenchError(f"unknown task '{task}' (known: {', '.join(TASKS)})")
+    num, steps = validate.positive_int("--num", num), validate.positive_int("--steps", steps)
+    validate.writable_folder("--out", out)
+    if captions not in CAPTIONS:
+        raise CCLBenchError(f"--captions {captions}: use own or mismatched")
     device = device_for(world(), device)
     if reference is not None:
         return _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed, split, device, batch_size,
-                         scales, show_progress, overrides, Path(reference))
+                         scales, show_progress, overrides, Path(reference), captions, text_embeddings)
     with tempfile.TemporaryDirectory(prefix="ccl-bench-suite-") as tmp:
         info = json.loads((Path(checkpoint) / "config.json").read_text()) if (Path(checkpoint) / "config.json").is_file() else {}
         build_suite(load_suite(suite), tmp, split=split, rendering=info.get("rendering", "tiny"), num=num, seed=seed,
                     show_progress=False)
         return _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed, split, device, batch_size,
-                         scales, show_progress, overrides, Path(tmp))
+                         scales, show_progress, overrides, Path(tmp), captions, text_embeddings)
 
 
 def _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed, split, device, batch_size, scales,
-              show_progress, overrides, reference: Path) -> dict:
+              show_progress, overrides, reference: Path, captions: str = "own", text_embeddings: str | None = None) -> dict:
     from reference_impl.diffusion import GuidanceScales, sample
-    from reference_impl.text import WordHashEncoder
+    from reference_impl.text import text_encoder
 
     from ..distributed import barrier, broadcast_from_main, gather_to_main, my_share, world
 
@@ -111,7 +134,10 @@ def _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed,
     video, audio, metas = read_suite_folder(reference, spec.name, rend, num)
     lv, la = encode_clips(video, audio, vc, ac)
     timing.condition_s = time.perf_counter() - t0
-    enc = WordHashEncoder(dim=model.cfg.text_dim)
+    try:
+        enc = text_encoder(model.cfg.text_dim, text_embeddings)
+    except FileNotFoundError as exc:
+        raise CCLBenchError(f"--text-embeddings {exc}") from None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     mine = my_share(num, w)
@@ -120,7 +146,7 @@ def _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed,
         bar_task = bar.add_task(f"sample {task} ({guidance}, {steps} steps)", total=len(mine))
         for s in range(0, len(mine), batch_size):
             idx = mine[s : s + batch_size]
-            text, mask = enc([metas[i]["caption"] for i in idx])
+            text, mask = enc([prompt_caption(metas, i, captions) for i in idx])
             null_text, null_mask = enc([""] * len(idx))
             noise = [clip_noise(seed, i, lv.shape[1:], la.shape[1:]) for i in idx]
             t0 = time.perf_counter()
@@ -141,7 +167,10 @@ def _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed,
                 path = write_clip(clip, out / f"{meta['id']}.{rend.format}")
                 condition = {"a2v": {"modality": "audio", "source": meta["id"]},
                              "v2a": {"modality": "video", "source": meta["id"]}}.get(task)
-                clips.append((i, {"id": meta["id"], "video": path.name, "audio": None, "caption": meta["caption"],
+                clips.append((i, {"id": meta["id"], "video": path.name, "audio": None,
+                                  "caption": prompt_caption(metas, i, captions),
+                                  # the caption's own family (another's with --captions mismatched); `label`: the clip's
+                                  "caption_label": metas[caption_source(metas, i, captions)]["label"],
                                   "label": meta["label"], "events": meta["events"],
                                   # A2V/V2A: the events are the conditioning clip's, true of the kept stream;
                                   # T2AV/T2V/T2A: the prompt's source clip's, a reference only.
@@ -156,6 +185,7 @@ def _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed,
         info_out = next(i for _, i, _ in gathered if i is not None)
         manifest = {"suite": spec.name, "split": split, "rendering": rend.name, "seed": seed, "generated": True,
                     "model": info.get("name"), "checkpoint": portable(checkpoint), "task": task, "guidance": guidance,
+                    "captions": captions,
                     "sampler": sampler, "steps": steps, "passes_per_step": info_out.passes_per_step,
                     "nfe_per_clip": info_out.nfe_per_clip, "processes": w.size, "ccl_bench_version": __version__,
                     "clips": [c for _, c in every]}

@@ -70,6 +70,11 @@ class Family:
         """-> float32 `[1, num_samples]` in [-1, 1]."""
         raise NotImplementedError
 
+    def foreground(self, scene: Scene, x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+        """Coverage `[H, W]` in [0, 1] of everywhere the sounding object ever is (None: not defined for
+        this family); the rest of the frame is background with no acoustic counterpart."""
+        return None
+
 
 class BouncingBall(Family):
     name = "bouncing-ball"
@@ -262,6 +267,10 @@ class BackgroundObject(Family):
         for e in scene.events:
             synth.place(track, synth.pluck(sample_rate, scene.params["chirp_hz"], length=0.2), e.t, sample_rate)
         return track[None]
+
+    def foreground(self, scene, x, y):
+        p = scene.params  # the dot at its largest pulse (the radius `frame` draws at pulse 1)
+        return synth.disc(x, y, p["cx"], p["cy"], 0.045 * 1.6)
 
 
 FAMILIES: dict[str, Family] = {

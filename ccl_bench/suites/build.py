@@ -85,8 +85,9 @@ def build_suite(spec: SuiteSpec, out: str | Path, *, split: str | None = None, r
     rend = spec.rendering(rendering or d.get("rendering", "native"))
     spec.split_id(split)
     fmt = (fmt or rend.format).lstrip(".")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    from ..validate import writable_folder
+
+    out = writable_folder("--out", out)
 
     header = {
         "suite": spec.name, "split": split, "rendering": rend.name, "seed": seed,

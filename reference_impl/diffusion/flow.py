@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..routing import Route, Task
+from ..routing import Route, Task, task_ids, task_table
 
 
 def shift_timesteps(t: torch.Tensor, shift: float) -> torch.Tensor:
@@ -28,13 +28,15 @@ def stream_inputs(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, genera
     return interpolate(x0, noise, t_in), t_in
 
 
-def task_flags(tasks: Sequence[Task], device) -> dict[str, torch.Tensor]:
-    flag = lambda f: torch.tensor([f(Task(t)) for t in tasks], dtype=torch.bool, device=device)  # noqa: E731
+def task_flags(tasks: Sequence[Task] | torch.Tensor, device) -> dict[str, torch.Tensor]:
+    """Per example `[B]` bool: generates video / audio, video / audio is the clean condition. tasks: a
+    list, or task ids `[B]` (looked up where they lie: no host round trip)."""
+    ids = tasks if isinstance(tasks, torch.Tensor) else task_ids(tasks, device)
     return {
-        "gen_v": flag(lambda t: t.generates_video),
-        "gen_a": flag(lambda t: t.generates_audio),
-        "cond_v": flag(lambda t: t == Task.V2A),
-        "cond_a": flag(lambda t: t == Task.A2V),
+        "gen_v": task_table("generates_video", ids.device)[ids],
+        "gen_a": task_table("generates_audio", ids.device)[ids],
+        "cond_v": task_table("conditions_audio", ids.device)[ids],
+        "cond_a": task_table("conditions_video", ids.device)[ids],
     }
 
 

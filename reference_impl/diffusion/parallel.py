@@ -47,7 +47,8 @@ def fully_shard_model(model) -> None:
             register_fsdp_forward_method(block, method)
     for interaction in model.interactions.values():
         fully_shard(interaction)
-        register_fsdp_forward_method(interaction, "run_layer")
+        if hasattr(interaction, "run_layer"):  # not the shared module, which runs through its forward
+            register_fsdp_forward_method(interaction, "run_layer")
     fully_shard(model)
 
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..streams.layers import LayerNorm32, RMSNorm, attention
-from ..streams.stream import WanBlock
+from ..streams.stream import Perturbation, WanBlock
 
 
 @dataclass
@@ -32,7 +32,7 @@ class StreamState:
     reads_partner: torch.Tensor  # [B] bool: the route lets this stream read the other's tokens
     lct_on: torch.Tensor  # [B] bool: learnable context tokens readable (where the model has them)
     lct_may_be_off: bool = True  # a Python fact of the route: False when lct_on is known to be all True
-    sa_keep: torch.Tensor | None = None  # [B, 1, 1] float: 0 skips this layer's self-attention (perturbed pass)
+    sa_perturb: Perturbation | None = None  # this layer's self-attention perturbed (a guidance pass), or None
     cache: dict = field(default_factory=dict)  # per-forward values every layer shares (rotary tables)
 
     def cached(self, key, make: Callable[[], object]):
@@ -49,10 +49,20 @@ class Interaction(nn.Module):
         super().__init__()
         self.cfg = cfg
 
+    @classmethod
+    def make_shared(cls, cfg: ModelConfig) -> nn.Module | None:
+        """A module every layer of this interaction shares (called once per forward with both states,
+        before the layers, to fill their caches), or None."""
+        return None
+
+    def prepare(self, sv: StreamState, sa: StreamState) -> None:
+        """Once per forward, before the layers (and outside any compiled region): fill the states'
+        caches with what every layer shares (RoPE tables, partition plans). Nothing by default."""
+
     def run_layer(self, vb: WanBlock, ab: WanBlock, xv, xa, sv: StreamState, sa: StreamState):
         """xv `[B, Nv, Dv]`, xa `[B, Na, Da]` (float32 residual streams) -> both after this layer."""
-        xv = vb.self_attention(xv, sv.e0, sv.angles, keep=sv.sa_keep)
-        xa = ab.self_attention(xa, sa.e0, sa.angles, keep=sa.sa_keep)
+        xv = vb.self_attention(xv, sv.e0, sv.angles, perturb=sv.sa_perturb)
+        xa = ab.self_attention(xa, sa.e0, sa.angles, perturb=sa.sa_perturb)
         xv = vb.text_attention(xv, sv.context, sv.context_mask)
         xa = ab.text_attention(xa, sa.context, sa.context_mask)
         dv, da = self.exchange(xv, xa, sv, sa)  # both read the other's state before either changes
@@ -102,9 +112,10 @@ class CrossModalProjections(nn.Module):
         return self.o(out.flatten(-2)).float()
 
 
-def partner_attention(q, k, v, reads_partner: torch.Tensor):
-    """Full attention to the partner's tokens where the route allows; an exact zero elsewhere."""
-    return attention(q, k, v, reads_partner[:, None, None, None])
+def partner_attention(q, k, v):
+    """Full attention to the partner's tokens, unmasked (the flash kernel): the caller zeroes the
+    branch with `only_where` for the examples whose route gives no partner."""
+    return attention(q, k, v)
 
 
 def only_where(active: torch.Tensor, update: torch.Tensor) -> torch.Tensor:

@@ -9,15 +9,13 @@ Per direction, the queries of one stream read `[K learnable context tokens; the 
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 from torch import nn
 
 from ..config import ModelConfig
 from ..streams.rope import Rotary, apply_rope
 from .base import CrossModalProjections, Interaction, StreamState, only_where
-from .tarp import PartitionPlan, aligned_rope_angles, audio_query_intervals, partitioned_attention, video_query_intervals
+from .tarp import PartitionPlan, aligned_rope_angles, tarp_attention, tarp_plans
 
 
 class LearnableContextTokens(nn.Module):
@@ -59,40 +57,19 @@ class CrossModalContextAttention(nn.Module):
     def forward(self, xq, xkv, times_q, times_kv, lo, hi, reads_partner, lct_on=None, rot_q=None, rot_kv=None,
                 plan: PartitionPlan | None = None, lct_may_be_off: bool = True):
         """xq `[B, Nq, Dq]`, xkv `[B, Nk, Dkv]`; times (s) `[Nq]`, `[Nk]`; key interval `[lo, hi)` of
-        each query `[Nq]`; reads_partner, lct_on `[B]` -> update `[B, Nq, Dq]`, exactly zero for an
-        example with nothing to read (no partner, and no LCT or LCT switched off).
-        lct_may_be_off=False (a Python fact of the route) skips the partner-alone path."""
-        q, k, v, ck, cv = self.qkv(xq, xkv, times_q, times_kv, rot_q, rot_kv)
-        plan = plan or PartitionPlan.make(lo, hi, xkv.shape[1], xq.device)
-        out = self.proj.output(partitioned_attention(q, k, v, lo, hi, reads_partner, ck, cv, plan))
+        each query `[Nq]` (or its `plan`); reads_partner, lct_on `[B]` -> update `[B, Nq, Dq]`, exactly
+        zero for an example with nothing to read (no partner, and no LCT or LCT switched off).
+        One attention call whatever the route: where LCT are off, a key mask hides them.
+        lct_may_be_off=False (a Python fact of the route) drops that part of the mask."""
+        q, k, v, ck, cv = self.qkv(xq, xkv, times_q, times_kv, rot_q, rot_kv)  # [B, Nq, H, d], [B, Nk, H, d] x 2
+        n_ctx = 0 if ck is None else ck.shape[0]
+        plan = plan or PartitionPlan.make(lo, hi, xkv.shape[1], n_ctx, xq.device)
         if lct_on is None:
             lct_on, lct_may_be_off = torch.ones_like(reads_partner), False
+        ctx_allowed = lct_on if lct_may_be_off else None
+        out = self.proj.output(tarp_attention(q, k, v, plan, reads_partner, ck, cv, ctx_allowed))  # [B, Nq, Dq]
         has_context = lct_on if ck is not None else torch.zeros_like(lct_on)
-        if ck is not None and lct_may_be_off:
-            # LCT switched off for some examples: those read the partner alone.
-            alone = self.proj.output(partitioned_attention(q, k, v, lo, hi, reads_partner, plan=plan))
-            out = torch.where(lct_on[:, None, None], out, alone)
         return only_where(reads_partner | has_context, out)
-
-
-@lru_cache(maxsize=64)
-def _intervals(frames, per_frame, n_audio, window, video_frames, partition, device):
-    nv = frames * per_frame
-    if not partition:  # one group each way: every query reads every partner token
-        z = lambda n: torch.zeros(n, dtype=torch.long)  # noqa: E731
-        (lo_v, hi_v), (lo_a, hi_a) = (z(nv), z(nv) + n_audio), (z(n_audio), z(n_audio) + nv)
-    else:
-        lo_v, hi_v = video_query_intervals(frames, per_frame, n_audio, window)
-        lo_a, hi_a = audio_query_intervals(n_audio, frames, per_frame, video_frames)
-    plan_v, plan_a = PartitionPlan.make(lo_v, hi_v, n_audio, device), PartitionPlan.make(lo_a, hi_a, nv, device)
-    return (lo_v.to(device), hi_v.to(device), plan_v), (lo_a.to(device), hi_a.to(device), plan_a)
-
-
-def tarp_intervals(cfg: ModelConfig, video_grid, n_audio: int, device):
-    """Key intervals and their partition plans: ((lo, hi, plan) of the video queries over audio keys,
-    (lo, hi, plan) of the audio queries over video keys). Cached per shape; made on the host."""
-    f, h, w = video_grid
-    return _intervals(f, h * w, n_audio, cfg.tarp_window, cfg.tarp_video_frames, cfg.tarp_partition, str(device))
 
 
 class CCLInteraction(Interaction):
@@ -101,12 +78,19 @@ class CCLInteraction(Interaction):
         self.video_from_audio = CrossModalContextAttention(cfg.video_dim, cfg.audio_dim, cfg)
         self.audio_from_video = CrossModalContextAttention(cfg.audio_dim, cfg.video_dim, cfg)
 
+    def prepare(self, sv: StreamState, sa: StreamState) -> None:
+        """Once per forward, outside the layers: partition plans and the aligned-RoPE tables."""
+        sv.cache["tarp_plans"] = tarp_plans(self.cfg, sv.grid, len(sa.times), sv.times.device)
+        sv.cache["tarp_rope"] = self.video_from_audio.rotary(sv.times)
+        sa.cache["tarp_rope"] = self.video_from_audio.rotary(sa.times)
+
     def exchange(self, xv, xa, sv: StreamState, sa: StreamState):
-        (lo_v, hi_v, plan_v), (lo_a, hi_a, plan_a) = tarp_intervals(self.cfg, sv.grid, xa.shape[1], xv.device)
-        rv = sv.cached("tarp_rope", lambda: self.video_from_audio.rotary(sv.times))
-        ra = sa.cached("tarp_rope", lambda: self.video_from_audio.rotary(sa.times))
-        dv = self.video_from_audio(xv, xa, sv.times, sa.times, lo_v, hi_v, sv.reads_partner, sv.lct_on, rv, ra,
-                                   plan_v, sv.lct_may_be_off)
-        da = self.audio_from_video(xa, xv, sa.times, sv.times, lo_a, hi_a, sa.reads_partner, sa.lct_on, ra, rv,
-                                   plan_a, sa.lct_may_be_off)
+        if "tarp_plans" not in sv.cache:
+            self.prepare(sv, sa)
+        plan_v, plan_a = sv.cache["tarp_plans"]
+        rv, ra = sv.cache["tarp_rope"], sa.cache["tarp_rope"]
+        dv = self.video_from_audio(xv, xa, sv.times, sa.times, None, None, sv.reads_partner, sv.lct_on, rv, ra,
+                                   plan_v, sv.lct_may_be_off)  # [B, Nv, Dv]
+        da = self.audio_from_video(xa, xv, sa.times, sv.times, None, None, sa.reads_partner, sa.lct_on, ra, rv,
+                                   plan_a, sa.lct_may_be_off)  # [B, Na, Da]
         return dv, da

@@ -28,7 +28,7 @@ class GatedCrossAttention(nn.Module):
             q = apply_rope(q, sq.cached("index_rope", lambda: Rotary(rope_angles_1d(sq.positions, d))))
             k = apply_rope(k, skv.cached("index_rope", lambda: Rotary(rope_angles_1d(skv.positions, d))))
         reads_partner = sq.reads_partner
-        out = self.proj.output(partner_attention(q, k, v, reads_partner))
+        out = self.proj.output(partner_attention(q, k, v))
         g = torch.tanh(self.gate) if self.cfg.gate == "tanh" else self.gate
         return only_where(reads_partner, g.float() * out)
 

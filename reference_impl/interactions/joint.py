@@ -3,7 +3,8 @@
 Each stream's self-attention reads `[own tokens; the other stream's tokens]`, the other's tokens
 mapped to this stream's width by a linear adapter and then projected by this stream's *own* k and v
 (shared attention weights, as JavisDiT shares them). Positions: audio tokens sit on the video latent
-frames `ceil(linspace(0, F - 1, N_audio))`, offset past the spatial grid in h and w; video frames sit
+frames `ceil(linspace(0, F - 1, N_audio))`, each at its own (h, w) past the spatial grid
+(`audio_grid_positions`); video frames sit
 at audio index `f N_audio / F` in the audio stream. No gate. Separate FFNs and modulation come with
 the two streams."""
 
@@ -16,6 +17,16 @@ from ..config import ModelConfig
 from ..streams.rope import Rotary, apply_rope, rope_angles_1d, rope_angles_3d
 from ..streams.stream import WanBlock
 from .base import Interaction, StreamState
+
+
+def audio_grid_positions(frames: int, height: int, width: int, audio_tokens: int, device=None):
+    """(f, h, w) `[Na]` each of the audio tokens on the video's RoPE grid: frame `ceil(linspace(0, F - 1,
+    Na))`; the k-th audio token of a frame at row `H + k // W`, column `k % W` (rows past the video's own,
+    so no audio token shares a position with a video token or with another audio token) [design]."""
+    fa = torch.ceil(torch.linspace(0, frames - 1, audio_tokens, device=device))
+    first = torch.searchsorted(fa, fa)  # index of the first audio token on the same frame (fa is sorted)
+    k = torch.arange(audio_tokens, device=device) - first  # rank of the token within its frame
+    return fa, height + k // width, k % width
 
 
 class JointInteraction(Interaction):
@@ -33,16 +44,15 @@ class JointInteraction(Interaction):
         # audio tokens as keys of the video self-attention
         ka, va = vb.self_attn.project_kv(self.audio_to_video(ha.to(self.audio_to_video.weight.dtype)))
         def audio_on_video_grid() -> Rotary:
-            fa = torch.ceil(torch.linspace(0, f - 1, na, device=dev))
-            return Rotary(rope_angles_3d(fa, torch.full_like(fa, h), torch.full_like(fa, w), vb.self_attn.head_dim))
+            return Rotary(rope_angles_3d(*audio_grid_positions(f, h, w, na, dev), vb.self_attn.head_dim))
 
         ka = apply_rope(ka, sa.cached("joint_rope", audio_on_video_grid))
         # video tokens as keys of the audio self-attention
         kv, vv = ab.self_attn.project_kv(self.video_to_audio(hv.to(self.video_to_audio.weight.dtype)))
         kv = apply_rope(kv, sv.cached("joint_rope", lambda: Rotary(rope_angles_1d(sv.positions.double() * na / f,
                                                                                   ab.self_attn.head_dim))))
-        xv = vb.self_attention(xv, sv.e0, sv.angles, extra=(ka, va, sv.reads_partner), keep=sv.sa_keep)
-        xa = ab.self_attention(xa, sa.e0, sa.angles, extra=(kv, vv, sa.reads_partner), keep=sa.sa_keep)
+        xv = vb.self_attention(xv, sv.e0, sv.angles, extra=(ka, va, sv.reads_partner), perturb=sv.sa_perturb)
+        xa = ab.self_attention(xa, sa.e0, sa.angles, extra=(kv, vv, sa.reads_partner), perturb=sa.sa_perturb)
         xv = vb.text_attention(xv, sv.context, sv.context_mask)
         xa = ab.text_attention(xa, sa.context, sa.context_mask)
         return vb.feed_forward(xv, sv.e0), ab.feed_forward(xa, sa.e0)

@@ -3,8 +3,9 @@
 `o(attn(q, k_txt, v_txt) + attn(rope(q), rope(k_f(LN(y))), v_f(LN(y))))`: the stream's text
 cross-attention query also reads the other stream `y`, through new `k_fusion`, `v_fusion`, an
 affine LayerNorm on `y` and an RMS norm on the fused keys; q and o are the text cross-attention's.
-Both streams read the other's state after self-attention, before either cross-attention. RoPE only
-on the temporal band of the head, at positions in video latent frames (Ovi scales audio indices by
+Both streams read the other's state after self-attention, before either cross-attention. RoPE: video
+tokens with the full 3-D RoPE (time, row and column bands, as Ovi rotates its video side), audio tokens
+on the temporal band only; times in video latent frame units (Ovi scales audio indices by
 31 / 157 for its rates; here the scale follows from the configured token times). No gate; the video
 side's fusion weights start scaled by 0.1, as in Ovi."""
 
@@ -15,7 +16,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..streams.layers import LayerNorm32, RMSNorm, attention
-from ..streams.rope import Rotary, apply_rope, band_frequencies, wan_bands
+from ..streams.rope import Rotary, apply_rope, band_frequencies, grid_positions, rope_angles_3d, wan_bands
 from ..streams.stream import WanBlock
 from .base import Interaction, StreamState
 
@@ -47,7 +48,9 @@ class OviFusion(nn.Module):
         k = self.norm_k_fusion(self.k_fusion(h)).unflatten(-1, (self.heads, self.head_dim))
         v = self.v_fusion(h).unflatten(-1, (self.heads, self.head_dim))
         k = apply_rope(k, rot_k)
-        return lambda q: attention(apply_rope(q, rot_q), k, v, reads_partner[:, None, None, None])
+        keep = reads_partner[:, None, None, None]  # [B, 1, 1, 1]: no partner, no fusion term (exactly zero)
+        return lambda q: torch.where(keep, attention(apply_rope(q, rot_q), k, v), torch.zeros((), dtype=q.dtype,
+                                                                                           device=q.device))
 
 
 class OviInteraction(Interaction):
@@ -60,16 +63,23 @@ class OviInteraction(Interaction):
         """Seconds -> video latent frame units."""
         return times * self.cfg.video_fps / self.cfg.video_temporal_compression
 
-    def run_layer(self, vb: WanBlock, ab: WanBlock, xv, xa, sv: StreamState, sa: StreamState):
-        xv = vb.self_attention(xv, sv.e0, sv.angles, keep=sv.sa_keep)
-        xa = ab.self_attention(xa, sa.e0, sa.angles, keep=sa.sa_keep)
-        def rot(state: StreamState, head_dim: int) -> Rotary:
-            return state.cached(("ovi_rope", head_dim), lambda: Rotary(
-                temporal_band_angles(self.frame_positions(state.times), head_dim, self.cfg.rope_theta)))
+    def rotary(self, state: StreamState, head_dim: int) -> Rotary:
+        """Video tokens: the full 3-D RoPE (time band at their frame position, then row and column), as
+        Ovi rotates its video side; audio tokens: the time band only, at their frame position."""
+        def make() -> Rotary:
+            t = self.frame_positions(state.times)
+            if len(state.grid) == 1:
+                return Rotary(temporal_band_angles(t, head_dim, self.cfg.rope_theta))
+            _, h, w = grid_positions(*state.grid, device=t.device)
+            return Rotary(rope_angles_3d(t, h, w, head_dim, self.cfg.rope_theta))
+        return state.cached(("ovi_rope", head_dim), make)
 
+    def run_layer(self, vb: WanBlock, ab: WanBlock, xv, xa, sv: StreamState, sa: StreamState):
+        xv = vb.self_attention(xv, sv.e0, sv.angles, perturb=sv.sa_perturb)
+        xa = ab.self_attention(xa, sa.e0, sa.angles, perturb=sa.sa_perturb)
         dv, da = self.video_fusion.head_dim, self.audio_fusion.head_dim
-        hook_v = self.video_fusion.hook(xa, rot(sv, dv), rot(sa, dv), sv.reads_partner)
-        hook_a = self.audio_fusion.hook(xv, rot(sa, da), rot(sv, da), sa.reads_partner)
+        hook_v = self.video_fusion.hook(xa, self.rotary(sv, dv), self.rotary(sa, dv), sv.reads_partner)
+        hook_a = self.audio_fusion.hook(xv, self.rotary(sa, da), self.rotary(sv, da), sa.reads_partner)
         xv = vb.text_attention(xv, sv.context, sv.context_mask, hook_v)
         xa = ab.text_attention(xa, sa.context, sa.context_mask, hook_a)
         return vb.feed_forward(xv, sv.e0), ab.feed_forward(xa, sa.e0)

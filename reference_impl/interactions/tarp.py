@@ -1,14 +1,23 @@
 """Temporally Aligned RoPE and Partitioning (TARP): the maths, as pure functions.
 
 Aligned RoPE: queries and keys of both modalities rotate by their token's physical time, with the
-same frequency bands, so equal times give equal phase. Partitioning: each query reads only a window
-of the other modality. Following one public reading [design]: with `c = N_audio // F` audio tokens
-per video frame, video frame `i` reads the `k c` audio tokens centred at `c // 2 + c i`, and audio
-token `j` reads the video tokens of frame `j F // N_audio` (or `n` frames centred there).
+same frequency bands, so equal times give equal phase.
 
-Every window is a contiguous key interval `[lo, hi)`. `partitioned_attention` gathers each run of
-queries that share an interval and its keys, so its cost grows with `N_query x window`, never
-`N_query x N_key`; `dense_partitioned_attention` is the masked reference it must equal."""
+Partitioning: each query reads only a window of the other modality, by one of two rules
+(`tarp_partition_rule`):
+- `time` (default) [design]: video frame i reads the audio tokens whose centre time lies within
+  `tarp_window` frame durations centred on the frame's centre time; audio token j reads the frame whose
+  span holds its time (the nearest one where the audio outlasts the video) and `(tarp_video_frames - 1)
+  / 2` frames either side. Windows follow the token times of `reference_impl.timing`, so they stay
+  centred whatever the token ratio and with Wan's causal first latent frame.
+- `index` (one public third-party reading): with `c = N_audio // F`, video frame i reads the `k c`
+  audio tokens centred at `c // 2 + c i`, audio token j the frame `j F // N_audio`. It drifts from the
+  frame's own time where `N_audio / F` is not whole (330 ms at Wan's 5 s: 21 frames, 157 tokens).
+
+Every window is a contiguous key interval `[lo, hi)`. `tarp_attention` computes the windows either per
+query group on gathered blocks (cost `N_query x window`) or as one dense masked attention, whichever
+computes fewer scores (a `PartitionPlan`, made once per shape on the host); `dense_partitioned_attention`
+is the plain masked reference both must equal."""
 
 from __future__ import annotations
 
@@ -16,8 +25,14 @@ from dataclasses import dataclass
 
 import torch
 
+from ..config import ModelConfig
 from ..streams.layers import attention
 from ..streams.rope import rope_angles_1d
+from ..timing import audio_token_times, video_token_duration, video_token_spans, video_token_times
+
+# The partitioned path is taken where it computes at most this fraction of the dense path's scores:
+# gathering the blocks costs a copy of the keys, so a partition that saves little is not worth it.
+PARTITIONED_MAX_COST = 0.5
 
 
 def aligned_rope_angles(times_s: torch.Tensor, head_dim: int, rate: float, theta: float = 1e4) -> torch.Tensor:
@@ -25,8 +40,38 @@ def aligned_rope_angles(times_s: torch.Tensor, head_dim: int, rate: float, theta
     return rope_angles_1d(times_s * rate, head_dim, theta)
 
 
+# ---- partition rules ---------------------------------------------------------------------------
+def _ns(seconds: torch.Tensor | float) -> torch.Tensor:
+    """Seconds -> whole nanoseconds (int64): window edges that fall exactly on a token's time are
+    decided the same way on every machine, not by float rounding."""
+    return torch.round(torch.as_tensor(seconds, dtype=torch.float64) * 1e9).long()
+
+
+def video_query_intervals_by_time(frame_times: torch.Tensor, frame_duration: float, audio_times: torch.Tensor,
+                                  window: float, tokens_per_frame: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Audio key interval `[lo, hi)` of each video token `[F * tokens_per_frame]` (raster order): the
+    audio tokens `j` with `t_f - W / 2 <= t_j < t_f + W / 2`, `W = window x frame_duration` (s).
+    frame_times `[F]`, audio_times `[Na]` (s, increasing)."""
+    ta, tf, half = _ns(audio_times), _ns(frame_times), _ns(window * frame_duration / 2)
+    lo = torch.searchsorted(ta, tf - half)  # first token at or after the window's start
+    hi = torch.searchsorted(ta, tf + half)  # first token at or after its end
+    return lo.repeat_interleave(tokens_per_frame), hi.repeat_interleave(tokens_per_frame)
+
+
+def audio_query_intervals_by_time(audio_times: torch.Tensor, span_start: torch.Tensor, tokens_per_frame: int,
+                                  window_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Video key interval `[lo, hi)` of each audio token `[Na]`: whole frames, the frame whose span
+    holds the token's time (spans start at `span_start` `[F]` s and tile the clip) and
+    `(window_frames - 1) / 2` either side. A token before the first or after the last span reads
+    the nearest frame."""
+    frames = len(span_start)
+    f = (torch.searchsorted(_ns(span_start), _ns(audio_times), right=True) - 1).clamp(0, frames - 1)
+    half = (window_frames - 1) // 2
+    return (f - half).clamp(0, frames) * tokens_per_frame, (f + half + 1).clamp(0, frames) * tokens_per_frame
+
+
 def video_query_intervals(frames: int, tokens_per_frame: int, audio_tokens: int, window: int):
-    """Audio key interval `[lo, hi)` of each video token `[frames * tokens_per_frame]` (raster order)."""
+    """Index rule: audio key interval `[lo, hi)` of each video token `[frames * tokens_per_frame]`."""
     c = max(1, audio_tokens // frames)
     s = window * c
     centre = c // 2 + c * torch.arange(frames)
@@ -36,12 +81,31 @@ def video_query_intervals(frames: int, tokens_per_frame: int, audio_tokens: int,
 
 
 def audio_query_intervals(audio_tokens: int, frames: int, tokens_per_frame: int, window_frames: int):
-    """Video key interval `[lo, hi)` of each audio token `[audio_tokens]`: whole frames around `j F // N_audio`."""
+    """Index rule: video key interval `[lo, hi)` of each audio token: whole frames around `j F // N_audio`."""
     f = torch.arange(audio_tokens) * frames // audio_tokens
     half = (window_frames - 1) // 2
     lo = (f - half).clamp(0, frames) * tokens_per_frame
     hi = (f + half + 1).clamp(0, frames) * tokens_per_frame
     return lo, hi
+
+
+def partition_intervals(cfg: ModelConfig, video_grid: tuple[int, int, int], n_audio: int):
+    """((lo, hi) of the video queries over audio keys, (lo, hi) of the audio queries over video keys),
+    each `[Nq]` int64 on the CPU, by the config's rule (or every key, with partitioning off)."""
+    f, h, w = video_grid
+    per_frame, nv = h * w, f * h * w
+    if not cfg.tarp_partition:
+        z = lambda n: torch.zeros(n, dtype=torch.long)  # noqa: E731
+        return (z(nv), z(nv) + n_audio), (z(n_audio), z(n_audio) + nv)
+    if cfg.tarp_partition_rule == "index":
+        return (video_query_intervals(f, per_frame, n_audio, cfg.tarp_window),
+                audio_query_intervals(n_audio, f, per_frame, cfg.tarp_video_frames))
+    if cfg.tarp_partition_rule != "time":
+        raise ValueError(f"tarp_partition_rule must be 'time' or 'index', got '{cfg.tarp_partition_rule}'")
+    tv, ta = video_token_times(cfg, f), audio_token_times(cfg, n_audio)
+    start, _ = video_token_spans(cfg, f)
+    return (video_query_intervals_by_time(tv, video_token_duration(cfg), ta, cfg.tarp_window, per_frame),
+            audio_query_intervals_by_time(ta, start, per_frame, cfg.tarp_video_frames))
 
 
 def interval_mask(lo: torch.Tensor, hi: torch.Tensor, keys: int) -> torch.Tensor:
@@ -50,16 +114,19 @@ def interval_mask(lo: torch.Tensor, hi: torch.Tensor, keys: int) -> torch.Tensor
     return (n[None] >= lo[:, None]) & (n[None] < hi[:, None])
 
 
-def dense_partitioned_attention(q, k, v, lo, hi, partner_allowed, context_k=None, context_v=None):
-    """Reference: full attention with a mask. q `[B, Nq, H, d]`, k/v `[B, Nk, H, d]`, lo/hi `[Nq]`,
-    partner_allowed `[B]` bool; context_k/v `[K, H, d]` always readable (learnable context tokens)."""
+# ---- attention over the windows ------------------------------------------------------------------
+def dense_partitioned_attention(q, k, v, lo, hi, partner_allowed, context_k=None, context_v=None, context_allowed=None):
+    """Reference: full attention with a materialised mask. q `[B, Nq, H, d]`, k/v `[B, Nk, H, d]`, lo/hi
+    `[Nq]`, partner_allowed `[B]` bool; context_k/v `[K, H, d]` (learnable context tokens), readable
+    where context_allowed `[B]` (default everywhere)."""
     b, nk = q.shape[0], k.shape[1]
     mask = interval_mask(lo, hi, nk)[None] & partner_allowed[:, None, None]  # [B, Nq, Nk]
     if context_k is not None:
         kk = context_k.shape[0]
         k = torch.cat([context_k.expand(b, -1, -1, -1).to(k.dtype), k], 1)
         v = torch.cat([context_v.expand(b, -1, -1, -1).to(v.dtype), v], 1)
-        mask = torch.cat([torch.ones(b, q.shape[1], kk, dtype=torch.bool, device=q.device), mask], 2)
+        ctx = torch.ones(b, dtype=torch.bool, device=q.device) if context_allowed is None else context_allowed
+        mask = torch.cat([ctx[:, None, None].expand(b, q.shape[1], kk), mask], 2)
     return attention(q, k, v, mask[:, None])
 
 
@@ -74,50 +141,119 @@ def query_groups(lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torc
 
 @dataclass(frozen=True)
 class PartitionPlan:
-    """Index tensors for `partitioned_attention`, made once per shape on the host (so the attention
-    itself has no device-to-host sync and can be captured in a CUDA graph). G groups of at most Lq
-    queries, each reading at most Lk keys."""
+    """How `tarp_attention` computes one direction, made once per shape on the host (so the attention
+    itself has no device-to-host sync and can be compiled or captured in a CUDA graph).
 
-    q_idx: torch.Tensor  # [G, Lq] query index (clamped), long
-    q_out: torch.Tensor  # [Nq] long: where each query's output sits in the flattened [G * Lq] result
-    k_idx: torch.Tensor  # [G, Lk] key index (clamped), long
-    k_valid: torch.Tensor  # [G, Lk] bool: inside the group's interval
+    Partitioned path: G groups of at most Lq queries, each reading at most Lk keys. Where the groups
+    are equal consecutive runs (video frames) the queries are a view, not a gather; where they read
+    disjoint consecutive blocks of keys (audio tokens of one frame each), so are the keys."""
+
+    num_queries: int
+    num_keys: int
+    dense: bool  # the dense masked path is cheaper (or partitioning is off)
+    full: bool  # every query reads every key: no interval mask at all
+    q_idx: torch.Tensor | None  # [G, Lq] query index (clamped), or None: queries.view(G, Lq)
+    q_out: torch.Tensor | None  # [Nq]: where each query's output sits in the [G * Lq] result, or None
+    k_idx: torch.Tensor | None  # [G, Lk] key index (clamped), or None: keys.view(G, Lk)
+    k_valid: torch.Tensor | None  # [G, Lk] bool inside the group's interval, or None: all are
+    interval: torch.Tensor | None  # dense path: [Nq, Nk] bool, or None when `full`
+    groups: tuple[int, int, int]  # (G, Lq, Lk); dense: (1, Nq, Nk)
+    scores: int  # attention scores computed per (example, head), context tokens included
 
     @classmethod
-    def make(cls, lo: torch.Tensor, hi: torch.Tensor, num_keys: int, device=None) -> PartitionPlan:
+    def make(cls, lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int = 0, device=None,
+             path: str = "auto") -> PartitionPlan:
+        """lo, hi `[Nq]`; context: learnable context tokens every query reads too; path: auto | dense
+        | partitioned."""
         lo, hi = lo.cpu(), hi.cpu()
+        nq = len(lo)
+        full = bool((lo == 0).all() and (hi == num_keys).all())
         start, length, glo, ghi = query_groups(lo, hi)
-        lq, lk = int(length.max()), max(1, int((ghi - glo).max()))
+        g, lq, lk = len(start), int(length.max()), max(1, int((ghi - glo).max()))
+        part_scores, dense_scores = g * lq * (context + lk), nq * (context + num_keys)
+        dense = full or (path == "dense") or (path == "auto" and part_scores > PARTITIONED_MAX_COST * dense_scores)
+        if dense:
+            interval = None if full else interval_mask(lo, hi, num_keys).to(device)
+            return cls(nq, num_keys, True, full, None, None, None, None, interval, (1, nq, num_keys), dense_scores)
         q_idx = start[:, None] + torch.arange(lq)[None]
         q_valid = torch.arange(lq)[None] < length[:, None]
         k_idx = glo[:, None] + torch.arange(lk)[None]
         k_valid = k_idx < ghi[:, None]
+        q_view = bool(q_valid.all()) and g * lq == nq  # equal consecutive runs: a reshape
+        k_view = bool(k_valid.all()) and torch.equal(k_idx.flatten(), torch.arange(g * lk))
         # An index, not a boolean mask: selecting by a mask needs a device-to-host sync (no CUDA graphs).
         q_out = torch.nonzero(q_valid.flatten()).flatten()
-        return cls(q_idx.clamp(max=len(lo) - 1).to(device), q_out.to(device),
-                   k_idx.clamp(max=max(num_keys - 1, 0)).to(device), k_valid.to(device))
-
-    @property
-    def cost(self) -> int:
-        """Attention scores computed: groups x padded queries x padded keys."""
-        return self.q_idx.numel() * self.k_idx.shape[1]
+        to = lambda x: x.to(device)  # noqa: E731
+        return cls(nq, num_keys, False, False, None if q_view else to(q_idx.clamp(max=nq - 1)),
+                   None if q_view else to(q_out), None if k_view else to(k_idx.clamp(max=max(num_keys - 1, 0))),
+                   None if bool(k_valid.all()) else to(k_valid), None, (g, lq, lk), part_scores)
 
 
-def partitioned_attention(q, k, v, lo, hi, partner_allowed, context_k=None, context_v=None, plan: PartitionPlan | None = None):
-    """Same result as `dense_partitioned_attention`, computed per query group on gathered blocks:
-    `[B, G, Lq, H, d]` queries against `[B, G, K + Lk, H, d]` keys, padded where groups are ragged.
-    plan: the precomputed indices for (lo, hi) (made here, with a host sync, if not given)."""
+def _key_mask(b, n_context, n_keys, partner_allowed, context_allowed, device):
+    """Per-example key mask `[B, K + Nk]`: the context tokens where allowed, then the partner's."""
+    parts = []
+    if n_context:
+        ctx = torch.ones(b, dtype=torch.bool, device=device) if context_allowed is None else context_allowed
+        parts.append(ctx[:, None].expand(b, n_context))
+    parts.append(partner_allowed[:, None].expand(b, n_keys))
+    return torch.cat(parts, 1)
+
+
+def tarp_attention(q, k, v, plan: PartitionPlan, partner_allowed, context_k=None, context_v=None,
+                   context_allowed=None):
+    """`dense_partitioned_attention`'s result, on the plan's path. q `[B, Nq, H, d]`, k/v `[B, Nk, H, d]`,
+    partner_allowed `[B]` bool, context_k/v `[K, H, d]` readable where context_allowed `[B]` (default:
+    everywhere). Masks stay per example (and per query window on the dense path), never `[.., Nq, Nk]`
+    per head; the context tokens are part of the same single attention call."""
     b, nq, h, d = q.shape
-    plan = plan or PartitionPlan.make(lo, hi, k.shape[1], q.device)
-    dev = q.device
-    qg = q[:, plan.q_idx]  # [B, G, Lq, H, d]
-    kg = k[:, plan.k_idx]
-    vg = v[:, plan.k_idx]
-    mask = plan.k_valid[None] & partner_allowed[:, None, None]  # [B, G, Lk]
-    if context_k is not None:
-        g, kk = plan.q_idx.shape[0], context_k.shape[0]
-        kg = torch.cat([context_k.to(kg.dtype).expand(b, g, -1, -1, -1), kg], 2)
+    kk = 0 if context_k is None else context_k.shape[0]
+    if plan.dense:
+        if kk:
+            k = torch.cat([context_k.to(k.dtype).expand(b, -1, -1, -1), k], 1)  # [B, K + Nk, H, d]
+            v = torch.cat([context_v.to(v.dtype).expand(b, -1, -1, -1), v], 1)
+        mask = _key_mask(b, kk, plan.num_keys, partner_allowed, context_allowed, q.device)[:, None, None]  # [B, 1, 1, K + Nk]
+        if plan.interval is not None:  # [1, 1, Nq, K + Nk]: one window per query, the same for every example
+            own = torch.ones(nq, kk, dtype=torch.bool, device=q.device)
+            mask = mask & torch.cat([own, plan.interval], 1)[None, None]
+        return attention(q, k, v, mask)
+    g, lq, lk = plan.groups
+    qg = q.view(b, g, lq, h, d) if plan.q_idx is None else q[:, plan.q_idx]  # [B, G, Lq, H, d]
+    kg = k.view(b, g, lk, h, d) if plan.k_idx is None else k[:, plan.k_idx]  # [B, G, Lk, H, d]
+    vg = v.view(b, g, lk, h, d) if plan.k_idx is None else v[:, plan.k_idx]
+    mask = partner_allowed[:, None, None].expand(b, g, lk)  # [B, G, Lk]
+    if plan.k_valid is not None:
+        mask = mask & plan.k_valid[None]
+    if kk:
+        kg = torch.cat([context_k.to(kg.dtype).expand(b, g, -1, -1, -1), kg], 2)  # [B, G, K + Lk, H, d]
         vg = torch.cat([context_v.to(vg.dtype).expand(b, g, -1, -1, -1), vg], 2)
-        mask = torch.cat([torch.ones(b, g, kk, dtype=torch.bool, device=dev), mask], 2)
-    out = attention(qg, kg, vg, mask[:, :, None, None, :])  # [B, G, Lq, H, d]
-    return out.reshape(b, -1, h, d).index_select(1, plan.q_out)
+        ctx = torch.ones(b, dtype=torch.bool, device=q.device) if context_allowed is None else context_allowed
+        mask = torch.cat([ctx[:, None, None].expand(b, g, kk), mask], 2)
+    out = attention(qg, kg, vg, mask[:, :, None, None, :])  # [B, G, Lq, H, d]; mask [B, G, 1, 1, K + Lk]
+    out = out.reshape(b, g * lq, h, d)
+    return out if plan.q_out is None else out.index_select(1, plan.q_out)  # [B, Nq, H, d]
+
+
+def partitioned_attention(q, k, v, lo, hi, partner_allowed, context_k=None, context_v=None,
+                          plan: PartitionPlan | None = None, context_allowed=None):
+    """`tarp_attention` on the partitioned path, the plan made here from (lo, hi) if not given."""
+    k_ctx = 0 if context_k is None else context_k.shape[0]
+    plan = plan or PartitionPlan.make(lo, hi, k.shape[1], k_ctx, q.device, path="partitioned")
+    return tarp_attention(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed)
+
+
+_PLANS: dict[tuple, tuple[PartitionPlan, PartitionPlan]] = {}
+
+
+def tarp_plans(cfg: ModelConfig, video_grid: tuple[int, int, int], n_audio: int, device) -> tuple[PartitionPlan, PartitionPlan]:
+    """(plan of the video queries over audio keys, plan of the audio queries over video keys), made on
+    the host once per configuration and shape, then reused (outside any compiled region)."""
+    fields = ("tarp_partition", "tarp_partition_rule", "tarp_window", "tarp_video_frames", "tarp_attention_path",
+              "video_fps", "video_temporal_compression", "video_causal_first_frame", "video_patch", "audio_latent_rate",
+              "audio_patch", "lct", "lct_tokens")
+    key = (tuple(getattr(cfg, f) for f in fields), tuple(video_grid), n_audio, str(device))
+    if key not in _PLANS:
+        (lo_v, hi_v), (lo_a, hi_a) = partition_intervals(cfg, video_grid, n_audio)
+        k, path, nv = cfg.lct_tokens if cfg.lct else 0, cfg.tarp_attention_path, len(lo_v)
+        _PLANS[key] = (PartitionPlan.make(lo_v, hi_v, n_audio, k, device, path),
+                       PartitionPlan.make(lo_a, hi_a, nv, k, device, path))
+    return _PLANS[key]

@@ -39,10 +39,12 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Scaled dot-product attention on `[..., N, heads, d]` tensors.
+    """Scaled dot-product attention on `[..., N, heads, d]` tensors -> `[..., Nq, heads, d]`.
 
-    mask: bool, broadcastable to `[..., heads, Nq, Nk]`, True = may attend. A query whose keys are
-    all masked gets an exact zero output (never NaN): it has nothing to read."""
+    mask: bool, broadcastable to `[..., heads, Nq, Nk]`, True = may attend. It is passed on as given
+    (a key mask `[..., 1, 1, Nk]` stays that size: no `[heads, Nq, Nk]` tensor is ever made, and the
+    fused kernels take it); None runs the flash kernel where there is one. A query whose keys are all
+    masked gets an exact zero output (never NaN): it has nothing to read."""
     lead = q.shape[:-3]
     # The fused kernels (flash, memory-efficient) take 4-D [batch, heads, N, d] only; more leading dims
     # (TARP's per-partition blocks) would fall back to the unfused math kernel, so fold them into one.
@@ -50,10 +52,10 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
     if mask is None:
         out = F.scaled_dot_product_attention(q, k, v)
     else:
-        mask = mask.expand(*lead, *mask.shape[-3:]).reshape(-1, *mask.shape[-3:])
-        any_key = mask.any(-1, keepdim=True)
+        mask = mask.expand(*lead, *mask.shape[-3:]).reshape(-1, *mask.shape[-3:])  # fold the lead dims only
+        any_key = mask.any(-1, keepdim=True)  # [B', 1 | heads, 1 | Nq, 1]
         safe = mask | ~any_key  # rows with no key attend everything, then are zeroed below
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=safe.expand(*q.shape[:-1], k.shape[-2]))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=safe)
         out = torch.where(any_key, out, torch.zeros((), dtype=out.dtype, device=out.device))
     out = out.transpose(1, 2)  # [B', N, heads, d]
     return out.reshape(*lead, *out.shape[1:])

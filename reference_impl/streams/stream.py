@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -19,6 +20,16 @@ from .rope import Rotary, apply_rope, grid_positions, rope_angles_1d, rope_angle
 
 # A hook adds an attention output `[B, N, heads, d]` to a cross-attention before its output projection.
 AttentionHook = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """A perturbed self-attention (guidance passes), for the examples where `mask` `[B]` is True:
+    `skip` drops the update (the layer's self-attention skipped, STG / Ovi's SLG); `values` replaces
+    the attention by its values, each token reading only itself (LTX-2's perturbed pass)."""
+
+    mode: str
+    mask: torch.Tensor
 
 
 class WanSelfAttention(nn.Module):
@@ -38,19 +49,24 @@ class WanSelfAttention(nn.Module):
         k = self.norm_k(self.k(x)).unflatten(-1, (self.heads, self.head_dim))
         return k, self.v(x).unflatten(-1, (self.heads, self.head_dim))
 
-    def forward(self, x, angles, extra: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None):
+    def forward(self, x, angles, extra: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+                values_only: torch.Tensor | None = None):
         """x `[B, N, dim]`, angles a `Rotary` (or `[N, d/2]`); extra: (k, v, allowed) more keys `[B, M, heads, d]`
-        (RoPE already applied) with `allowed` `[B]` bool, for joint attention over both streams."""
+        (RoPE already applied) with `allowed` `[B]` bool, for joint attention over both streams;
+        values_only `[B]` bool: those examples' attention replaced by their own values."""
         q = apply_rope(self.project_q(x), angles)  # [B, N, H, d]
         k, v = self.project_kv(x)  # [B, N, H, d] each
         k = apply_rope(k, angles)
-        mask = None
+        own_v, mask = v, None
         if extra is not None:
             ek, ev, allowed = extra
             k, v = torch.cat([k, ek], 1), torch.cat([v, ev], 1)  # [B, N + M, H, d]
             own = torch.ones(x.shape[0], x.shape[1], dtype=torch.bool, device=x.device)
             mask = torch.cat([own, allowed[:, None].expand(-1, ek.shape[1])], 1)[:, None, None, :]
-        return self.o(attention(q, k, v, mask).flatten(-2))  # [B, N, dim]
+        out = attention(q, k, v, mask)  # [B, N, H, d]
+        if values_only is not None:
+            out = torch.where(values_only[:, None, None, None], own_v, out)
+        return self.o(out.flatten(-2))  # [B, N, dim]
 
 
 class WanTextCrossAttention(WanSelfAttention):
@@ -95,12 +111,15 @@ class WanBlock(nn.Module):
         The stage methods never call one another, so each can be an FSDP2 forward method."""
         return self._modulate(x, e0)
 
-    def self_attention(self, x, e0, angles, extra=None, keep=None):
-        """keep `[B, 1, 1]`: 0 skips the update for that example (a perturbed guidance pass)."""
+    def self_attention(self, x, e0, angles, extra=None, perturb: Perturbation | None = None):
+        """perturb: a guidance pass's perturbation of this layer's self-attention (or None)."""
         gate = self.mods(e0)[2]
-        y = self.self_attn(self._modulate(x, e0).to(_compute_dtype(x, self.self_attn.q.weight)), angles, extra)
-        y = y.float() * gate
-        return x + (y if keep is None else y * keep)
+        values_only = perturb.mask if perturb is not None and perturb.mode == "values" else None
+        y = self.self_attn(self._modulate(x, e0).to(_compute_dtype(x, self.self_attn.q.weight)), angles, extra, values_only)
+        y = y.float() * gate  # [B, N, dim]
+        if perturb is not None and perturb.mode == "skip":
+            y = y * (~perturb.mask).float()[:, None, None]
+        return x + y
 
     def text_attention(self, x, context, context_mask=None, hook=None):
         h = self.norm3(x).to(_compute_dtype(x, self.cross_attn.q.weight))
@@ -159,9 +178,24 @@ class Stream(nn.Module):
         self.blocks = nn.ModuleList(WanBlock(dim, ffn_dim, heads, eps) for _ in range(layers))
         self.head = Head(dim, out_features, eps)
 
+    # The text convention (set from the config by the subclasses): see `prepare_text`.
+    text_pad_to: int = 0
+    text_masked: bool = True
+
     @property
     def head_dim(self) -> int:
         return self.dim // self.heads
+
+    def prepare_text(self, text: torch.Tensor, text_mask: torch.Tensor | None):
+        """text `[B, L, text_dim]`, mask `[B, L]` -> as the stream reads them: zero-padded to
+        `text_pad_to` slots (`[B, max(L, pad), text_dim]`), and the mask dropped where the convention
+        attends to every slot (Wan2.1: 512, unmasked)."""
+        if self.text_pad_to > text.shape[1]:
+            pad = self.text_pad_to - text.shape[1]
+            text = torch.nn.functional.pad(text, (0, 0, 0, pad))
+            if text_mask is not None:
+                text_mask = torch.nn.functional.pad(text_mask, (0, pad), value=False)
+        return text, (text_mask if self.text_masked else None)
 
     def embed_time(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """t `[B]` in [0, 1] -> e `[B, dim]`, e0 `[B, 6, dim]`, both float32 (outside autocast)."""
@@ -176,9 +210,10 @@ class Stream(nn.Module):
 
     def forward(self, latent, t, text, text_mask=None):
         """The stream alone (no partner): latent -> prediction of the same shape."""
-        x, grid = self.patchify(latent)
-        e, e0 = self.embed_time(t)
-        context = self.embed_text(text)
+        x, grid = self.patchify(latent)  # [B, N, dim]
+        e, e0 = self.embed_time(t)  # [B, dim], [B, 6, dim]
+        text, text_mask = self.prepare_text(text, text_mask)
+        context = self.embed_text(text)  # [B, L, dim]
         angles = self.rope_angles(grid, x.device)
         for block in self.blocks:
             x = block(x, e0, angles, context, text_mask)
@@ -195,6 +230,7 @@ class VideoStream(Stream):
         super().__init__(cfg.video_dim, cfg.video_ffn_dim, cfg.video_heads, cfg.layers, cfg.text_dim, cfg.freq_dim,
                          math.prod(self.patch) * cfg.video_in_dim, cfg.eps)
         self.patch_embedding = nn.Conv3d(cfg.video_in_dim, cfg.video_dim, kernel_size=self.patch, stride=self.patch)
+        self.text_pad_to, self.text_masked = cfg.text_pad_to, cfg.text_mask
 
     def patchify(self, latent):
         """`[B, C, F, H, W]` -> tokens `[B, f*h*w, dim]` (float32) and the grid (f, h, w)."""
@@ -222,6 +258,7 @@ class AudioStream(Stream):
         super().__init__(cfg.audio_dim, cfg.audio_ffn_dim, cfg.audio_heads, cfg.layers, cfg.text_dim, cfg.freq_dim,
                          self.patch * cfg.audio_in_dim, cfg.eps)
         self.patch_embedding = nn.Conv1d(cfg.audio_in_dim, cfg.audio_dim, kernel_size=self.patch, stride=self.patch)
+        self.text_pad_to, self.text_masked = cfg.text_pad_to, cfg.text_mask
 
     def patchify(self, latent):
         x = self.patch_embedding(latent.to(self.patch_embedding.weight.dtype))

@@ -30,12 +30,13 @@ class StubModel:
 
 
 def test_pass_counts():
-    assert {k: passes_per_step(k) for k in SCHEMES} == {"ucg": 2, "ucg-joint": 3, "ltx2": 4, "cfg": 2}
+    assert {k: passes_per_step(k) for k in SCHEMES} == {"ucg": 2, "ucg-joint": 3, "ltx2": 4, "cfg": 2, "ovi-native": 2,
+                                                         "ltx2-native": 4}
 
 
 @pytest.mark.parametrize("task", ["t2av", "a2v", "v2a"])
 def test_every_scheme_equals_its_formula(task):
-    s = GuidanceScales(text=3.0, modality=1.5, perturbed=0.7)
+    s = GuidanceScales(text=3.0, modality=1.5, perturbed=0.7, audio_text=2.0, rescale=0.0)
     b = 2
     x = torch.zeros(b, 3, 4)
     text, mask = torch.zeros(b, 2, 4), torch.ones(b, 2, dtype=torch.bool)
@@ -48,13 +49,57 @@ def test_every_scheme_equals_its_formula(task):
         "ucg-joint": e(0, 0, 1) + s.text * (e(1, 0, 1) - e(0, 0, 1)) + s.modality * (e(1, reads_v, 1) - e(1, 0, 1)),
         "ltx2": e(1, reads_v, 1) + (s.text - 1) * (e(1, reads_v, 1) - e(0, reads_v, 1))
         + s.perturbed * (e(1, reads_v, 1) - e(1, reads_v, 1, 1)) + (s.modality - 1) * (e(1, reads_v, 1) - e(1, 0, 0)),
+        # Ovi: the negative pass keeps the fusion on (reads the partner) and skips a layer; audio has its own scale
+        "ovi-native": e(0, reads_v, 1, 1) + s.text * (e(1, reads_v, 1) - e(0, reads_v, 1, 1)),
     }
+    want["ltx2-native"] = want["ltx2"]  # with rescale 0 (the rescale is tested on its own)
+    reads_a = 10.0 * (task in ("t2av", "v2a"))
+    want_audio_ovi = e(0, reads_a, 1, 1) + s.audio_text * (e(1, reads_a, 1) - e(0, reads_a, 1, 1))
     for scheme, value in want.items():
         stub = StubModel()
-        gv, _ = guided_prediction(stub, scheme, s, x, x, torch.ones(b), torch.ones(b), [R.Task(task)] * b,
-                                  text, mask, null, null_mask)
+        gv, ga = guided_prediction(stub, scheme, s, x, x, torch.ones(b), torch.ones(b), [R.Task(task)] * b,
+                                   text, mask, null, null_mask)
         assert stub.calls == 1  # all passes in one batched call
         torch.testing.assert_close(gv, torch.full_like(gv, value))
+        if scheme == "ovi-native":
+            torch.testing.assert_close(ga, torch.full_like(ga, want_audio_ovi))
+
+
+def test_ltx2_native_rescales_towards_the_conditional_spread():
+    from reference_impl.diffusion.guidance import combine
+
+    g = torch.Generator().manual_seed(0)
+    preds = [torch.randn(2, 3, 50, generator=g) * s for s in (1.0, 2.0, 0.5, 3.0)]
+    s = GuidanceScales(text=5.0, modality=2.0, perturbed=1.0, rescale=0.7)
+    raw, out = combine("ltx2", preds, s), combine("ltx2-native", preds, s)
+    std = lambda x: x.std(dim=(1, 2), keepdim=True)  # noqa: E731
+    torch.testing.assert_close(out, 0.7 * raw * std(preds[0]) / std(raw) + 0.3 * raw)
+    assert not torch.allclose(out, raw)
+
+
+def test_native_recipes_perturb_their_own_layer_their_own_way():
+    from reference_impl.diffusion.guidance import SCHEMES, perturbed_layers
+
+    assert perturbed_layers("ovi-native", 30, (1,)) == (11,) and perturbed_layers("ltx2-native", 48, (1,)) == (29,)
+    assert perturbed_layers("ltx2", 48, (1,)) == (1,)
+    assert [p.perturb_mode for p in SCHEMES["ltx2-native"] if p.perturbed] == ["values"]
+    assert [(p.text, p.context) for p in SCHEMES["ovi-native"] if p.perturbed] == [(False, "task")]
+    # attention -> V: a token reads only itself, so the layer's output ignores every other token
+    model = R.build_model("none", "tiny").eval()
+    block = model.video_stream.blocks[0]
+    x = torch.randn(2, 6, model.cfg.video_dim)
+    rot = model.video_stream.rope_angles((1, 2, 3), "cpu")
+    mask = torch.tensor([True, False])
+    from reference_impl.streams import Perturbation
+
+    with torch.no_grad():
+        y = block.self_attn(x, rot, values_only=mask)
+        y_alone = block.self_attn(x[:, :1], model.video_stream.rope_angles((1, 1, 1), "cpu"), values_only=mask)
+        plain = block.self_attn(x, rot)
+        skipped = block.self_attention(x, torch.zeros(2, 6, model.cfg.video_dim), rot, perturb=Perturbation("skip", mask))
+    torch.testing.assert_close(y[0, :1], y_alone[0], atol=1e-5, rtol=1e-5)  # token 0 alone gives the same output
+    torch.testing.assert_close(y[1], plain[1])  # an unperturbed example attends as usual
+    assert torch.equal(skipped[0], x[0]) and not torch.equal(skipped[1], x[1])
 
 
 class LinearFlow:

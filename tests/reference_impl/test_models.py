@@ -165,3 +165,50 @@ def test_a_stream_narrower_than_its_tokens_is_flagged():
     for scale in ("tiny", "small", "wan-1.3b"):  # the named scales with the codecs they are used with
         fields = {"video_in_dim": 12, "audio_in_dim": 64} if scale in ("tiny", "small") else {}
         assert R.resolve_config("ccl", scale, **fields).narrow_streams() == []
+
+
+def test_ltx2_shares_one_adaln_per_role_across_layers():
+    model = R.build_model("ltx2", "tiny", layers=4)
+    names = [n for n, _ in model.named_parameters() if n.startswith("interactions.")]
+    linears = [n for n in names if n.startswith("interactions.shared.")]
+    assert sorted(linears) == ["interactions.shared.audio.bias", "interactions.shared.audio.weight",
+                               "interactions.shared.video.bias", "interactions.shared.video.weight"]
+    assert not any("mod_" in n or "adaln" in n.lower() for n in names if not n.startswith("interactions.shared."))
+    # each further layer adds its attention projections and two small tables, not another adaLN
+    per_layer = (R.parameter_counts("ltx2", "tiny", layers=4)["interaction"]
+                 - R.parameter_counts("ltx2", "tiny", layers=2)["interaction"]) // 2
+    cfg, layer = model.cfg, model.interactions["1"]
+    attn = sum(p.numel() for m in (layer.audio_to_video, layer.video_to_audio) for p in m.parameters())
+    assert per_layer == attn + 5 * (cfg.video_dim + cfg.audio_dim)  # the attentions and a [5, dim] table per role
+    ccl13, ltx13 = R.parameter_counts("ccl", "wan-1.3b")["interaction"], R.parameter_counts("ltx2", "wan-1.3b")["interaction"]
+    assert ltx13 < 1.1 * ccl13  # (per-layer adaLN linears made it 3x CCL's)
+
+
+def test_ovi_rotates_video_tokens_with_the_full_3d_rope():
+    from reference_impl.interactions.base import StreamState
+    from reference_impl.streams.rope import band_frequencies, wan_bands
+
+    model = R.build_model("ovi", "tiny")
+    inter = model.interactions["0"]
+    grid, d = (2, 3, 4), 32
+    times = torch.tensor([0.0, 1 / 16], dtype=torch.float64).repeat_interleave(12)
+    z = torch.zeros(1)
+    sv = StreamState(z, z, None, z, None, times, None, grid, z, z)
+    sa = StreamState(z, z, None, z, None, torch.arange(5, dtype=torch.float64) / 64, None, (5,), z, z)
+    cos_v, _ = inter.rotary(sv, d)
+    cos_a, _ = inter.rotary(sa, d)
+    bt, bh, bw = wan_bands(d)
+    angles_v = torch.arccos(cos_v[0, :, 0].double().clamp(-1, 1))
+    w = torch.arange(24) % 4
+    torch.testing.assert_close(angles_v[:, bt + bh:].cos(), (w[:, None] * band_frequencies(bw)).cos(), atol=1e-6, rtol=0)
+    assert (cos_a[0, :, 0, bt:] == 1).all()  # audio: the temporal band only
+    assert not (cos_v[0, :, 0, bt:] == 1).all()
+
+
+def test_joint_gives_every_audio_token_its_own_position():
+    from reference_impl.interactions.joint import audio_grid_positions
+
+    f, h, w = audio_grid_positions(21, 22, 40, 157)
+    assert torch.equal(f, torch.ceil(torch.linspace(0, 20, 157)))
+    assert len({(a, b, c) for a, b, c in zip(f.tolist(), h.tolist(), w.tolist(), strict=True)}) == 157
+    assert (h >= 22).all() and (w < 40).all()  # past the video's rows: no video token shares one

@@ -5,15 +5,19 @@ import torch
 
 import reference_impl as R
 from reference_impl.interactions.tarp import (
+    PartitionPlan,
     aligned_rope_angles,
     audio_query_intervals,
     dense_partitioned_attention,
     interval_mask,
+    partition_intervals,
     partitioned_attention,
     query_groups,
+    tarp_attention,
     video_query_intervals,
+    video_query_intervals_by_time,
 )
-from reference_impl.timing import audio_token_times, video_frame_times, video_token_times
+from reference_impl.timing import audio_token_times, video_frame_times, video_token_duration, video_token_spans, video_token_times
 
 
 def test_token_times_follow_the_stated_conventions():
@@ -98,3 +102,93 @@ def test_partitioned_cost_grows_with_window_not_partner_length():
     assert short <= 21 * 880 * 3 * (157 // 21)
     assert long / short == pytest.approx(4.0, rel=0.01)  # 4x the clip: 4x the work (dense: 16x)
     assert interval_mask(*video_query_intervals(21, 880, 157, 3), 157).sum() <= 21 * 880 * 21
+
+
+# Real timelines: (config, video token frames, audio tokens). Wan 5 s: 81 pixel frames -> 21 latent frames
+# (causal first), ceil(5 x 31.25) = 157 audio tokens; Wan 10 s: 161 -> 41, 313; the av-sync native
+# rendering (8 s, 25 fps, mel at 64 Hz) at the small scale's patch 2 in time: 100 token frames, 512 tokens.
+NATIVE = dict(video_in_dim=12, video_fps=25.0, video_temporal_compression=1, video_causal_first_frame=False,
+              audio_in_dim=64, audio_latent_rate=64.0)
+TIMELINES = {"wan-5s": ("wan-1.3b", {}, 21, 157), "wan-10s": ("wan-1.3b", {}, 41, 313),
+             "av-sync-native": ("small", NATIVE, 100, 512)}
+
+
+def timeline(name, **overrides):
+    scale, fields, frames, na = TIMELINES[name]
+    return R.resolve_config("ccl", scale, **{**fields, **overrides}), frames, na
+
+
+@pytest.mark.parametrize("name", list(TIMELINES))
+def test_time_rule_windows_are_centred_on_each_frame_and_read_every_audio_token(name):
+    cfg, frames, na = timeline(name)
+    (lo_v, hi_v), (lo_a, hi_a) = partition_intervals(cfg, (frames, 1, 1), na)
+    tv, ta = video_token_times(cfg, frames), audio_token_times(cfg, na)
+    step, half = 1 / cfg.audio_token_rate, cfg.tarp_window * video_token_duration(cfg) / 2
+    # The same rule over the audio token lattice extended past both ends of the clip: no window is
+    # clipped there, so each must be centred on its frame's time within half an audio token ...
+    pad = int(half / step) + 2
+    ext = (torch.arange(-pad, na + pad, dtype=torch.float64) + (cfg.audio_patch - 1) / 2) * step
+    lo_x, hi_x = video_query_intervals_by_time(tv, video_token_duration(cfg), ext, cfg.tarp_window, 1)
+    centre = (ext[lo_x] + ext[hi_x - 1]) / 2
+    assert (centre - tv).abs().max() <= step / 2 + 1e-9
+    # ... and the clip's windows are exactly those, cut to the clip.
+    assert torch.equal(lo_v, (lo_x - pad).clamp(0, na)) and torch.equal(hi_v, (hi_x - pad).clamp(0, na))
+    for i in range(frames):  # every token read lies within W / 2 of the frame, every one left out beyond
+        assert hi_v[i] > lo_v[i]
+        assert ((ta[lo_v[i]:hi_v[i]] - tv[i]).abs() <= half + 1e-9).all()
+        assert lo_v[i] == 0 or ta[lo_v[i] - 1] < tv[i] - half + 1e-9
+        assert hi_v[i] == na or ta[hi_v[i]] >= tv[i] + half - 1e-9
+    read = torch.zeros(na, dtype=torch.bool)
+    for lo, hi in zip(lo_v.tolist(), hi_v.tolist(), strict=True):
+        read[lo:hi] = True
+    assert read.all(), f"{int((~read).sum())} audio tokens read by no frame"
+    # audio token j reads the frame whose span holds its time
+    start, end = video_token_spans(cfg, frames)
+    inside = ta < end[-1]
+    frame_of = lo_a  # one token per frame here
+    assert ((start[frame_of] <= ta) & (ta < end[frame_of]))[inside].all()
+    assert (hi_a - lo_a == 1).all()
+
+
+def test_index_rule_stays_as_an_option_and_drifts_where_the_ratio_is_not_whole():
+    cfg, frames, na = timeline("wan-5s", tarp_partition_rule="index")
+    (lo_v, hi_v), _ = partition_intervals(cfg, (frames, 1, 1), na)
+    tv, ta = video_token_times(cfg, frames), audio_token_times(cfg, na)
+    assert not (ta[lo_v[20]] <= tv[20] <= ta[hi_v[20] - 1])  # the last frame lies outside its own window
+    read = torch.zeros(na, dtype=torch.bool)
+    for lo, hi in zip(lo_v.tolist(), hi_v.tolist(), strict=True):
+        read[lo:hi] = True
+    assert int((~read).sum()) == 3  # and three audio tokens are read by no frame
+    with pytest.raises(ValueError, match="tarp_partition_rule"):
+        partition_intervals(R.resolve_config("ccl", "tiny", tarp_partition_rule="nearest"), (2, 1, 1), 4)
+
+
+@pytest.mark.parametrize("name", list(TIMELINES))
+def test_every_attention_path_equals_the_dense_masked_reference_on_real_timelines(name):
+    cfg, frames, na = timeline(name)
+    per_frame, b, h, d, k_lct = 2, 3, 2, 8, 4
+    g = torch.Generator().manual_seed(na)
+    (lo_v, hi_v), (lo_a, hi_a) = partition_intervals(cfg, (frames, 1, per_frame), na)
+    nv = frames * per_frame
+    allowed, ctx_on = torch.tensor([True, False, True]), torch.tensor([True, True, False])  # LCT off in the last
+    ck, cv = torch.randn(k_lct, h, d, generator=g), torch.randn(k_lct, h, d, generator=g)
+    for nq, nk, lo, hi in ((nv, na, lo_v, hi_v), (na, nv, lo_a, hi_a)):
+        q, k, v = (torch.randn(b, n, h, d, generator=g) for n in (nq, nk, nk))
+        ref = dense_partitioned_attention(q, k, v, lo, hi, allowed, ck, cv, ctx_on)
+        for path in ("partitioned", "dense", "auto"):
+            plan = PartitionPlan.make(lo, hi, nk, k_lct, path=path)
+            if path != "auto":
+                assert plan.dense == (path == "dense")
+            torch.testing.assert_close(tarp_attention(q, k, v, plan, allowed, ck, cv, ctx_on), ref, atol=1e-5, rtol=1e-5)
+
+
+def test_automatic_path_takes_the_partition_where_it_saves_work():
+    cfg, frames, na = timeline("wan-5s")
+    (lo_v, hi_v), (lo_a, hi_a) = partition_intervals(cfg, (frames, 22, 40), 1000)  # 1,000 audio tokens
+    auto = PartitionPlan.make(lo_v, hi_v, 1000, 16)
+    dense = PartitionPlan.make(lo_v, hi_v, 1000, 16, path="dense")
+    assert not auto.dense and auto.scores < dense.scores / 5
+    assert auto.q_idx is None and auto.q_out is None  # video queries: a view per frame, not a gather
+    wide = R.resolve_config("ccl", "wan-1.3b", tarp_window=41)  # a window as long as the clip: dense
+    (lo_w, hi_w), _ = partition_intervals(wide, (frames, 22, 40), 157)
+    assert PartitionPlan.make(lo_w, hi_w, 157, 16).dense

@@ -37,7 +37,7 @@ def chance(folder, modality: str) -> float:
     """Expected prompt accuracy of guessing uniformly: 1/5 per family, times 1/8 per stated colour or 1/2 per pitch."""
     p = []
     for item in load_clipset(folder).items:
-        lab = clip_labels(item.label, item.caption)
+        lab = clip_labels(item.label, item.text.get("caption"))
         extra = {"colour": 1 / 8, "pitch": 1 / 2}
         p.append(np.prod([1 / 5] + [extra[h] for h in PROMPT_LABELS[modality][1:] if lab[h] is not None]))
     return float(np.mean(p))

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from ccl_bench.cli import main
+from ccl_bench.compare import compare, load_entries
 from ccl_bench.metrics import METRICS
 from ccl_bench.regress import regress
 
@@ -59,10 +61,39 @@ def test_compare_prints_deltas_with_paired_significance_and_plots(runs, tmp_path
     assert code == 0
     out = capsys.readouterr().out
     assert "deltas vs ccl" in out and "gated" in out
-    table = md.read_text()
-    assert "| t2av | event-sync (lower) |" in table
-    assert any(w in table for w in ("not significant", "significantly"))
-    assert png.stat().st_size > 1000
+    table = compare(load_entries([str(runs / "av-sync" / "ccl.json"), str(runs / "av-sync" / "gated.json")]), bootstrap=50)
+    lines = md.read_text().splitlines()
+    for metric, row in table["tasks"]["t2av"]["metrics"].items():
+        line = next(ln for ln in lines if ln.startswith(f"| t2av | {metric} ("))
+        if row["values"][1] is None:
+            assert line.endswith("| unavailable |"), line
+            continue
+        if row["paired"] is None or row["paired"][1] is None:
+            assert "n/a" in line, line
+            continue
+        assert f"({row['deltas'][1]:+.3g}, {verdict(row, 1)}, " in line, (line, row["paired"][1])
+    assert table["tasks"]["t2av"]["metrics"]["event-sync"]["paired"][1]["bootstrap"]["used"] >= 25
+    meta = json.loads(Image.open(png).text["provenance"])  # the picture says what made it
+    assert meta["command"].startswith("ccl-bench compare ") and meta["seed"] == 0
+
+
+def verdict(row: dict, k: int) -> str:
+    """What the paired interval says, independently of the renderer: 0 inside -> not significant."""
+    lo, hi = row["paired"][k]["ci95"]
+    if lo <= 0 <= hi:
+        return "not significant"
+    worse = lo > 0 if row["better"] in ("lower", "zero") else hi < 0
+    return "significantly " + ("worse" if worse else "better")
+
+
+def test_a_run_compared_with_itself_differs_by_nothing(runs):
+    p = str(runs / "av-sync" / "ccl.json")
+    table = compare(load_entries([p, p]), bootstrap=20)
+    for metric, row in table["tasks"]["t2av"]["metrics"].items():
+        if row["values"][0] is not None:
+            assert row["deltas"][1] == 0, metric
+        if row["paired"] is not None and row["paired"][1] is not None:
+            assert row["paired"][1]["ci95"] == [0.0, 0.0] and not row["paired"][1]["significant"], metric
 
 
 def test_compare_over_the_committed_tables_of_the_shipped_models(tmp_path, capsys):
@@ -72,8 +103,10 @@ def test_compare_over_the_committed_tables_of_the_shipped_models(tmp_path, capsy
     assert code == 0 and png.is_file()
     md = tmp_path / "shipped.md"
     assert main(["compare", "ccl", "gated", "--results", str(ROOT / "results"), "--bootstrap", "30", "--md", str(md)]) == 0
-    row = next(ln for ln in md.read_text().splitlines() if "| event-sync" in ln)
-    assert "significant" in row and "n/a" not in row  # paired over the committed per-clip results
+    line = next(ln for ln in md.read_text().splitlines() if ln.startswith("| t2av | event-sync ("))
+    row = compare(load_entries(["ccl", "gated"], ROOT / "results"), bootstrap=30)["tasks"]["t2av"]["metrics"]["event-sync"]
+    assert row["paired"][1] is not None  # paired over the committed per-clip results
+    assert f"({row['deltas'][1]:+.3g}, {verdict(row, 1)}, " in line, line
 
 
 def _copy(runs, tmp_path):

@@ -1,0 +1,45 @@
+"""The speed options change no number: compiled regions, selective activation checkpointing."""
+
+import torch
+
+import reference_impl as R
+from tests.reference_impl.conftest import inputs, trained_like
+
+
+def test_compiled_regions_give_the_eager_outputs():
+    torch.manual_seed(0)
+    model = trained_like(R.build_model("ccl", "tiny")).eval()
+    x = inputs(model.cfg, batch=2)
+    with torch.no_grad():
+        want = model(**x, tasks=["t2av", "t2v"])
+        model.compile_blocks(backend="eager", fullgraph=True)  # traced by dynamo in one graph per region
+        got = model(**x, tasks=["t2av", "t2v"])
+    assert hasattr(model.video_stream.blocks[0].feed_forward, "_torchdynamo_orig_callable")
+    assert hasattr(model.interactions["0"].exchange, "_torchdynamo_orig_callable")
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=0, atol=0)
+
+
+def test_selective_checkpointing_recomputes_part_of_the_layers_with_the_same_gradients(monkeypatch):
+    import reference_impl.dual_stream as ds
+
+    torch.manual_seed(0)
+    model = trained_like(R.build_model("ccl", "tiny", layers=4))
+    x = inputs(model.cfg, batch=2)
+    calls = []
+    real = ds.checkpoint
+    monkeypatch.setattr(ds, "checkpoint", lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    def grads(on, fraction):
+        model.zero_grad()
+        model.gradient_checkpointing, model.checkpoint_fraction = on, fraction
+        v, a = model(**x)
+        (v.square().mean() + a.square().mean()).backward()
+        return [p.grad.clone() for p in model.parameters()]
+
+    plain = grads(False, 1.0)
+    assert calls == []
+    half = grads(True, 0.5)
+    assert len(calls) == 2  # two of the four layers recomputed
+    for g0, g1 in zip(plain, half, strict=True):
+        torch.testing.assert_close(g0, g1)

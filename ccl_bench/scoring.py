@@ -22,7 +22,11 @@ def unavailable(reason: str) -> dict:
 def context_for(items: Sequence[ClipItem], ddof: int | None) -> Context:
     """Known events of a kept stream, per clip: V2A keeps the conditioning video, A2V its audio.
     ddof: the FVD preset's covariance divisor convention (N - ddof)."""
-    return Context(covariance_ddof=ddof, gt_visual=known_events(items, "video"), gt_audio=known_events(items, "audio"))
+    from .features.avsync_labels import clip_labels
+
+    return Context(covariance_ddof=ddof, gt_visual=known_events(items, "video"), gt_audio=known_events(items, "audio"),
+                   prompt_labels=[clip_labels(i.label, i.text.get("caption")) if i.text.get("caption") or i.label else None
+                                  for i in items])
 
 
 def compute_metric(name: str, pred: SetResults, ref: SetResults | None, ctx: Context, bootstrap: int, seed: int,

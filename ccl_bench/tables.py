@@ -302,14 +302,15 @@ def clips_table(clips: list[tuple[str, object]]) -> Table:
 
 def weights_table(entries, folder) -> Table:
     """`ccl-bench weights list`: one row per registered `WeightsFile`, present or not in `folder`."""
-    from pathlib import Path
+    from .weights import path_of
 
     table = Table("name", "file", "present", "checksum", "used by", "source", title=f"weights in {folder}")
     table.columns[3].overflow = table.columns[5].overflow = "fold"  # checksums and URLs in full
     for w in entries:
-        table.add_row(w.name, w.filename, "yes" if (Path(folder) / w.filename).is_file() else "no",
+        # a shipped file (the suite-native encoders) is present without being in `folder`
+        table.add_row(w.name, w.filename, "yes" if path_of(w.name, folder).is_file() else "no",
                       w.checksum_kind + (f" {w.sha256}" if w.sha256 else ""),
-                      w.used_by, w.url)
+                      w.used_by, w.url or w.source)
     return table
 
 

@@ -8,7 +8,9 @@ are code, so a file's SHA-256 is checked before it is loaded:
 - where none is published, the checksum is recorded on the first verified use (in
   `checksums.json` beside the files) and every later use must match that record; `weights list`
   says which kind each file has.
-A mismatch is refused; state dicts are read with `weights_only=True`."""
+- files shipped with ccl-bench (the suite-native encoders, `ccl_bench/features/weights/`) have their
+  checksum pinned here; a copy in the weights folder is preferred where present, and checked alike.
+A mismatch is refused; state dicts are read with `weights_only=True`, safetensors files run no code."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from .errors import CCLBenchError
 from .paths import atomic_write
 
 RECORD = "checksums.json"
+SHIPPED_DIR = Path(__file__).resolve().parent / "features" / "weights"
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,10 @@ class WeightsFile:
     url: str
     source: str  # where the file is published
     used_by: str
-    fmt: str  # "state-dict" (torch pickle) | "torchscript"
+    fmt: str  # "state-dict" (torch pickle) | "torchscript" | "safetensors"
     sha256: str | None = None  # published full checksum
     sha256_prefix: str | None = None  # published leading hex digits (torch.hub file-name convention)
+    shipped: bool = False  # in SHIPPED_DIR (sha256 pinned here)
     md5: str | None = None  # published MD5 (Zenodo and GitHub releases publish MD5 only)
 
     @property
@@ -45,6 +49,8 @@ class WeightsFile:
 
     @property
     def checksum_kind(self) -> str:
+        if self.shipped:
+            return "pinned sha256 (shipped with ccl-bench)"
         if self.sha256:
             return "published sha256"
         if self.sha256_prefix:
@@ -84,6 +90,14 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
                 "MMAudio release v0.1 (Synchformer AudioSet checkpoint 24-01-04T16-39-21 as a state dict); av-benchmark, "
                 "JavisBench", "desync (presets av-benchmark, javisbench, versebench)", "state-dict",
                 md5="5b2f5594b0730f70e41e549b7c94390c"),
+    # Trained by benchmarks/train_avsync_features.py (results/features/avsync-encoders.json); retraining
+    # changes these files, so their checksums here change with them.
+    WeightsFile("avsync-video-encoder", "avsync_video_encoder.safetensors", "", "shipped in ccl_bench/features/weights",
+                "avsync-fvd, prompt-accuracy-video (protocol ccl-avsync-features-v1)", "safetensors",
+                sha256="cfcbd1ac4ef88c49375db0b87bd6f359735275cda20d3aa585286c6b99700fad", shipped=True),
+    WeightsFile("avsync-audio-encoder", "avsync_audio_encoder.safetensors", "", "shipped in ccl_bench/features/weights",
+                "avsync-fad, prompt-accuracy-audio (protocol ccl-avsync-features-v1)", "safetensors",
+                sha256="1cda20b03ac65be9bef1d33dbbcef3ef8d57ff2a1ea68ba442c8d1222322e417", shipped=True),
 )}
 
 
@@ -110,7 +124,13 @@ def lookup(name: str) -> WeightsFile:
 
 
 def path_of(name: str, folder: str | Path | None = None) -> Path:
-    return weights_dir(folder) / lookup(name).filename
+    """Where the file is looked for: the weights folder, or for a shipped file that folder's copy if
+    present, else the shipped one."""
+    w = lookup(name)
+    path = weights_dir(folder) / w.filename
+    if w.shipped and not path.is_file():
+        return SHIPPED_DIR / w.filename
+    return path
 
 
 def sha256_of(path: Path) -> str:
@@ -149,12 +169,16 @@ def missing_message(w: WeightsFile, path: Path) -> str:
 def verify(name: str, folder: str | Path | None = None) -> tuple[Path, str, str]:
     """-> (path, sha256, how it was checked). Raises `WeightsError` for a missing or mismatched file."""
     w, d = lookup(name), weights_dir(folder)
-    path = d / w.filename
+    path = path_of(name, folder)
     if not path.is_file():
+        if w.shipped:
+            raise WeightsError(f"{path}: shipped weights file missing (reinstall ccl-bench, or retrain it with "
+                               "benchmarks/train_avsync_features.py)")
         raise WeightsError(missing_message(w, path), missing=(str(path), w.url))
     digest = sha256_of(path)
     if w.sha256 and digest != w.sha256:
-        raise WeightsError(f"{path}: sha256 {digest} differs from the published {w.sha256}; refusing to load it")
+        raise WeightsError(f"{path}: sha256 {digest} differs from the {'pinned' if w.shipped else 'published'} "
+                           f"{w.sha256}; refusing to load it")
     if w.sha256_prefix and not digest.startswith(w.sha256_prefix):
         raise WeightsError(f"{path}: sha256 {digest[:16]}... does not start with the published {w.sha256_prefix}; "
                            "refusing to load it")
@@ -196,6 +220,10 @@ def load_state_dict(name: str, folder: str | Path | None = None) -> tuple[dict, 
     import torch
 
     path, digest, _ = verify(name, folder)
+    if lookup(name).fmt == "safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path)), digest
     state = torch.load(str(path), map_location="cpu", weights_only=True)
     for wrapper in ("state_dict", "model"):  # training checkpoints keep the weights under one of these keys
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
@@ -233,6 +261,8 @@ def load_torchscript(name: str, folder: str | Path | None = None):
 def fetch(name: str, folder: str | Path | None = None, timeout: float = 30.0) -> Path:
     """Download a file into the weights folder (to a temporary name, verified, then renamed)."""
     w, d = lookup(name), weights_dir(folder)
+    if w.shipped:  # nothing to download: it comes with ccl-bench
+        return verify(name, folder)[0]
     d.mkdir(parents=True, exist_ok=True)
     path = d / w.filename
     if path.is_file():

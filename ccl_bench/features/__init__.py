@@ -1,5 +1,6 @@
 """Per-clip computations the metrics read, each owning its preprocessing and protocol:
-`I3DFeatures` (FVD, KVD), `VGGishFeatures` (FAD), `SyncAnalysis` (event-sync), `AVAlignAnalysis`.
+`I3DFeatures` (FVD, KVD), `VGGishFeatures` (FAD), `SyncAnalysis` (event-sync), `AVAlignAnalysis`,
+`AVSyncEncoderFeatures` (the suite-native encoders: avsync-fvd, avsync-fad, prompt accuracy).
 
 Each has a `cache_id` that changes with everything its output depends on (protocol constants,
 weights checksum), and `compute(clip) -> (dict of arrays, conversions)`. Results are cached on disk
@@ -282,6 +283,50 @@ class BackboneAnalysis(Analysis):
         return super().cache_id
 
 
+class AVSyncEncoderFeatures(BackboneAnalysis):
+    """A suite-native encoder (`avsync_encoders`, protocol `ccl-avsync-features-v1`) over one clip:
+    `features` `[1, 128]` (the mean embedding of its 2 s windows) and `pred_<head>` `[1]` (the class
+    with the highest mean logit over the windows), for the heads of `avsync_labels.HEADS[modality]`."""
+
+    def __init__(self, modality: str, weights_dir=None, device: str = "cpu"):
+        from . import avsync_encoders as E
+
+        if modality not in E.ENCODERS:
+            raise ValueError(modality)
+        self.modality = modality
+        self.weights_names = (E.WEIGHTS[modality],)
+        protocol = {"name": E.PROTOCOL, "modality": modality, "heads": list(E.HEADS[modality]), "window_s": E.DURATION_S,
+                    "embedding": f"{E.EMBED}-d, before the ReLU that feeds the heads; mean over whole 2 s windows"}
+        protocol.update({"fps": E.FPS, "size": E.SIZE, "frames": E.FRAMES} if modality == "video" else
+                        {"rate": E.RATE, "fft": E.N_FFT, "hop": E.HOP, "mels": E.MELS, "f_min": E.F_MIN, "f_max": E.F_MAX,
+                         "log_offset": E.LOG_OFFSET})
+        super().__init__(f"avsync-{modality}", protocol, weights_dir, device)
+
+    def build(self, states):
+        from .avsync_encoders import encoder_from_state
+
+        return encoder_from_state(self.modality, states[self.weights_names[0]]).to(self.device)
+
+    def compute(self, clip):
+        import torch
+
+        from . import avsync_encoders as E
+
+        self.load()
+        if self.modality == "video":
+            x, conv = E.video_input(clip.video, clip.fps)
+        else:
+            conv = []
+            x, more = E.audio_input(mono_at(clip, E.RATE, conv))
+            conv += more
+        with torch.no_grad():
+            emb, logits = self._model(x.to(self.device))
+        out = {"features": emb.float().mean(0, keepdim=True).cpu().numpy().astype(np.float64)}
+        for head, lg in logits.items():
+            out[f"pred_{head}"] = np.array([int(lg.float().mean(0).argmax())])
+        return out, conv
+
+
 def _panns(weights_dir, device):
     from .panns import PANNsFeatures
 
@@ -307,9 +352,11 @@ def _desync(preset):
 
 
 # Learned backbones by analysis name: (weights dir, device) -> Analysis. The metric registry names these.
-BACKBONES = {"panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2"),
+BACKBONES = {"avsync-video": lambda wd, dev: AVSyncEncoderFeatures("video", wd, dev),
+             "avsync-audio": lambda wd, dev: AVSyncEncoderFeatures("audio", wd, dev),
+             "panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2"),
              **{f"synchformer-{p}": _desync(p) for p in ("av-benchmark", "javisbench", "versebench")}}
 
 
-__all__ = ["BACKBONES", "AVAlignAnalysis", "Analysis", "BackboneAnalysis", "FeatureCache", "I3DFeatures", "SyncAnalysis",
-           "VGGishFeatures", "content_hash", "mono_at"]
+__all__ = ["BACKBONES", "AVAlignAnalysis", "AVSyncEncoderFeatures", "Analysis", "BackboneAnalysis", "FeatureCache",
+           "I3DFeatures", "SyncAnalysis", "VGGishFeatures", "content_hash", "mono_at"]

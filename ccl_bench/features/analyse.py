@@ -17,7 +17,8 @@ from .store import SetResults
 
 
 def make_analysis(kind: str, protocol: str, weights_dir, device: str) -> Analysis:
-    """The analysis a metric reads (`Metric.analysis`): i3d (with the FVD preset `protocol`), vggish, sync, av-align."""
+    """The analysis a metric reads (`Metric.analysis`): i3d (with the FVD preset `protocol`), vggish, sync, av-align,
+    avsync-video, avsync-audio (the suite-native encoders)."""
     if kind == "i3d":
         return I3DFeatures(protocol, weights_dir, device)
     if kind == "vggish":

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..features.flow import FLOW_FLOOR, av_align_halves, video_peaks
 from ..features.onsets import sync_halves
+from . import avsync_features as AF
 from . import stats
 from .av_align import iou, iou_legacy
 from .state import ClipScores, CrossCorrelation, EventPairing, FeatureRows
@@ -35,11 +36,13 @@ class Context:
     gt_audio: Sequence[np.ndarray | None] | None = None
     max_offset_s: float = 1.0
     kvd_subsets: int = 100
+    prompt_labels: Sequence[dict | None] | None = None  # per predicted clip: its prompt's labels (avsync_labels)
 
     def subset(self, indices: Sequence[int]) -> Context:
         """The context of the clips at `indices` (in that order)."""
         pick = (lambda xs: None if xs is None else [xs[i] for i in indices])
-        return replace(self, gt_visual=pick(self.gt_visual), gt_audio=pick(self.gt_audio))
+        return replace(self, gt_visual=pick(self.gt_visual), gt_audio=pick(self.gt_audio),
+                       prompt_labels=pick(self.prompt_labels))
 
     def known(self, audio_of: int | None, video_of: int | None) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(known onsets of clip `audio_of`'s sound, known events of clip `video_of`'s picture)."""
@@ -66,7 +69,7 @@ def sync_confidence_threshold(n: int) -> float:
 class Metric:
     name: str
     description: str
-    analysis: str  # which per-clip analysis it reads: i3d | vggish | sync | av-align
+    analysis: str  # which per-clip analysis it reads: i3d | vggish | sync | av-align | avsync-video | avsync-audio
     needs_ref: bool = False
     better: str  # lower | higher | zero (an offset: best at 0)
     unit: str = ""
@@ -251,6 +254,42 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            chance_statistic=_abs_clip_lag, ideal=0.0),
 )}
 
+
+@dataclass(frozen=True, kw_only=True)
+class PromptMetric(Metric):
+    """A metric whose clip state also reads the clip's prompt labels (`Context.prompt_labels`):
+    `state(analysis, labels)`."""
+
+    def clip_states(self, res: Results, ctx: Context) -> list:
+        labels = ctx.prompt_labels if ctx.prompt_labels is not None else [None] * len(res)
+        return [self.state(r, labels[i]) for i, r in enumerate(res)]
+
+
+_AVSYNC = "ccl-avsync-features-v1: the suite-native {} encoder's {}"
+_PROMPT = ("share of clips with prompt labels whose predictions all match them: the family (manifest `label`) and the "
+           "caption's {} word where it states one")
+METRICS.update({m.name: m for m in (
+    Metric(name="avsync-fvd", description=_AVSYNC.format("video", "embeddings: Frechet distance"), analysis="avsync-video",
+           needs_ref=True, better="lower", min_clips=2, state=_rows, merge=FeatureRows.merge, interval="half-sampling",
+           ddof=AF.DDOF, score=lambda p, r, ctx: AF.frechet(p, r),
+           statistics="Frechet over one embedding per clip, covariance / (N - 1) (the protocol's, whatever the FVD preset)",
+           unavailable="too few feature rows for a covariance"),
+    Metric(name="avsync-fad", description=_AVSYNC.format("audio", "embeddings: Frechet distance"), analysis="avsync-audio",
+           needs_ref=True, better="lower", min_clips=2, state=_rows, merge=FeatureRows.merge, interval="half-sampling",
+           ddof=AF.DDOF, score=lambda p, r, ctx: AF.frechet(p, r),
+           statistics="Frechet over one embedding per clip, covariance / (N - 1) (the protocol's, whatever the FVD preset)",
+           unavailable="too few feature rows for a covariance"),
+    PromptMetric(name="prompt-accuracy-video", description=_AVSYNC.format("video", "heads: share of clips showing the "
+                 "prompt's family and colour"), analysis="avsync-video", better="higher",
+                 state=lambda r, lab: AF.prompt_hit(r, lab, "video"), merge=AF.PromptHits.merge,
+                 score=lambda s, r, ctx: AF.accuracy(s), statistics=_PROMPT.format("colour"),
+                 unavailable="no clip has prompt labels (needs a manifest with each clip's label and caption)"),
+    PromptMetric(name="prompt-accuracy-audio", description=_AVSYNC.format("audio", "heads: share of clips sounding the "
+                 "prompt's family and pitch"), analysis="avsync-audio", better="higher",
+                 state=lambda r, lab: AF.prompt_hit(r, lab, "audio"), merge=AF.PromptHits.merge,
+                 score=lambda s, r, ctx: AF.accuracy(s), statistics=_PROMPT.format("pitch"),
+                 unavailable="no clip has prompt labels (needs a manifest with each clip's label and caption)"),
+)})
 
 # Metrics II: the learned backbones' metrics (PANNs, CLIP, Synchformer), with their presets.
 from .learned import learned_metrics  # noqa: E402 - needs `Metric` above

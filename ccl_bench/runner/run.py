@@ -29,8 +29,9 @@ from ..suites import build_suite, load_suite
 TASKS = ("t2av", "a2v", "v2a", "t2v", "t2a")
 # Which metrics a task's output can be judged by: the generated modality's distribution, and the
 # synchrony wherever sound and picture belong together (A2V/V2A: the kept stream's known events).
-TASK_READS = {"t2av": {"i3d", "vggish", "sync", "av-align"}, "t2v": {"i3d"}, "t2a": {"vggish"},
-              "a2v": {"i3d", "sync", "av-align"}, "v2a": {"vggish", "sync", "av-align"}}
+TASK_READS = {"t2av": {"i3d", "vggish", "sync", "av-align", "avsync-video", "avsync-audio"}, "t2v": {"i3d", "avsync-video"},
+              "t2a": {"vggish", "avsync-audio"}, "a2v": {"i3d", "sync", "av-align", "avsync-video"},
+              "v2a": {"vggish", "sync", "av-align", "avsync-audio"}}
 
 
 def find_checkpoint(suite: str, model: str) -> Path:
@@ -134,10 +135,12 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         checkpoint: str | Path | None = None, overrides: dict | None = None, bootstrap: int = 200,
         weights_dir: str | Path | None = None, cache_dir: str | Path | None = None, show_progress: bool = True,
         captions: str = "own") -> dict:
-    """The main job for one model on one suite -> the result dict (also written to disk)."""
+    """The main job for one model on one suite -> the result dict (also written to disk). `model` may be a
+    pseudo-model (`ceiling`, `floor`: `runner.pseudo`), which needs no checkpoint."""
     from .. import validate
     from ..evaluate import evaluate, save_results
     from ..tables import write_result
+    from .pseudo import PSEUDO_MODELS, generate_pseudo
     from .sample import generate
 
     spec = load_suite(suite)
@@ -154,7 +157,13 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
     guidance = guidance or cfg_run["guidance"]
     seed = int(cfg_run["seed"] if seed is None else seed)
     device = device_for(world(), device)
-    if checkpoint is None:
+    pseudo = model in PSEUDO_MODELS
+    if pseudo and (checkpoint is not None or overrides or captions != "own"):
+        raise CCLBenchError(f"--model {model} is a pseudo-model ({PSEUDO_MODELS[model]}): it takes no --checkpoint, --set "
+                            "or other captions")
+    if pseudo:
+        ck_info = {}
+    elif checkpoint is None:
         import reference_impl
 
         # The model name, its file and every --set field are checked first, so a typo says what it is.
@@ -165,8 +174,9 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
                                 + "".join(f" --set {k}={v}" for k, v in (overrides or {}).items())
                                 + "` and pass `--checkpoint DIR`")
         checkpoint = find_checkpoint(spec.name, model)
-    checkpoint = Path(checkpoint)
-    ck_info = json.loads((checkpoint / "config.json").read_text()) if (checkpoint / "config.json").is_file() else {}
+    if not pseudo:
+        checkpoint = Path(checkpoint)
+        ck_info = json.loads((checkpoint / "config.json").read_text()) if (checkpoint / "config.json").is_file() else {}
     rendering = ck_info.get("rendering", cfg_run["rendering"])
 
     validate.home()
@@ -185,9 +195,17 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
     for t in tasks:
         clip_dir = root / "clips" / model / t
         peak = PeakMemory(device)
-        manifest = generate(checkpoint, spec.name, t, num, clip_dir, guidance=guidance, steps=steps,
-                            sampler=cfg_run["sampler"], seed=seed, split=cfg_run["split"], device=device,
-                            show_progress=show_progress, overrides=overrides, reference=ref_dir, captions=captions)
+        if pseudo:
+            if w.main:
+                generate_pseudo(model, spec.name, t, num, clip_dir, reference=ref_dir, rendering=rendering, seed=seed,
+                                split=cfg_run["split"])
+            barrier(w)
+            manifest = json.loads((clip_dir / "manifest.json").read_text())
+        else:
+            manifest = generate(checkpoint, spec.name, t, num, clip_dir, guidance=guidance, steps=steps,
+                                sampler=cfg_run["sampler"], seed=seed, split=cfg_run["split"], device=device,
+                                show_progress=show_progress, overrides=overrides, reference=ref_dir,
+                                captions=captions)
         memory = peak.read()
         timing = manifest["timing"]
         names = [m for m in spec.metrics if METRICS[m].analysis in TASK_READS[t]]
@@ -209,8 +227,12 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
                                              "nfe_per_clip": manifest["nfe_per_clip"], "device": device, **memory},
                               "evaluation_s": evaluation_s, "excluded": res["clips"]["pred"]["excluded"]}
         prov = res["provenance"]
-    prov.update({"checkpoint": portable(checkpoint), "checkpoint_sha256": sha256(checkpoint / "ema.safetensors"),
-                 "checkpoint_train": {k: ck_info.get(k) for k in ("steps_done", "train_clips", "provenance") if k in ck_info}})
+    if pseudo:
+        prov["pseudo_model"] = PSEUDO_MODELS[model]
+    else:
+        prov.update({"checkpoint": portable(checkpoint), "checkpoint_sha256": sha256(checkpoint / "ema.safetensors"),
+                     "checkpoint_train": {k: ck_info.get(k) for k in ("steps_done", "train_clips", "provenance")
+                                          if k in ck_info}})
     result["provenance"] = {**prov, "processes": w.size}
     if w.main:
         write_result(result, root / f"{model}.json")

@@ -34,7 +34,8 @@ def test_run_writes_a_table_with_every_suite_metric(runs):
     t = res["tasks"]["t2av"]
     base = {"fvd", "kvd", "fad", "av-align", "event-sync", "event-hit", "sync-offset"}
     cc = {"av-align-cc", "event-sync-cc", "event-hit-cc", "sync-offset-cc"}  # each sync metric's chance-corrected twin
-    assert set(t["metrics"]) == base | cc
+    native = {"avsync-fvd", "avsync-fad", "prompt-accuracy-video", "prompt-accuracy-audio"}  # shipped weights: offline
+    assert set(t["metrics"]) == base | cc | native
     for name, m in t["metrics"].items():
         assert ("value" in m and np.isfinite(m["value"])) or ("weights file" in m["reason"]) or (
             name == "sync-offset" and m["reason"].startswith("no synchrony found")), name
@@ -42,8 +43,9 @@ def test_run_writes_a_table_with_every_suite_metric(runs):
     assert g["clips"] == 4 and g["passes_per_step"] == 2 and g["nfe_per_clip"] == 4 and g["clips_per_s"] > 0
     assert res["provenance"]["checkpoint_sha256"] and res["settings"]["guidance"] == "ucg"
     assert (runs / "av-sync" / t["clips"] / "per_clip.npz").is_file()
+    assert all("value" in t["metrics"][n] for n in native)
     main_table, families = (runs / "av-sync" / "ccl.md").read_text().split("Per scene family")
-    assert main_table.count("| t2av |") == 11 and "| t2av | event-hit |" in families
+    assert main_table.count("| t2av |") == 15 and "| t2av | event-hit |" in families
 
 
 def test_a_model_without_checkpoint_names_the_command_that_trains_one(capsys, tmp_path):

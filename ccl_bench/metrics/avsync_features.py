@@ -1,0 +1,52 @@
+"""Metrics on the suite-native encoders (protocol `ccl-avsync-features-v1`, `ccl_bench.features.avsync_encoders`):
+
+- `avsync-fvd`, `avsync-fad`: Frechet distance between the predicted and reference clips' 128-d
+  embeddings (one per clip), covariance / (N - 1) whatever the FVD preset (the protocol's own divisor);
+- `prompt-accuracy-video`, `-audio`: the share of clips whose predicted labels all match the caption's:
+  family and colour for video, family and pitch for audio, each where the caption states it. The
+  family is the manifest's `label`; colour and pitch are parsed from the caption with the suite's
+  vocabulary (`ccl_bench.features.avsync_labels.clip_labels`). Chance is about 0.2 x 1/8 for video
+  (family x colour) and about 0.2 for audio (only flash-beep captions name a pitch)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..features.avsync_labels import PROMPT_LABELS
+from . import stats
+from .state import FeatureRows
+
+DDOF = 1  # ccl-avsync-features-v1 fixes the divisor: N - 1
+
+
+@dataclass(frozen=True)
+class PromptHits:
+    """Per clip whose prompt has labels: 1.0 if every label the prompt states was predicted, else 0.0 `[c]`."""
+
+    hits: np.ndarray
+
+    @staticmethod
+    def merge(parts: Sequence[PromptHits]) -> PromptHits:
+        return PromptHits(np.concatenate([p.hits for p in parts]) if parts else np.zeros(0))
+
+
+def prompt_hit(result: dict, labels: dict | None, modality: str) -> PromptHits:
+    """One clip's analysis (`pred_<head>` `[1]`) against its prompt's labels (`clip_labels`); no family
+    label: the clip is not scored."""
+    if labels is None or labels.get("family") is None:
+        return PromptHits(np.zeros(0))
+    ok = all(int(result[f"pred_{h}"][0]) == labels[h] for h in PROMPT_LABELS[modality] if labels.get(h) is not None)
+    return PromptHits(np.array([float(ok)]))
+
+
+def accuracy(s: PromptHits) -> float | None:
+    return float(s.hits.mean()) if len(s.hits) else None
+
+
+def frechet(p: FeatureRows, r: FeatureRows) -> float | None:
+    if len(p.rows) <= DDOF or len(r.rows) <= DDOF:
+        return None
+    return stats.frechet_distance(stats.gaussian(p.rows, DDOF), stats.gaussian(r.rows, DDOF))

@@ -358,7 +358,8 @@ def sample_sheet(checkpoint: Path, out_png: Path, num: int, steps: int, device: 
             row[-1].set_xticks([])
             row[-1].set_yticks([])
             row[-1].set_title(f"{who}: {metas[i]['caption'][:60]}", fontsize=6)
-    return _save(fig, out_png, title, dpi=80)
+    fig.suptitle(title, fontsize=8)
+    return _save(fig, out_png, dpi=80)
 
 
 def export(out: Path, dest: Path, names: list[str], args) -> list[Path]:

@@ -94,11 +94,9 @@ def run_state(folder: Path, spec: RunSpec) -> tuple[str, int]:
 
 
 def provenance(device: str) -> dict:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                                cwd=Path(__file__).resolve().parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = os.environ.get("CCL_BENCH_COMMIT", "unavailable: not a git checkout")
+    from ccl_bench.provenance import git_commit
+
+    commit = git_commit() or "unknown: not a git checkout and no $CCL_BENCH_COMMIT"
     return {"commit": commit, "torch": torch.__version__, "python": platform.python_version(),
             "device": torch.cuda.get_device_name() if device.startswith("cuda") and torch.cuda.is_available() else "cpu",
             "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

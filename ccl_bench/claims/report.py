@@ -53,7 +53,7 @@ def write_report(spec: StudySpec, results: list[ClaimResult], out: Path, command
         pj = {"id": c.id, "name": c.name, "claim": c.text, "primary": c.primary.label, "better": c.primary.better,
               "description": c.primary.description, "design": list(c.design), "comparisons": [x.to_json() for x in r.comparisons]}
         verdicts["claims"].append(pj)
-        dump_json({**pj, "command": command}, out / f"{r.slug}.json")
+        dump_json({**pj, "command": command, "provenance": prov}, out / f"{r.slug}.json")
         write_csv(_csv_rows(r), out / f"{r.slug}.csv")
         plot = _plot(r, out / f"{r.slug}.png", prov)
         (out / f"{r.slug}.md").write_text(_claim_page(r, pj, command, plot))

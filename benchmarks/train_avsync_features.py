@@ -24,7 +24,7 @@ import torch
 
 from ccl_bench import weights as W
 from ccl_bench.features import avsync_encoders as E
-from ccl_bench.features import avsync_training as T
+from ccl_bench.runner import avsync_training as T
 from ccl_bench.runner.data import render_split
 from ccl_bench.suites import load_suite
 

@@ -13,8 +13,8 @@ import torch
 from ccl_bench import weights as W
 from ccl_bench.features import AVSyncEncoderFeatures
 from ccl_bench.features import avsync_encoders as E
-from ccl_bench.features import avsync_training as T
 from ccl_bench.io import AVClip
+from ccl_bench.runner import avsync_training as T
 from ccl_bench.suites import Rendering, generate_scene, load_suite, render_scene
 from ccl_bench.suites.av_sync import FAMILIES
 

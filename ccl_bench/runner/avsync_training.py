@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .avsync_encoders import CLASSES, ENCODERS, HEADS, SAMPLES, clip_labels, cosine_lr, video_batch
+from ..features.avsync_encoders import CLASSES, ENCODERS, HEADS, SAMPLES, clip_labels, cosine_lr, video_batch
 
 IGNORE = -100
 

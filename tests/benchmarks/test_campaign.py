@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 import reference_impl as R
-from reference_impl.diffusion import LatentData, TrainConfig, Trainer
+from reference_impl.diffusion import TrainConfig, Trainer
+from tests.reference_impl.latents import random_latent_data as _data
 
 _spec = importlib.util.spec_from_file_location("train_small", Path(__file__).parents[2] / "benchmarks" / "train_small.py")
 train_small = importlib.util.module_from_spec(_spec)
@@ -42,13 +43,6 @@ def test_campaign_resumes_a_half_done_matrix(tmp_path, capsys):
     assert summary["runs"]["none/seed-0"]["state"] == "done"
     assert (committed / "runs" / "ccl" / "seed-0" / "metrics.jsonl").read_text() == log
 
-
-def _data(cfg, n=6):
-    g = torch.Generator().manual_seed(0)
-    return LatentData(video=torch.randn(n, cfg.video_in_dim, 4, 8, 8, generator=g),
-                      audio=torch.randn(n, cfg.audio_in_dim, 32, generator=g),
-                      text=torch.randn(n, 5, cfg.text_dim, generator=g), text_mask=torch.ones(n, 5, dtype=torch.bool),
-                      null_text=torch.zeros(1, 5, cfg.text_dim), null_mask=torch.zeros(1, 5, dtype=torch.bool))
 
 
 def _trainer(out):

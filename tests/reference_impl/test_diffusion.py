@@ -7,9 +7,10 @@ import pytest
 import torch
 
 import reference_impl as R
-from reference_impl.diffusion import SCHEMES, GuidanceScales, LatentData, TrainConfig, Trainer, passes_per_step, sample
+from reference_impl.diffusion import SCHEMES, GuidanceScales, TrainConfig, Trainer, passes_per_step, sample
 from reference_impl.diffusion.flow import flow_matching_loss
 from reference_impl.diffusion.guidance import guided_prediction
+from tests.reference_impl.latents import random_latent_data as _data
 
 
 class StubModel:
@@ -138,13 +139,6 @@ def test_conditioning_stream_stays_clean():
     with pytest.raises(ValueError, match="needs the conditioning audio"):
         sample(LinearFlow(v0, a0), "a2v", text, mask, text, mask, v0.shape, a0.shape)
 
-
-def _data(cfg, n=6):
-    g = torch.Generator().manual_seed(0)
-    return LatentData(video=torch.randn(n, cfg.video_in_dim, 4, 8, 8, generator=g),
-                      audio=torch.randn(n, cfg.audio_in_dim, 32, generator=g),
-                      text=torch.randn(n, 5, cfg.text_dim, generator=g), text_mask=torch.ones(n, 5, dtype=torch.bool),
-                      null_text=torch.zeros(1, 5, cfg.text_dim), null_mask=torch.zeros(1, 5, dtype=torch.bool))
 
 
 def test_mixed_task_batch_loss_is_the_mean_of_the_examples_alone():

@@ -10,19 +10,12 @@ import pytest
 import torch
 
 import reference_impl as R
-from reference_impl.diffusion import LatentData, TrainConfig, Trainer
+from reference_impl.diffusion import TrainConfig, Trainer
 from reference_impl.diffusion.flow import flow_matching_loss
 from reference_impl.diffusion.stages import StreamsModel, load_stage1_streams
 from reference_impl.diffusion.train import TrainingInterrupted, _TensorRouted
 from reference_impl.routing import TASKS, Route, default_task_probs
-
-
-def _data(cfg, n=6):
-    g = torch.Generator().manual_seed(0)
-    return LatentData(video=torch.randn(n, cfg.video_in_dim, 4, 8, 8, generator=g),
-                      audio=torch.randn(n, cfg.audio_in_dim, 32, generator=g),
-                      text=torch.randn(n, 5, cfg.text_dim, generator=g), text_mask=torch.ones(n, 5, dtype=torch.bool),
-                      null_text=torch.zeros(1, 5, cfg.text_dim), null_mask=torch.zeros(1, 5, dtype=torch.bool))
+from tests.reference_impl.latents import random_latent_data as _data
 
 
 def _fit(name, out, steps=6, **fields):

@@ -281,12 +281,12 @@ METRICS.update({m.name: m for m in (
            unavailable="too few feature rows for a covariance"),
     PromptMetric(name="prompt-accuracy-video", description=_AVSYNC.format("video", "heads: share of clips showing the "
                  "prompt's family and colour"), analysis="avsync-video", better="higher",
-                 state=lambda r, lab: AF.prompt_hit(r, lab, "video"), merge=AF.PromptHits.merge,
+                 state=lambda r, lab: AF.prompt_hit(r, lab, "video"), merge=ClipScores.merge,
                  score=lambda s, r, ctx: AF.accuracy(s), statistics=_PROMPT.format("colour"),
                  unavailable="no clip has prompt labels (needs a manifest with each clip's label and caption)"),
     PromptMetric(name="prompt-accuracy-audio", description=_AVSYNC.format("audio", "heads: share of clips sounding the "
                  "prompt's family and pitch"), analysis="avsync-audio", better="higher",
-                 state=lambda r, lab: AF.prompt_hit(r, lab, "audio"), merge=AF.PromptHits.merge,
+                 state=lambda r, lab: AF.prompt_hit(r, lab, "audio"), merge=ClipScores.merge,
                  score=lambda s, r, ctx: AF.accuracy(s), statistics=_PROMPT.format("pitch"),
                  unavailable="no clip has prompt labels (needs a manifest with each clip's label and caption)"),
 )})

@@ -10,40 +10,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..features.avsync_labels import PROMPT_LABELS
 from . import stats
-from .state import FeatureRows
+from .state import ClipScores, FeatureRows
 
 DDOF = 1  # ccl-avsync-features-v1 fixes the divisor: N - 1
 
 
-@dataclass(frozen=True)
-class PromptHits:
-    """Per clip whose prompt has labels: 1.0 if every label the prompt states was predicted, else 0.0 `[c]`."""
-
-    hits: np.ndarray
-
-    @staticmethod
-    def merge(parts: Sequence[PromptHits]) -> PromptHits:
-        return PromptHits(np.concatenate([p.hits for p in parts]) if parts else np.zeros(0))
-
-
-def prompt_hit(result: dict, labels: dict | None, modality: str) -> PromptHits:
-    """One clip's analysis (`pred_<head>` `[1]`) against its prompt's labels (`clip_labels`); no family
-    label: the clip is not scored."""
+def prompt_hit(result: dict, labels: dict | None, modality: str) -> ClipScores:
+    """One clip's analysis (`pred_<head>` `[1]`) against its prompt's labels (`clip_labels`) -> 1.0 if every
+    label the prompt states was predicted, else 0.0; no family label: the clip is not scored."""
     if labels is None or labels.get("family") is None:
-        return PromptHits(np.zeros(0))
+        return ClipScores(np.zeros(0))
     ok = all(int(result[f"pred_{h}"][0]) == labels[h] for h in PROMPT_LABELS[modality] if labels.get(h) is not None)
-    return PromptHits(np.array([float(ok)]))
+    return ClipScores(np.array([float(ok)]))
 
 
-def accuracy(s: PromptHits) -> float | None:
-    return float(s.hits.mean()) if len(s.hits) else None
+def accuracy(s: ClipScores) -> float | None:
+    return float(s.scores.mean()) if len(s.scores) else None
 
 
 def frechet(p: FeatureRows, r: FeatureRows) -> float | None:

@@ -61,10 +61,13 @@ def load_tables(folder: str | Path) -> tuple[dict[tuple[str, str], dict], list[s
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             broken.append(f"{p}: not valid JSON ({exc})")
             continue
-        if isinstance(r, dict) and "tasks" in r and "suite" in r:
-            tables[(r["suite"], r.get("model", p.stem))] = r
-        elif isinstance(r, dict) and ("tasks" in r or "suite" in r):
-            broken.append(f"{p}: a run table without {'tasks' if 'tasks' not in r else 'suite'}")
+        if not isinstance(r, dict) or not ("tasks" in r or "model" in r):
+            continue  # another record kept under results/ (calibration, claims, compute): not a run table
+        missing = [k for k in ("suite", "model", "tasks") if k not in r]
+        if missing:
+            broken.append(f"{p}: a run table without {', '.join(missing)}")
+        else:
+            tables[(r["suite"], r["model"])] = r
     return tables, broken
 
 

@@ -107,3 +107,20 @@ def test_every_committed_table_names_the_checkpoint_the_readme_lists():
     for r in runs:
         if r["model"] not in pseudo:
             assert r["provenance"]["checkpoint_sha256"] == listed[r["model"]], r["model"]
+
+
+def test_the_committed_results_folder_passes_the_gate_against_itself():
+    """CI regresses a fresh run against `results/`, which also keeps calibration, claims and compute
+    records: those are no run tables and must not read as broken ones."""
+    rep = regress(ROOT / "results", ROOT / "results", ROOT / "results" / "tolerances.yaml")
+    assert rep.failures == [] and rep.ok
+    assert "av-sync/ccl/t2av/event-hit" in rep.checked
+
+
+def test_a_run_table_missing_its_model_or_tasks_is_named(tmp_path):
+    for name, record in (("a", {"suite": "av-sync", "model": "a"}), ("b", {"suite": "av-sync", "tasks": {}})):
+        (tmp_path / "av-sync").mkdir(exist_ok=True)
+        (tmp_path / "av-sync" / f"{name}.json").write_text(json.dumps(record))
+    rep = regress(tmp_path, tmp_path, ROOT / "results" / "tolerances.yaml")
+    assert any("a.json: a run table without tasks" in f for f in rep.failures)
+    assert any("b.json: a run table without model" in f for f in rep.failures)

@@ -1,6 +1,6 @@
 """The calibration record: every metric on the av-sync suite's own clips (native and tiny renderings)
 across the perturbation ladder (aligned; audio offsets of +-40, 80, 160, 320 and 640 ms; audio swapped
-with another family's clip; frozen video; silence; white noise), with intervals, a plot of each metric
+with another clip's by a seeded derangement; frozen video; silence; white noise), with intervals, a plot of each metric
 against the offset, and the calibration of sync-offset's confidence threshold (aligned clips against
 mismatched pairs).
 

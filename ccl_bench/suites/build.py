@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import CCLBenchError
 from ..io import AVClip, write_clip
 from ..paths import atomic_write
-from .perturb import apply_perturbation
+from .perturb import SWAP_PAIRING, apply_perturbation, swap_sources
 from .scene import Scene
 from .spec import Rendering, SuiteSpec
 
@@ -52,18 +52,16 @@ def render_scene(spec: SuiteSpec, scene: Scene, rendering: Rendering, audio_only
 
 def make_clip(spec: SuiteSpec, split: str, rendering: Rendering, index: int, seed: int, num: int,
               perturbation: dict[str, Any] | None = None) -> AVClip:
-    """Clip `index` of a build of `num` clips, perturbed if asked (swap takes clip `index + 1`'s audio,
-    which is always another family's)."""
+    """Clip `index` of a build of `num` clips, perturbed if asked (swap takes the audio of clip
+    `swap_sources(num, seed)[index]`, a random other clip, recorded as the perturbation's `source`)."""
     scene = generate_scene(spec, split, index, seed, rendering.duration)
     clip = render_scene(spec, scene, rendering)
     if perturbation is None:
         return clip
     other = None
     if perturbation["kind"] == "swap":
-        if num < 2:
-            raise CCLBenchError("perturbation swap needs at least 2 clips (--num 2 or more)")
-        j = (index + 1) % num
-        perturbation = dict(perturbation, source=clip_id(split, j))
+        j = int(swap_sources(num, seed)[index])
+        perturbation = {**{k: v for k, v in perturbation.items() if k != "sources"}, "source": clip_id(split, j)}
         other = render_scene(spec, generate_scene(spec, split, j, seed, rendering.duration), rendering, audio_only=True).audio
     return apply_perturbation(clip, perturbation, other)
 
@@ -85,6 +83,9 @@ def build_suite(spec: SuiteSpec, out: str | Path, *, split: str | None = None, r
     rend = spec.rendering(rendering or d.get("rendering", "native"))
     spec.split_id(split)
     fmt = (fmt or rend.format).lstrip(".")
+    if perturbation is not None and perturbation["kind"] == "swap":  # the pairing, in the manifest's header too
+        perturbation = dict(perturbation, pairing=SWAP_PAIRING,
+                            sources=[clip_id(split, int(j)) for j in swap_sources(num, seed)])
     from ..validate import writable_folder
 
     out = writable_folder("--out", out)

@@ -10,6 +10,22 @@ from ..errors import CCLBenchError
 from ..io import AVClip, fit_length, shift_audio
 
 KINDS = ("offset", "swap", "freeze", "silence")
+SWAP_PAIRING = "uniform random derangement drawn by the build seed"
+
+
+def swap_sources(num: int, seed: int) -> np.ndarray:
+    """`[num]`: whose sound clip i gets under `swap`, a derangement (no clip keeps its own) drawn uniformly
+    by `seed` (a permutation redrawn until it has no fixed point). Each clip's source is thus uniform over
+    the other clips, as the mismatched pairs of a `-cc` metric's chance level are: a swapped set scores
+    chance in expectation. (A fixed next-clip swap pairs each family with the next one only and lands
+    below chance.)"""
+    if num < 2:
+        raise CCLBenchError(f"perturbation swap needs at least 2 clips (--num 2 or more), got {num}")
+    rng = np.random.default_rng([seed, 0x5A9])
+    while True:
+        perm = rng.permutation(num)
+        if not (perm == np.arange(num)).any():
+            return perm
 
 
 def parse_perturbation(text: str | None) -> dict[str, Any] | None:
@@ -31,7 +47,7 @@ def parse_perturbation(text: str | None) -> dict[str, Any] | None:
 
 def apply_perturbation(clip: AVClip, perturbation: dict[str, Any], other_audio: np.ndarray | None = None) -> AVClip:
     """Return a perturbed copy. offset: audio delayed by `seconds` (negative: earlier), zero-filled;
-    swap: audio replaced by `other_audio` (another clip's); freeze: every frame is the first one;
+    swap: audio replaced by `other_audio` (another clip's, see `swap_sources`); freeze: every frame is the first one;
     silence: audio all zeros."""
     video, audio = clip.video, clip.audio
     kind = perturbation["kind"]

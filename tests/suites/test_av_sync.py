@@ -5,9 +5,11 @@ import json
 import numpy as np
 import pytest
 
+from ccl_bench.errors import CCLBenchError
 from ccl_bench.io import read_clip
 from ccl_bench.suites import build_suite, load_suite, parse_perturbation, synth
 from ccl_bench.suites.av_sync import FAMILIES, event_times
+from ccl_bench.suites.perturb import swap_sources
 from tests.suites.signatures import (
     audio_onset_near,
     ball_height_px,
@@ -111,12 +113,14 @@ def test_swap_freeze_silence(spec, tmp_path):
     for kind in ("swap", "freeze", "silence"):
         d = tmp_path / kind
         build_suite(spec, d, rendering="tiny", num=3, perturbation=parse_perturbation(kind), show_progress=False)
-        for c in json.loads((d / "manifest.json").read_text())["clips"]:
+        manifest = json.loads((d / "manifest.json").read_text())
+        for c in manifest["clips"]:
             got, ref = read_clip(d / c["video"]), clean[c["id"]]
             assert c["perturbation"]["kind"] == kind
             if kind == "swap":
                 np.testing.assert_array_equal(got.audio, clean[c["perturbation"]["source"]].audio)
                 assert c["perturbation"]["source"] != c["id"]
+                assert manifest["perturbation"]["sources"][int(c["id"][-5:])] == c["perturbation"]["source"]
                 np.testing.assert_array_equal(got.video, ref.video)
             elif kind == "freeze":
                 assert (got.video == got.video[:1]).all()
@@ -183,3 +187,16 @@ def test_tiny_rendering_matches_spec(spec, tmp_path):
     clip = read_clip(tmp_path / m["clips"][0]["video"])
     assert clip.video.shape == (32, 32, 32, 3) and clip.fps == 16 and clip.num_samples == 32000
     assert m["clips"][0]["video"].endswith(".mkv")
+
+
+def test_swap_is_a_seeded_uniform_derangement():
+    """Each clip's sound comes from another clip drawn uniformly (as the -cc chance pairs are), by seed."""
+    for n in (2, 3, 10):
+        p = swap_sources(n, seed=0)
+        assert sorted(p) == list(range(n)) and (p != np.arange(n)).all()
+    assert (swap_sources(10, 1) == swap_sources(10, 1)).all() and (swap_sources(10, 1) != swap_sources(10, 2)).any()
+    # Over seeds, clip 0's source is uniform over the other 4 clips (not always the next one).
+    counts = np.bincount([swap_sources(5, s)[0] for s in range(2000)], minlength=5)
+    assert counts[0] == 0 and (np.abs(counts[1:] / 2000 - 0.25) < 0.04).all(), counts
+    with pytest.raises(CCLBenchError, match="swap needs at least 2 clips"):
+        swap_sources(1, 0)

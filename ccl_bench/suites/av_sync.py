@@ -98,8 +98,10 @@ class BouncingBall(Family):
         """Height of the ball's bottom above the floor (normalised): parabolic arcs between impacts."""
         ts = [e.t for e in scene.events]
         gaps = np.diff(ts) if len(ts) > 1 else np.array([0.6])
-        # Virtual impacts before the first and after the last make the ball fall in and fly out.
-        knots = [ts[0] - gaps[0]] + ts + [ts[-1] + gaps[-1]]
+        # Virtual impacts before the first and after the last make the ball fall in and fly out. They lie
+        # outside the clip: one inside it would show the ball rising out of (or sinking into) the floor, a
+        # sight with no sound and no event in the ground truth.
+        knots = [min(ts[0] - gaps[0], -MARGIN_S)] + ts + [max(ts[-1] + gaps[-1], scene.duration + MARGIN_S)]
         k = int(np.searchsorted(knots, t, side="right")) - 1
         k = min(max(k, 0), len(knots) - 2)
         a, b = knots[k], knots[k + 1]

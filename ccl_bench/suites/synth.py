@@ -94,23 +94,35 @@ def thud(sample_rate: int, freq: float, rng: np.random.Generator, length: float 
     return (0.7 * body + 0.35 * click).astype(np.float32)
 
 
+def fade_out(sound: np.ndarray, sample_rate: int, seconds: float) -> np.ndarray:
+    """`sound` `[n]` with its last `seconds` faded to zero by a raised cosine. A sound cut off while still
+    audible ends in a click, which onset detectors (librosa's spectral flux, AV-Align's) hear as a second
+    event with nothing to see."""
+    m = min(len(sound), round(seconds * sample_rate))
+    out = np.array(sound, np.float32)
+    if m:
+        out[len(out) - m :] *= (0.5 + 0.5 * np.cos(np.pi * np.arange(m) / m)).astype(np.float32)
+    return out
+
+
 def beep(sample_rate: int, freq: float, length: float = 0.12) -> np.ndarray:
-    """A pure tone burst with 2 ms raised-cosine edges, `[round(length * sr)]`."""
+    """A pure tone burst, `[round(length * sr)]`: a 2 ms raised-cosine attack (a sharp onset) and a 20 ms
+    raised-cosine release (a 2 ms one clicks at the end)."""
     n = round(length * sample_rate)
     t = np.arange(n) / sample_rate
     ramp = min(n // 2, round(0.002 * sample_rate))
-    edge = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / ramp)
     env = np.ones(n)
-    env[:ramp], env[n - ramp :] = edge, edge[::-1]
-    return (0.5 * np.sin(2 * np.pi * freq * t) * env).astype(np.float32)
+    env[:ramp] = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / ramp)
+    return fade_out((0.5 * np.sin(2 * np.pi * freq * t) * env).astype(np.float32), sample_rate, 0.02)
 
 
 def pluck(sample_rate: int, freq: float, length: float = 0.35) -> np.ndarray:
-    """A struck bar: fundamental and two partials, 1 ms attack, 0.12 s decay, `[round(length * sr)]`."""
+    """A struck bar: fundamental and two partials, 1 ms attack, 0.12 s decay, the last 30 ms faded out
+    (`fade_out`), `[round(length * sr)]`."""
     n = round(length * sample_rate)
     t = np.arange(n) / sample_rate
     wave = np.sin(2 * np.pi * freq * t) + 0.4 * np.sin(2 * np.pi * 2 * freq * t) + 0.15 * np.sin(2 * np.pi * 3 * freq * t)
-    return (0.4 * wave * envelope(n, sample_rate, 0.001, 0.12)).astype(np.float32)
+    return fade_out((0.4 * wave * envelope(n, sample_rate, 0.001, 0.12)).astype(np.float32), sample_rate, 0.03)
 
 
 def glide(freq: np.ndarray, sample_rate: int, amplitude: float = 0.3) -> np.ndarray:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ccl_bench.errors import CCLBenchError
+from ccl_bench.features.flow import audio_peaks
 from ccl_bench.io import read_clip
 from ccl_bench.suites import build_suite, load_suite, parse_perturbation, synth
 from ccl_bench.suites.av_sync import FAMILIES, event_times
@@ -200,3 +201,29 @@ def test_swap_is_a_seeded_uniform_derangement():
     assert counts[0] == 0 and (np.abs(counts[1:] / 2000 - 0.25) < 0.04).all(), counts
     with pytest.raises(CCLBenchError, match="swap needs at least 2 clips"):
         swap_sources(1, 0)
+
+
+def test_the_ball_touches_the_floor_only_at_its_impacts():
+    """No bounce without a thud: the ball's height above the floor is positive between impacts, zero at
+    each, and never below the floor (a virtual impact inside the clip once raised it out of the floor)."""
+    ball = FAMILIES["bouncing-ball"]
+    for duration in (2.0, 8.0):
+        for k in range(40):
+            scene = ball.sample(np.random.default_rng([0, k]), duration)
+            t = np.linspace(0, duration, 1001)
+            h = np.array([ball.height(scene, x) for x in t])
+            impacts = np.array([e.t for e in scene.events])
+            away = np.abs(t[:, None] - impacts[None]).min(1) > 0.02
+            assert h.min() >= -1e-9 and h[away].min() > 1e-3, (duration, k, impacts, t[away][np.argmin(h[away])])
+
+
+def test_every_sound_ends_without_a_click(native):
+    """AV-Align's librosa onsets find one onset per event and none where a sound ends (a pluck cut off
+    while audible, or a beep with a 2 ms release, clicked: a second sound with nothing to see)."""
+    _, clips = _clips(native)
+    for c, clip in clips:
+        if c["label"] == "continuous-pitch":
+            continue
+        found = audio_peaks(clip.audio[0], clip.sample_rate)
+        gt = np.array([e["t"] for e in c["events"]])
+        assert len(found) == len(gt) and np.abs(found - gt).max() < 0.05, (c["id"], c["label"], gt, found)

@@ -86,12 +86,13 @@ def envelope(n: int, sample_rate: int, attack: float, decay: float) -> np.ndarra
 
 
 def thud(sample_rate: int, freq: float, rng: np.random.Generator, length: float = 0.25) -> np.ndarray:
-    """An impact: a low decaying sine plus a short noise click, 1 ms attack, `[round(length * sr)]`."""
+    """An impact: a low decaying sine plus a short noise click, 1 ms attack, the last 30 ms faded out
+    (`fade_out`), `[round(length * sr)]`."""
     n = round(length * sample_rate)
     t = np.arange(n) / sample_rate
     body = np.sin(2 * np.pi * freq * t) * envelope(n, sample_rate, 0.001, 0.06)
     click = rng.standard_normal(n) * envelope(n, sample_rate, 0.0005, 0.008)
-    return (0.7 * body + 0.35 * click).astype(np.float32)
+    return fade_out((0.7 * body + 0.35 * click).astype(np.float32), sample_rate, 0.03)
 
 
 def fade_out(sound: np.ndarray, sample_rate: int, seconds: float) -> np.ndarray:

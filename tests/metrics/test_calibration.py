@@ -65,7 +65,7 @@ def test_chance_corrected_sync_is_near_one_in_sync_and_falls_along_the_ladder(re
     for name in ("event-sync-cc", "event-hit-cc", "sync-offset-cc"):
         assert aligned[name]["value"] >= 0.9, (name, aligned[name]["value"])
     # AV-Align's detectors find flow peaks that are not events: far above chance, far below 1.
-    assert aligned["av-align-cc"]["ci95"][0] > 0.1
+    assert aligned["av-align-cc"]["ci95"][0] > 0.25
     for name in ("event-sync-cc", "event-hit-cc", "sync-offset-cc", "av-align-cc"):
         vals = [results[f"offset={ms}"][name]["value"] for ms in OFFSETS_MS]
         los = [results[f"offset={ms}"][name]["ci95"][0] for ms in OFFSETS_MS]

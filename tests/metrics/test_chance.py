@@ -99,12 +99,12 @@ def test_the_suites_own_clips_score_near_one(root):
     d = root / "tiny"
     build_suite(spec, d, split="test", rendering="tiny", num=32, seed=0, show_progress=False)
     res = run(root, d)
-    assert res["event-sync-cc"]["value"] >= 0.9 and res["sync-offset-cc"]["value"] >= 0.9
-    # At 32 x 32 pixels and 16 fps a bounce is often found a frame late: event-hit is 0.90 raw here.
-    assert res["event-hit-cc"]["value"] >= 0.85
-    # AV-Align's own detectors find peaks that are not events (IoU of these in-sync clips is ~0.35): its
+    for name in ("event-sync-cc", "event-hit-cc", "sync-offset-cc"):
+        assert res[name]["value"] >= 0.9, (name, res[name])
+    # AV-Align's own detectors find peaks that are not events (two flow peaks per bounce, one on either side
+    # of the impact; dozens of librosa onsets in a gliding tone; IoU of these in-sync clips is ~0.55): its
     # corrected score is far above chance yet far below 1 (see the calibration record).
-    assert res["av-align-cc"]["ci95"][0] > 0.1
+    assert res["av-align-cc"]["ci95"][0] > 0.25
     assert res["sync-offset"]["confidence"] >= sync_confidence_threshold(32) and "value" in res["sync-offset"]
 
 

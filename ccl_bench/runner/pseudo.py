@@ -3,7 +3,7 @@ sampling; their clips are written like `ccl-bench sample`'s, for the same prompt
 
 - `ceiling`: the suite's own clips for the prompts, the generated streams encoded and decoded by the
   reference models' codecs (`reference_impl.codecs`: the pixel codec is lossless, the log-mel codec
-  loses the phase to Griffin-Lim): what a perfect model of these codecs could score;
+  loses the phase, which Griffin-Lim recovers): what a perfect model of these codecs could score;
 - `floor`: noise clips of the same shapes: uniform random 8-bit frames and white noise (sigma 0.25,
   clipped to [-1, 1]) for the generated streams, clip i drawn from its own generator seeded by
   `(seed, i)`.

@@ -57,9 +57,10 @@ def test_ceiling_scores_the_prompts_and_floor_scores_chance(rows):
 
 def test_suite_native_fd_of_the_ceiling_is_a_small_fraction_of_the_floors(rows):
     _, m = rows
-    # The pixel codec is lossless; the log-mel codec's Griffin-Lim phase moves the audio features further
-    # (ceiling / floor about 0.14 for avsync-fad on these 20 clips, against 0 for avsync-fvd).
-    for name, share in (("avsync-fvd", 0.1), ("avsync-fad", 0.25)):
+    # The pixel codec is lossless; the log-mel codec's Griffin-Lim phase moves the audio features a little
+    # (ceiling / floor about 0.011 for avsync-fad on these 20 clips, against 0 for avsync-fvd; 0.14 when the
+    # decoder ran Griffin-Lim at the latent's barely overlapping hop).
+    for name, share in (("avsync-fvd", 0.1), ("avsync-fad", 0.05)):
         assert m["ceiling"][name]["value"] < share * m["floor"][name]["value"], name
         assert m["ceiling"][name]["protocol"]["name"] == "ccl-avsync-features-v1"
 

@@ -70,13 +70,15 @@ def build_model(dims: dict):
     return Whisper(ModelDimensions(**dims))
 
 
-def transcribe(model, audio16k: np.ndarray) -> str:
-    """One clip's mono 16 kHz audio `[N]` -> Whisper's text (greedy, English)."""
+def transcribe(model, audio16k: np.ndarray, sample_len: int | None = None) -> str:
+    """One clip's mono 16 kHz audio `[N]` -> Whisper's text (greedy, English). `sample_len` caps the tokens
+    per 30 s window (whisper's default: half the text context, 224); tests cap it to bound random decoding."""
     import whisper
 
     fp16 = next(model.parameters()).device.type == "cuda"
+    extra = {"sample_len": sample_len} if sample_len else {}
     out = whisper.transcribe(model, np.asarray(audio16k, np.float32), language=LANGUAGE, task="transcribe",
-                             temperature=0.0, fp16=fp16, verbose=None)
+                             temperature=0.0, fp16=fp16, verbose=None, **extra)
     return str(out["text"]).strip()
 
 
@@ -85,17 +87,19 @@ class WhisperWER(BackboneAnalysis):
 
     reads_text = ("transcript",)
 
-    def __init__(self, size: str = "large-v3", weights_dir=None, device: str = "cpu"):
+    def __init__(self, size: str = "large-v3", weights_dir=None, device: str = "cpu", sample_len: int | None = None):
         if size not in SIZES:
             from ..errors import UnknownNameError
 
             raise UnknownNameError("Whisper model", size, list(SIZES))
-        self.size = size
+        self.size, self.sample_len = size, sample_len  # sample_len: only tests cap the tokens per window
         self.weights_names = (f"whisper-{size}",)
         protocol = {"name": f"whisper-{size}", "recogniser": f"openai-whisper {size}", "language": LANGUAGE,
                     "decoding": "whisper.transcribe, temperature 0 (greedy, no fallback), package defaults otherwise",
                     "normaliser": "whisper.normalizers.EnglishTextNormalizer, split on whitespace",
                     "distance": "word-level Levenshtein, unit costs", "reference": "the prompt's transcript"}
+        if sample_len:
+            protocol["sample_len"] = sample_len
         super().__init__(f"whisper-{size}", protocol, weights_dir, device)
 
     def build(self, states):
@@ -119,6 +123,6 @@ class WhisperWER(BackboneAnalysis):
         if not normalise(transcript):
             return empty, ["the transcript normalises to no words: no WER"]
         conv: list[str] = []
-        hyp = transcribe(self.model, mono_at(clip, RATE, conv))
+        hyp = transcribe(self.model, mono_at(clip, RATE, conv), self.sample_len)
         errors, words = word_errors(transcript, hyp)
         return {"errors": np.array([errors], float), "words": np.array([words], float), "hypothesis": np.array([hyp])}, conv

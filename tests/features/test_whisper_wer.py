@@ -134,3 +134,28 @@ def test_the_cache_key_follows_the_transcript():
     feats = A.WhisperWER("large-v3")
     assert feats.clip_key("m", {"transcript": "a"}) != feats.clip_key("m", {"transcript": "b"})
     assert feats.clip_key("m", {"transcript": "a"}) == feats.clip_key("m", {"transcript": "a", "caption": "x"})
+
+
+def test_eval_reads_the_manifest_transcript(tiny_file, wdir, monkeypatch, tmp_path, capsys):
+    import json
+
+    from ccl_bench.cli import main
+    from ccl_bench.evaluate import evaluate
+    from ccl_bench.features import BACKBONES
+
+    monkeypatch.delenv("CCL_BENCH_HOME", raising=False)
+    main(["suite", "build", "av-sync", "--rendering", "tiny", "--num", "2", "--out", str(tmp_path / "s"), "--quiet"])
+    capsys.readouterr()
+    mpath = tmp_path / "s" / "manifest.json"
+    manifest = json.loads(mpath.read_text())
+    manifest["clips"][0]["transcript"] = "a red ball bounces"  # the second clip has none
+    mpath.write_text(json.dumps(manifest))
+    place(tiny_file, wdir, monkeypatch)
+    monkeypatch.setitem(BACKBONES, "whisper-tiny.en", lambda wd, dev: A.WhisperWER("tiny.en", wd, dev, sample_len=6))
+    res, pred, _ = evaluate(tmp_path / "s", metrics=["wer@whisper-tiny.en"], weights_dir=wdir, cache_dir=tmp_path / "c",
+                            bootstrap=0, show_progress=False, details=True)
+    per_clip = pred.results["whisper-tiny.en"]
+    assert [len(r["words"]) for r in per_clip] == [1, 0] and per_clip[0]["words"][0] == 4
+    want = A.edit_distance("a red ball bounces".split(), A.normalise(str(per_clip[0]["hypothesis"][0]))) / 4
+    entry = res["metrics"]["wer@whisper-tiny.en"]
+    assert entry["value"] == pytest.approx(want) and entry["n"] == 2

@@ -77,26 +77,26 @@ def test_random_weights_load_through_the_manager_and_detect(wdir):
     state, sha = W.load_state_dict("s3fd", wdir)
     assert json.loads((wdir / W.RECORD).read_text())["sfd_face.pth"] == sha  # recorded on first use
     loaded = W.load_into(D.S3FD(), state, "s3fd").eval()
-    frame = np.random.default_rng(2).integers(0, 256, (160, 200, 3), dtype=np.uint8)
+    frame = np.random.default_rng(2).integers(0, 256, (320, 400, 3), dtype=np.uint8)
     x = D.preprocess(frame)
-    assert x.shape == (1, 3, 40, 50)
+    assert x.shape == (1, 3, 80, 100)
     import cv2
 
-    small = cv2.resize(frame, (50, 40), interpolation=cv2.INTER_LINEAR).astype(np.float32)  # RGB kept, as the pipeline
+    small = cv2.resize(frame, (100, 80), interpolation=cv2.INTER_LINEAR).astype(np.float32)  # RGB kept, as the pipeline
     np.testing.assert_array_equal(x[0].permute(1, 2, 0).numpy(), small - np.array([123, 117, 104], np.float32))
     with torch.no_grad():
         loc, face = loaded(x)
-    assert loc.shape[1] == face.shape[1] == len(D.anchors(40, 50, loaded.feature_shapes))
-    th = float(np.quantile(face.numpy(), 0.99))  # random weights: a threshold some boxes pass
+    assert loc.shape[1] == face.shape[1] == len(D.anchors(80, 100, loaded.feature_shapes))
+    th = float(np.quantile(face.numpy(), 0.8))  # random weights: a threshold many boxes pass
     got = D.detect(loaded, frame, conf_th=th)
-    boxes = D.decode(loc[0], D.anchors(40, 50, loaded.feature_shapes)).numpy().astype(np.float64)
+    boxes = D.decode(loc[0], D.anchors(80, 100, loaded.feature_shapes)).numpy().astype(np.float64)
     sc = face[0].numpy().astype(np.float64)
     cand = np.nonzero(sc > 0.05)[0]
     first = cand[nms_rendition(boxes[cand], sc[cand], 0.3)][:750]
     first = first[sc[first] > th]
-    full = boxes[first] * [200, 160, 200, 160]
+    full = boxes[first] * [400, 320, 400, 320]
     want = full[nms_rendition(full, sc[first], 0.1)]
-    assert len(want) > 0
+    assert len(want) > 5
     np.testing.assert_allclose(got, want, rtol=1e-6)
     with (wdir / "sfd_face.pth").open("ab") as f:
         f.write(b"\0")

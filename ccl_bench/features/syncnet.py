@@ -140,10 +140,14 @@ def mel_filterbank(rate: int = RATE, n_fft: int = MFCC_FFT, filters: int = MFCC_
     return fb
 
 
+def dct_matrix(n: int) -> np.ndarray:
+    """Orthonormal DCT-II `[n, n]`: row k is `c_k cos(pi k (2 m + 1) / 2n)`, c_0 = sqrt(1/n), else sqrt(2/n)."""
+    k, m = np.arange(n)[:, None], np.arange(n)[None]
+    return np.cos(np.pi * k * (2 * m + 1) / (2 * n)) * np.where(k == 0, np.sqrt(1.0 / n), np.sqrt(2.0 / n))
+
+
 def mfcc(samples: np.ndarray, rate: int = RATE) -> np.ndarray:
     """16-bit PCM values `[N]` -> MFCC `[13, frames]`, frames = 1 + ceil((N - 400) / 160) (1 when N <= 400)."""
-    from scipy.fft import dct
-
     x = np.asarray(samples, np.float64)
     x = np.append(x[:1], x[1:] - PREEMPH * x[:-1])
     n = 1 if len(x) <= MFCC_WIN else 1 + math.ceil((len(x) - MFCC_WIN) / MFCC_HOP)
@@ -155,7 +159,7 @@ def mfcc(samples: np.ndarray, rate: int = RATE) -> np.ndarray:
     energy[energy == 0] = eps
     bands = power @ mel_filterbank(rate).T
     bands[bands == 0] = eps
-    cep = dct(np.log(bands), type=2, axis=1, norm="ortho")[:, :MFCC_COEFFS]
+    cep = np.log(bands) @ dct_matrix(MFCC_FILTERS)[:MFCC_COEFFS].T
     cep *= 1.0 + (LIFTER / 2.0) * np.sin(np.pi * np.arange(MFCC_COEFFS) / LIFTER)
     cep[:, 0] = np.log(energy)
     return cep.T
@@ -215,10 +219,9 @@ def face_tracks(detections: Sequence[np.ndarray], min_track: int = MIN_TRACK, mi
 
 
 def median_filter(x: np.ndarray, size: int = SMOOTH) -> np.ndarray:
-    """scipy.signal.medfilt: the median of a centred window, zero-padded at the ends."""
-    from scipy.signal import medfilt
-
-    return medfilt(np.asarray(x, float), size)
+    """The median of a centred window of `size` (odd), zero-padded at the ends (scipy.signal.medfilt's rule)."""
+    x = np.pad(np.asarray(x, float), size // 2)
+    return np.median(np.lib.stride_tricks.sliding_window_view(x, size), axis=1)
 
 
 def crop_track(video: np.ndarray, track: FaceTrack, scale: float = CROP_SCALE) -> np.ndarray:

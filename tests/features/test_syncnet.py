@@ -146,7 +146,8 @@ def save_syncnet(folder, seed=0):
             elif name.endswith("running_mean"):
                 b.normal_(0, 0.1)
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), folder / "syncnet_v2.model")
+    # the official file predates PyTorch's zip format: save in the legacy one, which weights_only loading reads too
+    torch.save(model.state_dict(), folder / "syncnet_v2.model", _use_new_zipfile_serialization=False)
     return model.eval()
 
 

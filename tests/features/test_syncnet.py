@@ -215,3 +215,20 @@ def test_without_a_detector_both_weights_files_are_needed(wdir):
     save_syncnet(wdir)
     with pytest.raises(W.WeightsError, match="sfd_face.pth not found"):
         S.SyncNetFeatures(wdir, widths=NARROW).load()
+
+
+def test_eval_reports_a_clip_too_short_for_a_face_track_as_unavailable(wdir, tmp_path, monkeypatch, capsys):
+    from ccl_bench.cli import main
+    from ccl_bench.evaluate import evaluate
+    from ccl_bench.features import BACKBONES
+
+    main(["suite", "build", "av-sync", "--rendering", "tiny", "--num", "1", "--out", str(tmp_path / "s"), "--quiet"])
+    capsys.readouterr()
+    save_syncnet(wdir)
+    monkeypatch.setitem(BACKBONES, "syncnet", lambda wd, dev: S.SyncNetFeatures(wd, dev, detector=fixed_face, widths=NARROW))
+    res, pred, _ = evaluate(tmp_path / "s", metrics=["sync-c", "sync-d"], weights_dir=wdir, cache_dir=tmp_path / "c",
+                            bootstrap=0, show_progress=False, details=True)
+    for name in ("sync-c", "sync-d"):
+        assert res["metrics"][name]["status"] == "unavailable" and "more than 100 frames" in res["metrics"][name]["reason"]
+    notes = " ".join(pred.conversions["syncnet"])
+    assert "50 frames at 25 fps: a face track needs more than 100" in notes  # 2 s at 16 fps -> 25 fps

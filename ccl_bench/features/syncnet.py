@@ -8,10 +8,10 @@ but keep their places), so the official file loads unchanged.
 
 Protocol `syncnet-python` (run_pipeline.py, then run_syncnet.py / Wav2Lip's LSE scripts):
 - video at 25 fps (nearest source frame, as ffmpeg's `-r 25`), audio mono 16 kHz as 16-bit PCM values;
-- faces: every frame's detections joined into tracks (a detection joins the track whose last box, at most
-  25 frames earlier, overlaps it with IoU > 0.5); a track is kept when it holds more than 100 detections
-  (`min_track`) and its mean box side exceeds 100 px (`min_face_size`); gaps are filled by linear
-  interpolation of the box corners;
+- faces: every frame's detections joined greedily into tracks (a detection joins the track being built
+  when it overlaps that track's last box with IoU > 0.5 at most 25 frames later; see `face_tracks`); a
+  track is kept when it holds more than 100 detections (`min_track`) and its mean box side exceeds 100 px
+  (`min_face_size`); gaps are filled by linear interpolation of the box corners;
 - crop: box half-size `s = max(w, h) / 2` and centre, each median-filtered over 13 frames; the frame is
   padded by `int(s (1 + 2 * 0.4))` px of value 110, the crop spans `[cy - s, cy + s (1 + 2 * 0.4)]` by
   `cx -+ s (1 + 0.4)` (crop scale 0.4: more below the face centre, where the mouth is), resized to
@@ -25,7 +25,8 @@ Protocol `syncnet-python` (run_pipeline.py, then run_syncnet.py / Wav2Lip's LSE 
   video embedding to the audio embeddings of windows i - 15 ... i + 15 (zero vectors past the ends); the
   mean over windows per shift `d[31]`; Sync-D = min d (LSE-D), Sync-C = median d - min d (LSE-C), offset =
   15 - argmin d frames;
-- a clip's value: the mean over its tracks; a clip without a kept track is unavailable with the reason.
+- a clip's value: the mean over its tracks (syncnet_python scores each track on its own; averaging them is
+  ccl-bench's rule); a clip without a kept track is unavailable with the reason.
 
 Faces are found by S3FD (`ccl_bench.features.s3fd`, syncnet_python's own detector and weights file
 `sfd_face.pth`) on each 25 fps frame at scale 0.25, boxes with a face score above 0.9.

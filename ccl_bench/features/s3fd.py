@@ -29,6 +29,7 @@ ANCHORS = (16, 32, 64, 128, 256, 512)
 VARIANCE = (0.1, 0.2)
 PRE_THRESH, PRE_NMS, PRE_TOP_K, KEEP = 0.05, 0.3, 5000, 750
 FINAL_NMS = 0.1
+MIN_SIDE = 112  # px of the full frame: at scale 0.25, five poolings and two stride-2 layers need 28
 
 
 class L2Norm(nn.Module):

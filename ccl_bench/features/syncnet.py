@@ -312,7 +312,7 @@ class SyncNetFeatures(BackboneAnalysis):
 
     def __init__(self, weights_dir=None, device: str = "cpu", detector: Detector | None = None, widths: dict | None = None):
         self.widths = widths or {}  # SyncNet(**widths): narrower only in tests of the same code
-        self._detector = detector
+        self._detector, self._s3fd = detector, detector is None
         self.weights_names = ("syncnet-v2",) if detector else ("syncnet-v2", "s3fd")
         protocol = {"name": "syncnet-python", "fps": FPS, "rate": RATE, "crop": f"{CROP} x {CROP} BGR 0-255",
                     "window": f"{WINDOW_FRAMES} frames / {MFCC_WINDOW} MFCC frames (13 coefficients)",
@@ -345,6 +345,11 @@ class SyncNetFeatures(BackboneAnalysis):
         if len(frames) <= MIN_TRACK:
             return empty, [*conv, f"{len(frames)} frames at 25 fps: a face track needs more than {MIN_TRACK}; "
                                   "Sync-C/Sync-D unavailable"]
+        from .s3fd import MIN_SIDE
+
+        if self._s3fd and min(frames.shape[1:3]) < MIN_SIDE:
+            return empty, [*conv, f"frames of {frames.shape[2]} x {frames.shape[1]} px: S3FD at scale 0.25 needs a side of "
+                                  f"at least {MIN_SIDE} px (a kept face, over {MIN_FACE} px); Sync-C/Sync-D unavailable"]
         model = self.model  # loads the detector too
         tracks = face_tracks([self._detector(f) for f in frames])
         if not tracks:

@@ -211,10 +211,14 @@ def test_short_and_faceless_clips_are_unavailable_with_the_reason(wdir):
     assert small.compute(talking_clip(frames=102))[0]["offset"].shape == (0,)
 
 
-def test_without_a_detector_both_weights_files_are_needed(wdir):
+def test_without_a_detector_both_weights_files_are_needed_and_small_frames_have_no_faces(wdir):
     save_syncnet(wdir)
     with pytest.raises(W.WeightsError, match="sfd_face.pth not found"):
         S.SyncNetFeatures(wdir, widths=NARROW).load()
+    clip = talking_clip(frames=102)  # 150 x 150 frames
+    small = AVClip(clip.video[:, :110], 25, clip.audio, 16000)
+    got, conv = S.SyncNetFeatures(wdir, widths=NARROW).compute(small)  # answered before any weights are read
+    assert got["confidence"].shape == (0,) and conv[-1].startswith("frames of 150 x 110 px: S3FD at scale 0.25 needs")
 
 
 def test_eval_reports_a_clip_too_short_for_a_face_track_as_unavailable(wdir, tmp_path, monkeypatch, capsys):

@@ -14,18 +14,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import CCLBenchError
 from ..generators import GeneratedClip, GenerationRequest
 from ..paths import portable
 
-STAGES = {"t2v": "none", "v2a": "ccl"}  # stage -> default model
+STAGES = {"t2v": "none", "v2a": "ccl"}  # stage -> default model (`claims --plan` reads it: no torch at import)
 BATCH = 16
 
 
-def stage_noise(seed: int, stage: int, video_shape, audio_shape) -> tuple[torch.Tensor, torch.Tensor]:
-    """Initial noise of one prompt's stage: its own generator, seeded by (prompt seed, stage)."""
+def stage_noise(seed: int, stage: int, video_shape, audio_shape):
+    """Initial noise of one prompt's stage -> (video, audio) tensors: its own generator, seeded by
+    (prompt seed, stage)."""
+    import torch
+
     g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, stage]).generate_state(1)[0]))
     return torch.randn(video_shape, generator=g), torch.randn(audio_shape, generator=g)
 
@@ -68,6 +70,8 @@ class Cascade:
         self._key = key
 
     def generate(self, request: GenerationRequest) -> list[GeneratedClip]:
+        import torch
+
         from reference_impl.diffusion import sample
         from reference_impl.text import text_encoder
 

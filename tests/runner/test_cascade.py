@@ -107,3 +107,14 @@ def test_bad_cascade_arguments_are_one_line(tmp_path, capsys, args, fault):
     assert run_cli(tmp_path, "--num-samples", "1", "--steps", "1", *args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and fault in err, err
+
+
+def test_the_study_plan_runs_the_cascade_from_each_seeds_stage_models():
+    from ccl_bench.claims import load_study
+    from ccl_bench.claims.plan import plan
+
+    lines = [line for line in plan(load_study("av-sync"), "CK", "RUNS") if "--model cascade" in line]
+    assert len(lines) == load_study("av-sync").min_seeds
+    for k, line in enumerate(lines):
+        assert f"--set t2v=CK/seed{k}/none --set v2a=CK/seed{k}/ccl" in line and "--checkpoint" not in line, line
+        assert "--guidance cfg" in line and f"--out RUNS/seed{k}/cfg" in line, line

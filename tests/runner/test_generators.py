@@ -220,3 +220,16 @@ def test_check_clips_refuses_a_stream_the_task_keeps():
     assert check_clips(entry, request("v2a"), [good("v2a"), good("v2a")])
     with pytest.raises(CCLBenchError, match="holds a video stream, which task v2a keeps from the suite"):
         check_clips(entry, request("v2a"), [good("v2a"), good("t2av")])
+
+
+def test_the_readme_generator_passes_the_harness_checks():
+    text = (ROOT / "README.md").read_text().split("## Bring your own generator", 1)[1]
+    code = text.split("```python", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    gen = scope["MyGenerator"]()
+    entry = GeneratorEntry("mygen", "plugin", "my_package.bench:MyGenerator", "my-package", "1.0")
+    for task in gen.tasks:
+        req = request(task)
+        assert len(check_clips(entry, req, gen.generate(req))) == len(req.prompts)
+    assert json.dumps(gen.provenance())

@@ -287,6 +287,14 @@ def models_table(rows_: list[tuple[str, str, dict]], title: str) -> Table:
     return table
 
 
+def generators_table(entries) -> Table:
+    """`ccl-bench list generators`: every name `run --model` accepts, its kind and who provides it."""
+    table = Table("name", "kind", "provided by", "what it is", title="generators (run --model NAME)")
+    for e in entries:
+        table.add_row(e.name, e.kind, e.source, e.description or e.record()["target"])
+    return table
+
+
 def metrics_table(metrics) -> Table:
     """`ccl-bench list metrics`: one row per `Metric` record."""
     table = Table("metric", "reads", "needs --ref", "better", "unit", "what it is", title="metrics")

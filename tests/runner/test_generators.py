@@ -233,3 +233,11 @@ def test_the_readme_generator_passes_the_harness_checks():
         req = request(task)
         assert len(check_clips(entry, req, gen.generate(req))) == len(req.prompts)
     assert json.dumps(gen.provenance())
+
+
+def test_list_generators_shows_every_kind_and_the_plugins_distribution(toy, capsys):
+    assert main(["list", "generators"]) == 0
+    rows = {line.split("│")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.count("│") > 3}
+    assert {"ccl", "gated", "ceiling", "floor", "cascade", "toy", "toy-bad-count"} <= set(rows)
+    assert "plugin" in rows["toy"] and "toy-gen 0.1" in rows["toy"] and "pseudo" in rows["floor"]
+    assert "reference" in rows["ccl"] and "plugin" in rows["cascade"]

@@ -86,13 +86,20 @@ def prompt_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
+def _frozen(x, dtype) -> np.ndarray:
+    """A read-only copy: the kept stream the harness writes cannot be changed by the plugin it is lent to."""
+    out = np.array(x, dtype=dtype)
+    out.flags.writeable = False
+    return out
+
+
 def build_request(suite: str, task: str, video, audio, metas: list[dict], rend: Rendering, steps: int, guidance: str,
                   seed: int, device: str, options: dict, captions: str = "own") -> GenerationRequest:
     """The prompt records of a suite folder's first clips (video uint8 `[N, T, H, W, 3]`, audio `[N, S]`)."""
     prompts = tuple(Prompt(index=i, id=m["id"], caption=prompt_caption(metas, i, captions),
                            transcript=m.get("transcript"), task=task, seed=prompt_seed(seed, i),
-                           condition_video=np.asarray(video[i]) if task == "v2a" else None,
-                           condition_audio=np.asarray(audio[i], dtype=np.float32) if task == "a2v" else None)
+                           condition_video=_frozen(video[i], np.uint8) if task == "v2a" else None,
+                           condition_audio=_frozen(audio[i], np.float32) if task == "a2v" else None)
                     for i, m in enumerate(metas))
     return GenerationRequest(suite=suite, task=task, prompts=prompts, format=clip_format(rend), steps=steps,
                              guidance=guidance, seed=seed, device=device, options=dict(options))

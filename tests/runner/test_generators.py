@@ -117,6 +117,7 @@ def test_the_toy_generator_runs_end_to_end_through_its_entry_point(toy, tmp_path
     for i, p in enumerate(v2a.prompts):
         ref_video = read_clip(out / "av-sync" / "clips" / "reference" / ref[i]["video"]).video
         np.testing.assert_array_equal(p.condition_video, ref_video)
+        assert not p.condition_video.flags.writeable and p.condition_audio is None
         written = read_clip(out / "av-sync" / "clips" / "toy" / "v2a" / ref[i]["video"])
         np.testing.assert_array_equal(written.video, ref_video)
     # The written T2AV clips are exactly the plugin's (the tiny rendering's container is lossless).
@@ -241,3 +242,25 @@ def test_list_generators_shows_every_kind_and_the_plugins_distribution(toy, caps
     assert {"ccl", "gated", "ceiling", "floor", "cascade", "toy", "toy-bad-count"} <= set(rows)
     assert "plugin" in rows["toy"] and "toy-gen 0.1" in rows["toy"] and "pseudo" in rows["floor"]
     assert "reference" in rows["ccl"] and "plugin" in rows["cascade"]
+
+
+def test_a2v_prompts_carry_the_suites_audio_read_only_and_mismatched_captions_swap():
+    from ccl_bench.runner.generators import build_request
+    from ccl_bench.suites import load_suite
+
+    rend = load_suite("av-sync").rendering("tiny")
+    video = np.zeros((3, *clip_shape(rend)), np.uint8)
+    audio = np.random.default_rng(0).uniform(-1, 1, (3, rend.num_samples))
+    metas = [{"id": f"c{i}", "caption": f"caption {i}", "label": f"family {i}"} for i in range(3)]
+    req = build_request("av-sync", "a2v", video, audio, metas, rend, 4, "ucg", 0, "cpu", {"k": "v"})
+    for i, p in enumerate(req.prompts):
+        assert p.condition_video is None and p.condition_audio.dtype == np.float32 and not p.condition_audio.flags.writeable
+        np.testing.assert_allclose(p.condition_audio, audio[i].astype(np.float32))
+        assert (p.caption, p.id, p.task) == (f"caption {i}", f"c{i}", "a2v")
+    assert req.options == {"k": "v"} and req.format.num_samples == rend.num_samples
+    swapped = build_request("av-sync", "a2v", video, audio, metas, rend, 4, "ucg", 0, "cpu", {}, captions="mismatched")
+    assert [p.caption for p in swapped.prompts] == ["caption 1", "caption 2", "caption 1"]
+
+
+def clip_shape(rend) -> tuple[int, int, int, int]:
+    return (rend.num_frames, rend.height, rend.width, 3)

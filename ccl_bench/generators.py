@@ -17,6 +17,7 @@ The plugin interface (numpy only; no torch needed):
 
     class MyGenerator:                       # called with no arguments, once per `run`
         tasks = ("t2av",)                    # optional: the tasks it can do (default: all five)
+        options = ("ckpt",)                  # optional: the --set keys it reads (others are refused up front)
         def generate(self, request: GenerationRequest) -> list[GeneratedClip]: ...
         def provenance(self) -> dict: ...    # optional: JSON-able facts recorded with the table (weights' sha256)
 
@@ -301,6 +302,8 @@ def check_clips(entry: GeneratorEntry, request: GenerationRequest, clips: Any) -
     return clips
 
 
-# In-process registrations (a script or notebook that defines a generator without packaging it).
+# In-process registrations (a script or notebook that defines a generator without packaging it). Seen by
+# `runner.run.run` in this process; `run --model a,b` runs each model in a fresh process, which sees
+# only installed entry points.
 GENERATORS = GeneratorRegistry()
 register_generator = GENERATORS.register

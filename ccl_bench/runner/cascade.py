@@ -36,6 +36,7 @@ class Cascade:
     """T2V then V2A, each by a trained reference model (see the module docstring)."""
 
     tasks = ("t2av",)
+    options = tuple(STAGES)  # --set t2v=MODEL|DIR --set v2a=MODEL|DIR
 
     def __init__(self):
         self._stages: dict[str, tuple] = {}  # stage -> (model, config.json, checkpoint folder), loaded on first use

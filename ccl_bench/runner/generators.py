@@ -76,6 +76,18 @@ def plugin_tasks(entry: GeneratorEntry, factory) -> tuple[str, ...]:
     return tasks
 
 
+def check_options(entry: GeneratorEntry, factory, options: dict) -> None:
+    """`--set` keys against the plugin's `options` attribute (the keys it reads), where it declares one:
+    an unknown key is refused before any work."""
+    known = getattr(factory, "options", None)
+    if known is None:
+        return
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise CCLBenchError(f"--set {unknown[0]}: generator '{entry.name}' ({entry.source}) takes "
+                            f"{', '.join(known) or 'no options'}")
+
+
 def clip_format(rend: Rendering) -> ClipFormat:
     return ClipFormat(rend.name, rend.width, rend.height, rend.fps, rend.sample_rate, rend.duration, rend.num_frames,
                       rend.num_samples)

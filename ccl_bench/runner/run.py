@@ -141,7 +141,7 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
     from .. import validate
     from ..evaluate import evaluate, save_results
     from ..tables import write_result
-    from .generators import generate_plugin, plugin_provenance, plugin_tasks, resolve_model
+    from .generators import check_options, generate_plugin, plugin_provenance, plugin_tasks, resolve_model
     from .pseudo import PSEUDO_MODELS, generate_pseudo
     from .sample import generate
 
@@ -159,7 +159,9 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         if checkpoint is not None:
             raise CCLBenchError(f"--model {model} is a generator plugin ({entry.source}): it takes no --checkpoint; "
                                 "pass its options as --set KEY=VALUE")
-        can = plugin_tasks(entry, entry.load())  # a class attribute: known before the plugin loads any weights
+        factory = entry.load()
+        can = plugin_tasks(entry, factory)  # class attributes: known before the plugin loads any weights
+        check_options(entry, factory, overrides or {})
     tasks = list(can) if task == "all" else [task] if task else list(cfg_run["tasks"])
     for t in tasks:
         if t not in TASKS:

@@ -99,7 +99,7 @@ def test_the_second_stage_is_conditioned_on_the_first_stages_video(tiny):
 
 @pytest.mark.parametrize("args, fault", [
     (["--task", "v2a"], "--task v2a: generator 'cascade' (ccl-bench 0.1.0) does only t2av"),
-    (["--set", "video=none"], "--set video: the cascade takes t2v=MODEL|DIR, v2a=MODEL|DIR"),
+    (["--set", "video=none"], "--set video: generator 'cascade' (ccl-bench 0.1.0) takes t2v, v2a"),
     (["--set", "v2a=no-such-model"], "no checkpoint of model 'no-such-model' for suite 'av-sync'"),
     (["--checkpoint", "checkpoints/av-sync/ccl"], "it takes no --checkpoint; pass its options as --set KEY=VALUE"),
 ])

@@ -252,7 +252,7 @@ class GeneratorRegistry:
     def get(self, name: str) -> GeneratorEntry:
         claims = self._claims()
         if name not in claims:
-            raise CCLBenchError(f"--model {name}: unknown model (known: {', '.join(self.names())}); {HOW_TO_REGISTER}")
+            raise CCLBenchError(f"--model: unknown model '{name}' (known: {', '.join(self.names())}); {HOW_TO_REGISTER}")
         found = claims[name]
         if len(found) > 1:
             raise CCLBenchError(f"--model {name}: claimed by {' and '.join(e.source for e in found)}; uninstall one "

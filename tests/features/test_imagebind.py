@@ -70,6 +70,73 @@ def test_full_layout_is_the_published_definition():
     assert {k: tuple(v.shape) for k, v in sd.items()} == published_layout()
 
 
+def functional_embedding(sd: dict, modality: str, x: torch.Tensor, heads: int) -> torch.Tensor:
+    """ImageBind's forward for one modality written from the state dict alone: stem, CLS and positions; pre-norm
+    blocks (attention with the audio trunk's key/value bias token appended, the text trunk's causal mask);
+    the head's LayerNorm and projection of token 0 (text: of the largest id's position); L2 norm; scale."""
+    g = lambda k: sd[f"{k}"]  # noqa: E731
+    pre, trunk = f"modality_preprocessors.{modality}.", f"modality_trunks.{modality}."
+
+    def ln(t, key, eps=1e-6):
+        return F.layer_norm(t, t.shape[-1:], g(key + ".weight"), g(key + ".bias"), eps)
+
+    if modality == "text":
+        t = g(pre + "token_embedding.weight")[x] + g(pre + "pos_embed")
+        mask = torch.triu(torch.full((77, 77), float("-inf")), 1)
+    else:
+        if modality == "vision":
+            x = x[:, :, None].repeat(1, 1, 2, 1, 1) if x.ndim == 4 else x
+            t = F.conv3d(x, g(pre + "rgbt_stem.proj.1.weight"), stride=(2, 14, 14)).flatten(2).transpose(1, 2)
+        else:
+            t = F.conv2d(x, g(pre + "rgbt_stem.proj.weight"), stride=10).flatten(2).transpose(1, 2)
+            t = ln(t, pre + "rgbt_stem.norm_layer", eps=1e-5)  # nn.LayerNorm's default eps
+        t = torch.cat([g(pre + "cls_token").expand(len(t), -1, -1), t], 1) + g(pre + "pos_embedding_helper.pos_embed")
+        mask = torch.zeros(t.shape[1], t.shape[1])
+    if modality == "vision":
+        t = ln(t, trunk + "pre_transformer_layer.0")
+    i = 0
+    while f"{trunk}blocks.{i}.norm_1.weight" in sd:
+        b = f"{trunk}blocks.{i}."
+        h = ln(t, b + "norm_1")
+        q, k, v = (h @ g(b + "attn.in_proj_weight").T + g(b + "attn.in_proj_bias")).chunk(3, -1)
+        m = mask
+        if b + "attn.bias_k" in sd:
+            k = torch.cat([k, g(b + "attn.bias_k").expand(len(t), 1, -1)], 1)
+            v = torch.cat([v, g(b + "attn.bias_v").expand(len(t), 1, -1)], 1)
+            m = F.pad(mask, (0, 1))
+        split = lambda z: z.unflatten(-1, (heads, -1)).transpose(1, 2)  # noqa: E731
+        q, k, v = split(q), split(k), split(v)
+        att = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + m, -1) @ v
+        t = t + att.transpose(1, 2).flatten(2) @ g(b + "attn.out_proj.weight").T + g(b + "attn.out_proj.bias")
+        h = F.gelu(ln(t, b + "norm_2") @ g(b + "mlp.fc1.weight").T + g(b + "mlp.fc1.bias"))
+        t = t + h @ g(b + "mlp.fc2.weight").T + g(b + "mlp.fc2.bias")
+        i += 1
+    head = f"modality_heads.{modality}."
+    if modality == "text":
+        e = ln(t[torch.arange(len(t)), x.argmax(-1)], head + "proj.0") @ g(head + "proj.1.weight").T
+        scale = min(float(g("modality_postprocessors.text.1.log_logit_scale").exp()), 100.0)
+    else:
+        e = ln(t[:, 0], head + "0") @ g(head + "2.weight").T
+        scale = 20.0 if modality == "audio" else 1.0
+    return F.normalize(e, dim=-1) * scale
+
+
+def test_forward_equals_a_functional_rendition_of_the_definition():
+    torch.manual_seed(3)
+    model = IB.ImageBind(SMALL).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.3)
+    sd = model.state_dict()
+    assert float(sd["modality_postprocessors.audio.1.log_logit_scale"].exp()) == pytest.approx(20.0)
+    inputs = {"vision": torch.randn(2, 3, 2, 224, 224), "audio": torch.randn(2, 1, 128, 204),
+              "text": torch.cat([IB.tokenize("a cat", "javisbench"), IB.tokenize(" ".join(["so"] * 90), "javisbench")])}
+    with torch.no_grad():
+        for modality, x in {**inputs, "still": torch.randn(2, 3, 224, 224)}.items():
+            m = "vision" if modality == "still" else modality
+            np.testing.assert_allclose(model.embed(m, x).numpy(), functional_embedding(sd, m, x, 2).numpy(), atol=2e-4)
+
+
 def unused_branches(seed=1) -> dict:
     g = torch.Generator().manual_seed(seed)
     return {"modality_trunks.depth.blocks.0.attn.in_proj_weight": torch.randn(6, 2, generator=g),
@@ -219,14 +286,14 @@ def test_fps_filter_matches_a_loop_over_ffmpegs_rule(n, fps, rate):
 
 
 def test_av_benchmark_frames_crops_and_pairs():
-    t, h, w = np.meshgrid(np.arange(200), np.arange(60), np.arange(90), indexing="ij")
+    t, h, w = np.meshgrid(np.arange(200), np.arange(60), np.arange(91), indexing="ij")  # 224 x 339: centre at 57.5
     video = np.stack([128 + 100 * np.sin(h / 7 + t / 5), 128 + 100 * np.cos(w / 11), 60 + t % 100 + 0 * h], -1).astype(np.uint8)
     got = IB.av_benchmark_video(video, 25.0)
     assert got.shape == (9, 3, 2, 224, 224)
     x = torch.from_numpy(video[[24, 74, 124, 174]]).permute(0, 3, 1, 2).float()  # the last frame before 1, 3, 5, 7 s
-    x = F.interpolate(x, size=(224, 336), mode="bicubic", antialias=True, align_corners=False).round().clamp(0, 255) / 255
+    x = F.interpolate(x, size=(224, 339), mode="bicubic", antialias=True, align_corners=False).round().clamp(0, 255) / 255
     x = (x - torch.tensor(MEAN, dtype=torch.float32)[:, None, None]) / torch.tensor(STD, dtype=torch.float32)[:, None, None]
-    for i, (pair, left) in enumerate((p, c) for p in range(3) for c in (0, 56, 112)):
+    for i, (pair, left) in enumerate((p, c) for p in range(3) for c in (0, 58, 115)):  # centre rounded up
         want = x[pair : pair + 2, :, :, left : left + 224].transpose(0, 1)
         assert float((got[i] - want).abs().max()) <= 2 / 255 / 0.26 + 1e-5  # within 2 levels of 8-bit rounding
 
@@ -246,7 +313,7 @@ def np_bilinear(img: np.ndarray, oh: int, ow: int) -> np.ndarray:
 
 
 def test_imagebind_video_loader_matches_numpy():
-    t, h, w = np.meshgrid(np.arange(96), np.arange(80), np.arange(50), indexing="ij")  # portrait, 6 s at 16 fps
+    t, h, w = np.meshgrid(np.arange(96), np.arange(83), np.arange(50), indexing="ij")  # portrait, 6 s at 16 fps
     video = np.stack([128 + 90 * np.sin(h / 9 + t), 100 + w + 0 * t, 40 + 2 * t], -1).astype(np.uint8)
     # 5 sub-clips of 2 s every 1 s: frames [16k, 16k + 32), first and last of each
     assert IB.imagebind_frame_pairs(96, 16.0).tolist() == [[0, 31], [16, 47], [32, 63], [48, 79], [64, 95]]
@@ -257,9 +324,9 @@ def test_imagebind_video_loader_matches_numpy():
     want = []
     for a, b in [(0, 31), (16, 47), (32, 63), (48, 79), (64, 95)]:
         x = video[[a, b]].transpose(3, 0, 1, 2) / 255.0  # [3, 2, H, W]
-        x = np_bilinear(x, 358, 224)  # short side 224, long side floor(80 / 50 * 224)
+        x = np_bilinear(x, 371, 224)  # short side 224, long side floor(83 / 50 * 224)
         x = (x - MEAN[:, None, None, None]) / STD[:, None, None, None]
-        want += [x[..., top : top + 224, :] for top in (0, 67, 134)]  # portrait: crops down the long side
+        want += [x[..., top : top + 224, :] for top in (0, 74, 147)]  # portrait: down the long side, centre 73.5 up
     np.testing.assert_allclose(got, np.stack(want), atol=1e-4)
 
 

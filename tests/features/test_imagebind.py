@@ -365,12 +365,19 @@ def test_javisscore_end_to_end_and_short_clip(wdir):
     model, _ = save_file(wdir)
     feats = IB.JavisScoreFeatures(wdir, cfg=SMALL)
     clip = clip_of(2.6, fps=10, size=(30, 40))
+    clip.audio[0, :16000] += 0.5  # a step: window 0's mean removal then leaves a step at 2 s inside window 1
     got, conv = feats.compute(clip)
     assert got["cosines"].shape == (3, 20) and conv == []  # 26 frames, 41,600 samples: windows at 0, 0.5, 1 s / 0.3 s
     with torch.no_grad():  # window 0 sees no earlier removal: recompute it alone
         v = model.embed("vision", IB.still_frames(clip.video, np.arange(20))).double()
         a = model.embed_clip("audio", IB.audio_subclips(clip.audio[0, :32000].copy())).double()
     np.testing.assert_allclose(got["cosines"][0], F.cosine_similarity(v, a[None], dim=-1).numpy(), atol=1e-5)
+    wave = clip.audio[0].astype(np.float64)
+    wave[:32000] -= wave[:32000].mean()  # window 0 leaves its mean removal on the shared waveform
+    with torch.no_grad():  # window 1: samples 8,000 to 40,000, frames 5 to 24
+        v = model.embed("vision", IB.still_frames(clip.video, np.arange(5, 25))).double()
+        a = model.embed_clip("audio", IB.audio_subclips(wave[8000:40000].astype(np.float32))).double()
+    np.testing.assert_allclose(got["cosines"][1], F.cosine_similarity(v, a[None], dim=-1).numpy(), atol=1e-5)
     assert METRICS["javisscore"].value([got], None, Context()) == pytest.approx(javis_score(got["cosines"]))
     two, _ = feats.compute(clip_of(0.2, fps=10, size=(30, 40)))
     assert two["cosines"].shape == (1, 2) and METRICS["javisscore"].value([two], None, Context()) is None

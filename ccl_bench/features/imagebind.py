@@ -461,8 +461,8 @@ class _ImageBindAnalysis(BackboneAnalysis):
     def build(self, states):
         from ..weights import load_into
 
-        fixed = ("modality_preprocessors.text.mask", "modality_postprocessors.audio.1.log_logit_scale")  # set by definition
-        model = load_into(ImageBind(self.cfg), file_state(states["imagebind-huge"]), "imagebind-huge", skip=fixed)
+        # The reference loads the file strictly, so its buffers (text mask, audio scale) are in it and are read too.
+        model = load_into(ImageBind(self.cfg), file_state(states["imagebind-huge"]), "imagebind-huge")
         return model.float().eval().to(self.device)
 
     def audio_embedding(self, clip, conv: list[str]) -> np.ndarray | str:

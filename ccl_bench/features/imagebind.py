@@ -20,7 +20,8 @@ The network, per modality m (huge sizes; `ImageBindConfig` holds them):
 Every IB value is a raw cosine in [-1, 1] between two embeddings (the scales cancel). Papers print it
 x100 (JavisBench's tables, MMAudio's "IB-score"); ccl-bench prints the raw cosine.
 
-Audio front end (ImageBind's `load_and_transform_audio_data`, which both toolkits call): mono 16 kHz;
+Audio front end (ImageBind's `load_and_transform_audio_data`, which both toolkits call): 16 kHz, down-mixed
+to mono (the reference's Kaldi call reads a multi-channel file's first channel);
 3 sub-clips of 2 s starting at k * max(D - 2, 0) / 2 s (a clip under 2 s gives 3 copies of itself),
 cut at `int(t * 16000)`; each sub-clip loses its mean in place on the shared waveform (the reference
 slices are views, so a later overlapping sub-clip sees the earlier removals); Kaldi fbank (25 ms Hann
@@ -443,7 +444,8 @@ class IBPreset:
 PRESETS = {"av-benchmark": IBPreset("av-benchmark", "av-benchmark", None),
            "javisbench": IBPreset("javisbench", "imagebind", "javisbench")}
 
-_AUDIO = {"rate": RATE, "subclips": f"{AUDIO_CLIPS} x {CLIP_S} s at k * max(D - 2, 0) / 2 (pytorchvideo constant sampler)",
+_AUDIO = {"channels": "down-mixed to mono (the reference's Kaldi call reads a multi-channel file's first channel)",
+          "rate": RATE, "subclips": f"{AUDIO_CLIPS} x {CLIP_S} s at k * max(D - 2, 0) / 2 (pytorchvideo constant sampler)",
           "mean_removal": "per sub-clip, in place on the shared waveform (as the reference)",
           "fbank": f"kaldi: 25 ms Hann / 10 ms, {MELS} bins, htk_compat, no dither; pad or cut to {TARGET_FRAMES} frames",
           "normalise": f"(x - {FBANK_MEAN}) / {FBANK_STD}", "min_samples": MIN_SAMPLES}

@@ -398,3 +398,26 @@ def test_short_clip_rules(wdir):
     assert got["video"].shape == got["text"].shape == (1, 8) and got["audio"].shape == (0, 8)
     assert "under one 25 ms fbank frame" in why[0]
     assert METRICS["ib-tv"].value([got], None, Context()) is not None and METRICS["ib-ta"].value([got], None, Context()) is None
+
+
+def test_eval_on_a_suite_folder_reads_captions_and_gives_each_preset(wdir, monkeypatch, tmp_path):
+    """`ccl-bench eval` path: a tiny av-sync build (2 s clips, captions in the manifest), random weights of the
+    released layout at reduced width: the JavisBench scores have values, av-benchmark's IB is unavailable
+    (clips under 8 s) with that reason."""
+    from ccl_bench.evaluate import evaluate
+    from ccl_bench.features import BACKBONES
+    from ccl_bench.suites import build_suite, load_suite
+
+    save_file(wdir)
+    for p in IB.PRESETS:
+        monkeypatch.setitem(BACKBONES, f"imagebind-{p}", lambda d, dev, p=p: IB.ImageBindFeatures(p, d, dev, cfg=SMALL))
+    monkeypatch.setitem(BACKBONES, "imagebind-javisscore", lambda d, dev: IB.JavisScoreFeatures(d, dev, cfg=SMALL))
+    out = build_suite(load_suite("av-sync"), tmp_path / "suite", rendering="tiny", num=2, show_progress=False).parent
+    names = ["ib-av", "ib-av@javisbench", "ib-tv", "ib-ta", "javisscore"]
+    res, _, _ = evaluate(out, metrics=names, weights_dir=wdir, cache_dir=tmp_path / "cache", bootstrap=0,
+                         show_progress=False, details=True)
+    got = res["metrics"]
+    assert got["ib-av"]["status"] == "unavailable" and "ImageBind video and audio" in got["ib-av"]["reason"]
+    for name in names[1:]:
+        assert got[name]["n"] == 2 and -1 <= got[name]["value"] <= 1, (name, got[name])
+    assert got["ib-tv"]["protocol"]["text"] == "javisbench" and "raw cosine" in got["ib-tv"]["protocol"]["value"]

@@ -495,8 +495,9 @@ class ImageBindFeatures(_ImageBindAnalysis):
                  "3 consecutive pairs x 3 crops; clips under 8 s unavailable" if self.preset.video == "av-benchmark" else
                  "5 x 2 s sub-clips at k * max(D - 2, 0) / 4, first and last frame of each; bilinear short side 224; "
                  "3 crops; min 1 frame")
+        minimum = {"min_seconds": AVB_SPAN_S} if self.preset.video == "av-benchmark" else {"min_frames": 1}
         protocol = {"name": f"imagebind-{preset}", **self.preset.to_dict(), "video_frames": video, "mean": MEAN, "std": STD,
-                    "audio_span": "whole clip"}
+                    "audio_span": "whole clip", **minimum}
         super().__init__(f"imagebind-{preset}", protocol, weights_dir, device, cfg)
 
     def compute(self, clip):
@@ -530,7 +531,7 @@ class JavisScoreFeatures(_ImageBindAnalysis):
                     "windows": "int(2 fps) frames every int(2 fps) - int(1.5 fps); 32000 samples every 8000; last moved "
                                "back to the end; min of the two counts; a short clip is one window of everything",
                     "frames": "every frame a still image: PIL bicubic short side 224, centre crop 224", "mean": MEAN,
-                    "std": STD}
+                    "std": STD, "lowest_share": 0.4, "min_frames": 3}
         super().__init__("imagebind-javisscore", protocol, weights_dir, device, cfg)
 
     def compute(self, clip):

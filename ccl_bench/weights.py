@@ -103,6 +103,10 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
       for size, sha, use in (
           ("large-v3", "e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb", "wer, wer@clip-mean"),
           ("tiny.en", "d3dd57d32accea0b295c96e26691aa14d8822fac7d9d27d5dc00b4ca2826dd03", "wer@whisper-tiny.en"))),
+    # No checksum is published for it; its sha256 is recorded on first verified use.
+    WeightsFile("imagebind-huge", "imagebind_huge.pth", "https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth",
+                "ImageBind (facebookresearch/ImageBind `imagebind_huge(pretrained=True)`); av-benchmark, JavisBench",
+                "ib-av, ib-av@javisbench, ib-tv, ib-ta, javisscore", "state-dict"),
     # Trained by benchmarks/train_avsync_features.py (results/features/avsync-encoders.json); retraining
     # changes these files, so their checksums here change with them.
     WeightsFile("avsync-video-encoder", "avsync_video_encoder.safetensors", "", "shipped in ccl_bench/features/weights",

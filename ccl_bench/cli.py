@@ -40,9 +40,9 @@ def _list(args: argparse.Namespace) -> None:
     from . import tables
 
     if args.what == "suites":
-        from .suites import list_suites, load_suite
+        from .suites import list_suites, load_any_suite
 
-        out.print(tables.suites_table([load_suite(name) for name in list_suites()]))
+        out.print(tables.suites_table([load_any_suite(name) for name in list_suites()]))
     elif args.what == "models":
         from .runner.models import describe_models
 
@@ -141,12 +141,32 @@ def _eval(args: argparse.Namespace) -> None:
         validate.result_files("--out", args.out)  # before the evaluation, not after it
     from .distributed import world
 
-    result = evaluate(args.pred, args.ref, metrics=metrics, protocol=args.protocol, device=args.device,
-                      weights_dir=args.weights_dir, cache_dir=args.cache_dir, bootstrap=args.bootstrap, seed=args.seed,
-                      show_progress=not args.quiet)
+    if args.suite:
+        from .evaluate import evaluate_suite
+
+        if args.ref:
+            raise CCLBenchError(f"--ref: not with --suite {args.suite} (the suite's references come from its local copy)")
+        result = evaluate_suite(args.suite, args.pred, args.bench_root, metrics=metrics, device=args.device,
+                                weights_dir=args.weights_dir, cache_dir=args.cache_dir, bootstrap=args.bootstrap,
+                                seed=args.seed, show_progress=not args.quiet)
+    elif args.bench_root:
+        raise CCLBenchError("--bench-root: give --suite too (verse-bench, javisbench, javisbench-mini, t2av-compass)")
+    else:
+        result = evaluate(args.pred, args.ref, metrics=metrics, protocol=args.protocol, device=args.device,
+                          weights_dir=args.weights_dir, cache_dir=args.cache_dir, bootstrap=args.bootstrap, seed=args.seed,
+                          show_progress=not args.quiet)
     if not world().main:  # under torchrun, rank 0 reports
         return
-    out.print(rich_table(result, title=f"{args.pred}" + (f" vs {args.ref}" if args.ref else "")))
+    title = f"{args.pred}" + (f" vs {args.ref}" if args.ref else "") + (f" on {args.suite}" if args.suite else "")
+    out.print(rich_table(result, title=title))
+    suite = result.get("suite")
+    if suite:
+        out.print(f"{suite['name']}: headline = {suite['headline'].replace('-', ' ')}"
+                  + (f" over {suite['headline_over']}" if suite.get("headline_over") else "")
+                  + f"; per-category rows by {', '.join(suite['aspects'])}", highlight=False, soft_wrap=True)
+        missing = result["clips"]["pred"].get("missing") or []
+        if missing:
+            out.print(f"[yellow]pred: {len(missing)} of {suite['prompts']} prompts have no clip[/] (first: {missing[0]['path']})")
     for name, m in result["metrics"].items():  # one line per metric whose weights file is missing
         if m.get("place"):
             out.print(f"{name}: unavailable: place {Path(m['place']).name} at {m['place']} (from {m['source']})",
@@ -379,7 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", parents=[common], help="compute metrics over a folder of clips")
     e.add_argument("--pred", required=True, help="the clips to evaluate: a suite folder (manifest.json) or a folder of clips")
     e.add_argument("--ref", help="reference clips, for the distribution metrics (FVD, KVD, FAD)")
-    e.add_argument("--metrics", help="comma-separated (see `ccl-bench list metrics`; default: all)")
+    e.add_argument("--suite", help="a benchmark read from your local copy: verse-bench, javisbench, javisbench-mini, "
+                   "t2av-compass (clips in --pred named by its ids; prompts, categories and metric list from the suite)")
+    e.add_argument("--bench-root", help="the benchmark's local copy (default: the suite's environment variable, "
+                   "e.g. $CCL_BENCH_JAVISBENCH)")
+    e.add_argument("--metrics", help="comma-separated (see `ccl-bench list metrics`; default: all, or the --suite's list)")
     e.add_argument("--protocol", default="videogpt", help="FVD/KVD preset: videogpt, javisbench, cd-fvd, stylegan-v")
     e.add_argument("--out", help="result file base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix is dropped)")
     e.add_argument("--weights-dir", help="folder holding the metric weights (default: $CCL_BENCH_HOME/weights)")

@@ -33,14 +33,15 @@ from .scoring import compute_metric, context_for, unavailable
 DEFAULT_PROTOCOL = "videogpt"
 
 __all__ = ["DEFAULT_PROTOCOL", "ClipItem", "ClipSet", "SetResults", "analyse", "compute_metric", "context_for", "evaluate",
-           "load_clipset", "load_results", "make_analysis", "save_results"]
+           "evaluate_suite", "load_clipset", "load_results", "make_analysis", "match_clips", "save_results"]
 
 
-def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[str] | None = None,
+def evaluate(pred: str | Path | ClipSet, ref: str | Path | ClipSet | None = None, metrics: Sequence[str] | None = None,
              protocol: str = DEFAULT_PROTOCOL, device: str | None = None, weights_dir: str | Path | None = None,
              cache_dir: str | Path | None = None, bootstrap: int = 200, seed: int = 0, show_progress: bool = True,
              details: bool = False):
-    """Evaluate the clips in `pred` (against `ref` for the distribution metrics). metrics: names from
+    """Evaluate the clips in `pred` (a folder, or a `ClipSet` already matched to its prompts; against `ref` for
+    the distribution metrics). metrics: names from
     `ccl_bench.metrics.METRICS` (default: all); protocol: the FVD/KVD preset. -> the result dict
     `{"metrics": {name: {...}}, "clips": {...}, "provenance": {...}}`; with `details`, also the
     per-clip results of the predicted and reference sets (for paired comparisons)."""
@@ -61,8 +62,8 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
     from .distributed import device_for, world
 
     device = device_for(world(), device)
-    pred_set = load_clipset(pred)
-    ref_set = load_clipset(ref) if ref is not None else None
+    pred_set = pred if isinstance(pred, ClipSet) else load_clipset(pred)
+    ref_set = ref if isinstance(ref, ClipSet) or ref is None else load_clipset(ref)
     cache = FeatureCache(validate.cache_folder(cache_dir, default_cache_dir()))  # probed now, not after the analysis
 
     out: dict[str, Any] = {}
@@ -127,3 +128,109 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
 def _portable(excluded: list[dict]) -> list[dict]:
     """Excluded (or warned-about) clips with their paths as results may name them (`paths.portable`)."""
     return [{**e, "path": portable(e["path"])} for e in excluded]
+
+
+# -- benchmark suites read from the user's local copy ------------------------------------------------------------
+
+def match_clips(items: Sequence, folder: str | Path, suite: str) -> ClipSet:
+    """The clips of `folder` named by the benchmark's ids (or the aliases its scripts accept), each given its
+    prompt's texts, in the benchmark's order. A prompt without a clip is listed as missing; a clip no prompt
+    names is a warning."""
+    found = load_clipset(folder)
+    by_stem = {c.video.stem: c for c in found.items}
+    kept, missing, used = [], [], set()
+    for it in items:
+        stem = next((s for s in (it.id, *it.aliases) if s in by_stem), None)
+        if stem is None:
+            missing.append({"path": str(Path(folder) / f"{it.id}.mp4"), "fault": f"no clip for prompt {it.id} of {suite}"})
+            continue
+        c = by_stem[stem]
+        used.add(stem)
+        kept.append(ClipItem(it.id, c.video, c.audio, text=dict(it.text)))
+    extra = [{"path": str(c.video), "warning": f"no prompt of {suite} is named {c.video.stem}: not evaluated"}
+             for c in found.items if c.video.stem not in used]
+    return ClipSet(found.folder, kept, None, missing + found.missing, extra + found.warnings)
+
+
+def evaluate_suite(suite: str, pred: str | Path, bench_root: str | Path | None = None, metrics: Sequence[str] | None = None,
+                   device: str | None = None, weights_dir: str | Path | None = None, cache_dir: str | Path | None = None,
+                   bootstrap: int = 200, seed: int = 0, show_progress: bool = True) -> dict:
+    """Evaluate generated clips on a benchmark read from the user's local copy (`suites.local_copy`): prompts,
+    captions, transcripts and categories from the copy, clips from `pred` named by the benchmark's ids. metrics:
+    default the benchmark's list (a metric ccl-bench has not built is `unavailable` with that reason). Each
+    metric gets the benchmark's headline (pooled, or the mean of category means) and a breakdown per category of
+    every aspect. -> the result dict of `evaluate` plus `suite`, with `benchmark` and `per_category` per metric."""
+    from .aggregation import category_entries, mean_of_category_means
+    from .features.i3d import PRESETS
+    from .suites import load_benchmark, read_local_copy
+
+    spec = load_benchmark(suite)
+    root, items = read_local_copy(spec, bench_root)
+    names = list(metrics) if metrics is not None else [m.name for m in spec.metrics]
+    if not names:
+        raise CCLBenchError(f"--metrics: empty list; name at least one (the suite's: {', '.join(m.name for m in spec.metrics)})")
+    for n in names:  # a name of the suite's list is kept even before ccl-bench builds it; any other must exist
+        if n not in METRICS and spec.metric(n) is None:
+            raise UnknownNameError("metric", n, list(METRICS))
+    bootstrap = validate.positive_int("--bootstrap", bootstrap, allow_zero=True)
+    clipset = match_clips(items, pred, spec.name)
+    by_id = {it.id: it for it in items}
+    out: dict[str, Any] = {}
+    groups: dict[str | None, list[str]] = {}  # the publisher's text rule -> the metrics it admits
+    for n in names:
+        sm = spec.metric(n)
+        if n not in METRICS:
+            out[n] = unavailable(f"not built in ccl-bench yet ({spec.name}'s {sm.benchmark}" + (f": {sm.note}" if sm.note else "")
+                                 + ")" + ("" if sm.planned else "; Step 12 builds it"))
+        elif sm and sm.reference == "features":
+            out[n] = unavailable(f"{spec.name} compares {sm.benchmark} with the reference features it ships "
+                                 f"({spec.files.get('reference_features')}); reading reference features is not in this version")
+        elif sm and sm.reference == "audio":
+            out[n] = unavailable(f"{spec.name} compares {sm.benchmark} with its real sounds; an audio-only reference set is "
+                                 "not read in this version")
+        else:
+            groups.setdefault(sm.when if sm else None, []).append(n)
+    result: dict[str, Any] = {}
+    for rule, group in groups.items():
+        subset = ClipSet(clipset.folder, [c for c in clipset.items if by_id[c.id].has(rule)], None, clipset.missing,
+                         clipset.warnings)
+        if not subset.items:
+            out.update({n: unavailable(f"no prompt of {spec.name} with a {rule} has a clip") for n in group})
+            continue
+        res, pred_res, _ = evaluate(subset, None, metrics=group, protocol=spec.fvd_protocol, device=device,
+                                    weights_dir=weights_dir, cache_dir=cache_dir, bootstrap=bootstrap, seed=seed,
+                                    show_progress=show_progress, details=True)
+        if not result or rule is None:  # the clips section of the run over every prompt, where there is one
+            result = res
+        ctx = context_for(pred_res.items, PRESETS[spec.fvd_protocol].covariance_ddof)
+        for n, entry in res["metrics"].items():
+            if n not in group:
+                continue  # a `-cc` twin: evaluated, not on the benchmark's list
+            m = METRICS[n]
+            if "value" in entry:
+                p = pred_res.results[m.analysis]
+                cats = {a.name: [by_id[c.id].categories[a.name] for c in pred_res.items] for a in spec.aspects}
+                breakdown = {a: category_entries(m, p, ctx, labels, bootstrap, seed) for a, labels in cats.items()}
+                entry["per_category"] = {a: b for a, b in breakdown.items() if b}
+                if spec.headline == "mean-of-category-means":
+                    pooled = {k: entry.pop(k) for k in ("value", "ci95", "interval", "n") if k in entry}
+                    head = mean_of_category_means(m, p, ctx, cats[spec.headline_over], bootstrap, seed)
+                    entry = {**entry, **head, "pooled": pooled}
+            if spec.metric(n) and spec.metric(n).when:
+                entry["prompts"] = f"only prompts with a {spec.metric(n).when} ({len(subset.items)} clips)"
+            out[n] = entry
+    for n, entry in out.items():
+        sm = spec.metric(n)
+        if sm:
+            entry["benchmark"] = sm.benchmark
+    if not result:  # nothing computable: the clips are still accounted for
+        result = {"clips": {"pred": {"folder": portable(clipset.folder), "clips": len(clipset.items) + len(clipset.missing),
+                                     "used": 0, "excluded": [], "warnings": _portable(clipset.warnings), "conversions": {}}},
+                  "provenance": provenance(seed, {"decoder": decoder_id()})}
+    result["clips"]["pred"]["missing"] = _portable(clipset.missing)
+    result["clips"]["pred"]["clips"] = len(items)
+    result["metrics"] = {n: out[n] for n in names}
+    result["suite"] = {"name": spec.name, "kind": "benchmark", "version": spec.version, "local_copy": portable(root),
+                       "prompts": len(items), "headline": spec.headline, "headline_over": spec.headline_over,
+                       "aspects": [a.name for a in spec.aspects], "protocol": spec.protocol}
+    return result

@@ -30,12 +30,15 @@ def _entry_row(common: dict, name: str, family: str, m: dict) -> dict:
 
 
 def _metric_rows(metrics: dict, task: str | None, prov: dict) -> list[dict]:
-    """Per metric: its row over the whole set (family `all`), then one per scene family."""
+    """Per metric: its row over the whole set (family `all`), then one per scene family, or per `aspect: category`
+    of a benchmark suite."""
     out = []
     common = {"task": task, "commit": prov.get("commit"), "seed": prov.get("seed")}
     for name, m in metrics.items():
         out.append(_entry_row(common, name, ALL, m))
         out += [_entry_row(common, name, fam, e) for fam, e in (m.get("per_family") or {}).items()]
+        out += [_entry_row(common, name, f"{aspect}: {cat}", e) for aspect, cats in (m.get("per_category") or {}).items()
+                for cat, e in cats.items()]  # a benchmark suite's breakdown (`aggregation`)
     return out
 
 
@@ -266,9 +269,13 @@ def generation_lines(result: dict) -> list[str]:
 
 
 def suites_table(specs: list) -> Table:
-    """`ccl-bench list suites`: one row per `SuiteSpec`."""
-    table = Table("suite", "renderings", "splits", "families", "spec", title="suites")
+    """`ccl-bench list suites`: one row per `SuiteSpec` (rendered) or `BenchmarkSpec` (read from a local copy)."""
+    table = Table("suite", "clips", "splits / local copy", "families / aspects", "spec", title="suites")
     for s in specs:
+        if getattr(s, "kind", None) == "benchmark":
+            table.add_row(s.name, f"yours, named {s.clip_id}", "$" + " or $".join(s.env), ", ".join(a.name for a in s.aspects),
+                          str(s.path))
+            continue
         rend = ", ".join(f"{r.name} {r.width}x{r.height} {r.fps:g}fps {r.duration:g}s" for r in s.renderings.values())
         table.add_row(s.name, rend, ", ".join(s.splits), ", ".join(s.families), str(s.path))
     return table

@@ -189,12 +189,19 @@ def _eval(args: argparse.Namespace) -> None:
 def _run(args: argparse.Namespace) -> None:
     from . import validate
     from .distributed import world
-    from .runner.run import run_models
+    from .suites import load_any_suite
     from .tables import generation_lines, rich_table
 
     models = validate.name_list("--model", args.model) if not args.model.endswith((".yaml", ".yml")) else [args.model]
     if len(models) > 1 and args.checkpoint:
         raise CCLBenchError("--checkpoint goes with one --model")
+    if getattr(load_any_suite(args.suite), "kind", None) == "benchmark":  # prompts from the user's local copy
+        _run_benchmark(args, models)
+        return
+    if args.bench_root:
+        raise CCLBenchError(f"--bench-root: suite {args.suite} is rendered by ccl-bench, not read from a local copy")
+    from .runner.run import run_models
+
     kwargs = {"suite": args.suite, "out": args.out, "task": args.task, "guidance": args.guidance, "num_samples": args.num_samples,
               "steps": args.steps, "seed": args.seed, "device": args.device, "checkpoint": args.checkpoint,
               "overrides": parse_sets(args.set), "bootstrap": args.bootstrap, "weights_dir": args.weights_dir,
@@ -206,6 +213,24 @@ def _run(args: argparse.Namespace) -> None:
         for line in generation_lines(result):
             out.print(line, highlight=False)
         out.print(f"wrote {Path(args.out) / result['suite'] / (result['model'] + '.json')} (+ .csv, .md)", highlight=False)
+
+
+def _run_benchmark(args: argparse.Namespace, models: list[str]) -> None:
+    from .runner.benchmark import run_benchmark
+    from .tables import rich_table
+
+    for option in ("checkpoint", "task"):
+        if getattr(args, option):
+            raise CCLBenchError(f"--{option}: not with --suite {args.suite} (its T2AV prompts go to a generator plugin)")
+    for model in models:
+        result = run_benchmark(model, args.suite, args.out, args.bench_root, num_samples=args.num_samples, steps=args.steps,
+                               guidance=args.guidance, seed=args.seed, device=args.device, overrides=parse_sets(args.set),
+                               bootstrap=args.bootstrap, weights_dir=args.weights_dir, cache_dir=args.cache_dir,
+                               show_progress=not args.quiet)
+        out.print(rich_table(result, title=f"{model} on {args.suite}"))
+        g = result["generation"]
+        out.print(f"{model}: {g['clips']} clips in {g['sample_s']:.1f} s on {g['device']}", highlight=False)
+        out.print(f"wrote {Path(args.out) / args.suite / (model + '.json')} (+ .csv, .md)", highlight=False)
 
 
 def _compare(args: argparse.Namespace) -> None:
@@ -416,7 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", parents=[common], help="the main job: generate with a reference model, evaluate, profile")
     add_model_args(r)
-    r.add_argument("--suite", default="av-sync")
+    r.add_argument("--suite", default="av-sync", help="a rendered suite (av-sync) or a benchmark read from your local copy "
+                   "(verse-bench, javisbench, javisbench-mini, t2av-compass: with a generator plugin)")
+    r.add_argument("--bench-root", help="the benchmark's local copy (default: the suite's environment variable)")
     r.add_argument("--task", help="t2av, a2v, v2a, t2v, t2a or all (default: the suite's)")
     r.add_argument("--guidance", choices=["ucg", "ucg-joint", "cfg", "ltx2", "ovi-native", "ltx2-native"],
                    help="default: the suite's")

@@ -226,7 +226,10 @@ def evaluate_suite(suite: str, pred: str | Path, bench_root: str | Path | None =
     if not result:  # nothing computable: the clips are still accounted for
         result = {"clips": {"pred": {"folder": portable(clipset.folder), "clips": len(clipset.items) + len(clipset.missing),
                                      "used": 0, "excluded": [], "warnings": _portable(clipset.warnings), "conversions": {}}},
-                  "provenance": provenance(seed, {"decoder": decoder_id()})}
+                  "provenance": provenance(seed, {"device": device or "cpu", "processes": 1, "fvd_protocol": spec.fvd_protocol,
+                                                  "covariance_ddof": None, "weights_sha256": {}, "decoder": decoder_id(),
+                                                  "bootstrap": {"samples": bootstrap, "seed": seed, "level": 0.95},
+                                                  "short_clip_policy": {}})}
     result["clips"]["pred"]["missing"] = _portable(clipset.missing)
     result["clips"]["pred"]["clips"] = len(items)
     result["metrics"] = {n: out[n] for n in names}

@@ -31,14 +31,18 @@ def run_benchmark(model: str, suite: str, out: str | Path = "runs", bench_root: 
     from .. import validate
     from ..distributed import device_for, world
     from ..evaluate import evaluate_suite
-    from ..generators import HOW_TO_REGISTER, ClipFormat, GenerationRequest, Prompt, check_clips
     from ..io import AVClip, write_clip
     from ..suites import load_benchmark, read_local_copy
     from ..tables import write_result
-    from .generators import plugin_provenance, plugin_tasks, prompt_seed, resolve_model
 
     spec = load_benchmark(suite)
     root, items = read_local_copy(spec, bench_root)  # a missing copy is refused before any model loads
+    try:
+        from ..generators import HOW_TO_REGISTER, ClipFormat, GenerationRequest, Prompt, check_clips
+        from .generators import plugin_provenance, plugin_tasks, prompt_seed, resolve_model
+    except ImportError:  # this build predates the generator registry (Step 13, generator plugins)
+        raise CCLBenchError(f"run --suite {spec.name}: needs generator plugins, not in this build; generate the clips "
+                            f"yourself and run `ccl-bench eval --suite {spec.name} --pred DIR`") from None
     num = len(items) if num_samples is None else validate.positive_int("--num-samples", num_samples)
     items = items[:num]
     entry = resolve_model(model)

@@ -202,6 +202,9 @@ def evaluate_suite(suite: str, pred: str | Path, bench_root: str | Path | None =
                                     show_progress=show_progress, details=True)
         if not result or rule is None:  # the clips section of the run over every prompt, where there is one
             result = res
+        if not pred_res.items:  # another torchrun process: rank 0 holds the per-clip results and aggregates
+            out.update({n: e for n, e in res["metrics"].items() if n in group})
+            continue
         ctx = context_for(pred_res.items, PRESETS[spec.fvd_protocol].covariance_ddof)
         for n, entry in res["metrics"].items():
             if n not in group:

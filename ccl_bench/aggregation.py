@@ -25,19 +25,23 @@ def category_indices(labels: Sequence[Sequence[str]]) -> dict[str, list[int]]:
 
 
 def category_entries(m: Metric, pred: Results, ctx: Context, labels: Sequence[Sequence[str]], bootstrap: int,
-                     seed: int) -> dict[str, dict]:
-    """The metric on each category's clips (`metric_entry`: value, interval, n, or unavailable with why)."""
-    return {c: metric_entry(m, [pred[i] for i in idx], None, ctx.subset(idx), bootstrap, seed)
+                     seed: int, ref: Results | None = None) -> dict[str, dict]:
+    """The metric on each category's clips (`metric_entry`: value, interval, n, or unavailable with why). ref: one
+    reference result per predicted clip (the benchmark's real item of the same prompt), so that a distribution
+    metric compares a category's clips with the same category's real items, as JavisBench does."""
+    return {c: metric_entry(m, [pred[i] for i in idx], [ref[i] for i in idx] if ref is not None else None,
+                            ctx.subset(idx), bootstrap, seed)
             for c, idx in category_indices(labels).items()}
 
 
 def mean_of_category_means(m: Metric, pred: Results, ctx: Context, labels: Sequence[Sequence[str]], bootstrap: int,
-                           seed: int, level: float = 0.95) -> dict:
+                           seed: int, level: float = 0.95, ref: Results | None = None) -> dict:
     """Headline = (1 / K) * sum_k value_k over the K categories where the metric has a value (value_k: the metric
     on category k's clips alone), unweighted by category size. Its interval: percentile bootstrap redrawing the
     clips within each category. Unavailable when no category has a value."""
     groups = category_indices(labels)
-    per = {c: metric_entry(m, [pred[i] for i in idx], None, ctx.subset(idx), 0, seed) for c, idx in groups.items()}
+    per = {c: metric_entry(m, [pred[i] for i in idx], [ref[i] for i in idx] if ref is not None else None, ctx.subset(idx),
+                           0, seed) for c, idx in groups.items()}
     used = [c for c, e in per.items() if "value" in e]
     if not used:
         why = "; ".join(f"{c}: {e.get('reason', 'no value')}" for c, e in per.items()) or "no clip has a category"
@@ -49,8 +53,9 @@ def mean_of_category_means(m: Metric, pred: Results, ctx: Context, labels: Seque
     if not bootstrap:
         out.update({"ci95": None, "interval": {"why_none": "bootstrap off (--bootstrap 0)"}})
         return out
-    if m.corrects:
-        out.update({"ci95": None, "interval": {"why_none": "a chance-corrected metric's headline has no stratified interval"}})
+    if m.corrects or m.needs_ref:
+        out.update({"ci95": None, "interval": {"why_none": "a chance-corrected or distribution metric's mean of category "
+                                               "values has no stratified interval (see each category's)"}})
         return out
     states = {c: m.clip_states([pred[i] for i in groups[c]], ctx.subset(groups[c])) for c in used}
 

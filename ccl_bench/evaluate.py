@@ -12,6 +12,7 @@ provenance in `provenance`."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ __all__ = ["DEFAULT_PROTOCOL", "ClipItem", "ClipSet", "SetResults", "analyse", "
            "evaluate_suite", "load_clipset", "load_results", "make_analysis", "match_clips", "save_results"]
 
 
-def evaluate(pred: str | Path | ClipSet, ref: str | Path | ClipSet | None = None, metrics: Sequence[str] | None = None,
+def evaluate(pred: str | Path | ClipSet, ref: str | Path | None = None, metrics: Sequence[str] | None = None,
              protocol: str = DEFAULT_PROTOCOL, device: str | None = None, weights_dir: str | Path | None = None,
              cache_dir: str | Path | None = None, bootstrap: int = 200, seed: int = 0, show_progress: bool = True,
              details: bool = False):
@@ -63,7 +64,7 @@ def evaluate(pred: str | Path | ClipSet, ref: str | Path | ClipSet | None = None
 
     device = device_for(world(), device)
     pred_set = pred if isinstance(pred, ClipSet) else load_clipset(pred)
-    ref_set = ref if isinstance(ref, ClipSet) or ref is None else load_clipset(ref)
+    ref_set = load_clipset(ref) if ref is not None else None
     cache = FeatureCache(validate.cache_folder(cache_dir, default_cache_dir()))  # probed now, not after the analysis
 
     out: dict[str, Any] = {}
@@ -182,25 +183,30 @@ def evaluate_suite(suite: str, pred: str | Path, bench_root: str | Path | None =
         if n not in METRICS:
             out[n] = unavailable(f"not built in ccl-bench yet ({spec.name}'s {sm.benchmark}" + (f": {sm.note}" if sm.note else "")
                                  + ")" + ("" if sm.planned else "; Step 12 builds it"))
-        elif sm and sm.reference == "features":
+        elif sm and sm.reference == "features" and importlib.util.find_spec("ccl_bench.features.reference") is None:
             out[n] = unavailable(f"{spec.name} compares {sm.benchmark} with the reference features it ships "
-                                 f"({spec.files.get('reference_features')}); reading reference features is not in this version")
+                                 f"({spec.files.get('reference_features')}); this build does not read reference features")
+        elif sm and sm.reference == "features" and not (root / str(spec.files.get("reference_features"))).is_file():
+            out[n] = unavailable(f"{spec.name}: the local copy lacks {spec.files.get('reference_features')}, the reference "
+                                 f"features {sm.benchmark} is computed against")
         elif sm and sm.reference == "audio":
             out[n] = unavailable(f"{spec.name} compares {sm.benchmark} with its real sounds; an audio-only reference set is "
                                  "not read in this version")
         else:
-            groups.setdefault(sm.when if sm else None, []).append(n)
+            groups.setdefault((sm.when if sm else None, sm.reference if sm else None), []).append(n)
     result: dict[str, Any] = {}
-    for rule, group in groups.items():
+    row = {it.id: k for k, it in enumerate(items)}  # a shipped feature file holds one row per prompt, in this order
+    for (rule, reference), group in groups.items():
+        ref = root / str(spec.files["reference_features"]) if reference == "features" else None
         subset = ClipSet(clipset.folder, [c for c in clipset.items if by_id[c.id].has(rule)], None, clipset.missing,
                          clipset.warnings)
         if not subset.items:
             out.update({n: unavailable(f"no prompt of {spec.name} with a {rule} has a clip") for n in group})
             continue
-        res, pred_res, _ = evaluate(subset, None, metrics=group, protocol=spec.fvd_protocol, device=device,
+        res, pred_res, ref_res = evaluate(subset, ref, metrics=group, protocol=spec.fvd_protocol, device=device,
                                     weights_dir=weights_dir, cache_dir=cache_dir, bootstrap=bootstrap, seed=seed,
                                     show_progress=show_progress, details=True)
-        if not result or rule is None:  # the clips section of the run over every prompt, where there is one
+        if not result or (rule is None and reference is None):  # the clips section of the run over every prompt
             result = res
         if not pred_res.items:  # another torchrun process: rank 0 holds the per-clip results and aggregates
             out.update({n: e for n, e in res["metrics"].items() if n in group})
@@ -210,14 +216,17 @@ def evaluate_suite(suite: str, pred: str | Path, bench_root: str | Path | None =
             if n not in group:
                 continue  # a `-cc` twin: evaluated, not on the benchmark's list
             m = METRICS[n]
+            paired = None  # the shipped reference row of each evaluated clip's prompt
+            if m.needs_ref and ref_res is not None and "value" in entry:
+                entry, paired = _paired_reference(m, entry, pred_res, ref_res, row, len(items), ctx, bootstrap, seed)
             if "value" in entry:
                 p = pred_res.results[m.analysis]
                 cats = {a.name: [by_id[c.id].categories[a.name] for c in pred_res.items] for a in spec.aspects}
-                breakdown = {a: category_entries(m, p, ctx, labels, bootstrap, seed) for a, labels in cats.items()}
+                breakdown = {a: category_entries(m, p, ctx, labels, bootstrap, seed, paired) for a, labels in cats.items()}
                 entry["per_category"] = {a: b for a, b in breakdown.items() if b}
                 if spec.headline == "mean-of-category-means":
                     pooled = {k: entry.pop(k) for k in ("value", "ci95", "interval", "n") if k in entry}
-                    head = mean_of_category_means(m, p, ctx, cats[spec.headline_over], bootstrap, seed)
+                    head = mean_of_category_means(m, p, ctx, cats[spec.headline_over], bootstrap, seed, ref=paired)
                     entry = {**entry, **head, "pooled": pooled}
             if spec.metric(n) and spec.metric(n).when:
                 entry["prompts"] = f"only prompts with a {spec.metric(n).when} ({len(subset.items)} clips)"
@@ -240,3 +249,20 @@ def evaluate_suite(suite: str, pred: str | Path, bench_root: str | Path | None =
                        "prompts": len(items), "headline": spec.headline, "headline_over": spec.headline_over,
                        "aspects": [a.name for a in spec.aspects], "protocol": spec.protocol}
     return result
+
+
+def _paired_reference(m, entry: dict, pred_res: SetResults, ref_res: SetResults, row: dict, prompts: int, ctx, bootstrap: int,
+                      seed: int) -> tuple[dict, list | None]:
+    """A distribution metric against a benchmark's shipped features: the rows of the prompts whose clips were
+    evaluated (every row when every prompt has a clip, as the publisher's script requires). -> (the entry over
+    those pairs, the reference result per evaluated clip), or unavailable when the file's rows are not the prompts'."""
+    from .metrics.score import metric_entry
+
+    ref_p = ref_res.results[m.analysis]
+    if len(ref_p) != prompts:
+        return unavailable(f"the reference features hold {len(ref_p)} rows, the benchmark {prompts} prompts: not one row "
+                           "per prompt"), None
+    paired = [ref_p[row[c.id]] for c in pred_res.items]
+    again = metric_entry(m, pred_res.results[m.analysis], paired, ctx, bootstrap, seed)
+    keep = {k: entry[k] for k in ("protocol",) if k in entry}
+    return {**again, **keep, "reference_rows": "the shipped features of the evaluated prompts' rows"}, paired

@@ -177,7 +177,7 @@ def evaluate_suite(suite: str, pred: str | Path, bench_root: str | Path | None =
     clipset = match_clips(items, pred, spec.name)
     by_id = {it.id: it for it in items}
     out: dict[str, Any] = {}
-    groups: dict[str | None, list[str]] = {}  # the publisher's text rule -> the metrics it admits
+    groups: dict[tuple, list[str]] = {}  # (the publisher's text rule, the reference kind) -> the metrics evaluated so
     for n in names:
         sm = spec.metric(n)
         if n not in METRICS:
@@ -204,8 +204,8 @@ def evaluate_suite(suite: str, pred: str | Path, bench_root: str | Path | None =
             out.update({n: unavailable(f"no prompt of {spec.name} with a {rule} has a clip") for n in group})
             continue
         res, pred_res, ref_res = evaluate(subset, ref, metrics=group, protocol=spec.fvd_protocol, device=device,
-                                    weights_dir=weights_dir, cache_dir=cache_dir, bootstrap=bootstrap, seed=seed,
-                                    show_progress=show_progress, details=True)
+                                          weights_dir=weights_dir, cache_dir=cache_dir, bootstrap=bootstrap, seed=seed,
+                                          show_progress=show_progress, details=True)
         if not result or (rule is None and reference is None):  # the clips section of the run over every prompt
             result = res
         if not pred_res.items:  # another torchrun process: rank 0 holds the per-clip results and aggregates

@@ -10,6 +10,7 @@ publisher's layout is refused in one line naming the benchmark, the path tried a
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -260,7 +261,7 @@ def read_javisbench(spec: BenchmarkSpec, root: Path) -> list[BenchmarkItem]:
         raise missing_layout(spec, root, rel)
     csv.field_size_limit(1 << 24)
     try:
-        rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
     except (UnicodeDecodeError, csv.Error) as exc:
         raise CCLBenchError(f"{path}: not a JavisBench prompt table ({type(exc).__name__}: {exc})") from None
     if not rows or "text" not in rows[0]:

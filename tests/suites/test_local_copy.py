@@ -138,7 +138,7 @@ def test_verse_bench_text_rules_follow_the_publisher_and_a_spec_metric_is_never_
 # -- JavisBench: JavisBench.csv (text, audio_text, cat<k>_ind), clips sample_{row:04d}.mp4 + .wav ---------------------------
 
 JAVIS_ROWS = [  # cat0_ind: Event Scenario (0 natural, 1 urban); a prompt may sit in two categories
-    {"text": "waves on rocks", "audio_text": "waves", "cat0_ind": "0", "cat2_ind": "0"},
+    {"text": "waves on\nrocks", "audio_text": "waves", "cat0_ind": "0", "cat2_ind": "0"},  # a quoted newline
     {"text": "a street with a bell", "audio_text": "a bell", "cat0_ind": "0,1", "cat2_ind": "2"},
     {"text": "a tram passing", "audio_text": "", "cat0_ind": "1", "cat2_ind": "2.0"},
     {"text": "a missing clip", "audio_text": "", "cat0_ind": "1", "cat2_ind": ""},
@@ -188,6 +188,7 @@ def test_javisbench_mini_reads_its_own_table_from_the_same_copy(home, tmp_path, 
     assert got == root and [it.id for it in items] == [f"sample_{i:04d}" for i in range(4)]
     assert items[1].categories["Event Scenario"] == ("Natural Scenario", "Urban Scenario")
     assert items[0].text["audio_caption"] == "waves" and items[2].text["audio_caption"] == "a tram passing"
+    assert items[0].text["caption"] == "waves on rocks"
 
 
 # -- T2AV-Compass: t2av-compass/Data/prompts.json, clips sample_{index:04d} or the aliases its scripts accept --------------

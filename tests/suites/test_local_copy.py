@@ -112,6 +112,8 @@ def test_verse_bench_headline_is_the_mean_of_subset_means(home, tmp_path):
     assert lo <= m["value"] <= hi
     assert res["metrics"]["audiobox-ce"]["status"] == "unavailable" and "not built" in res["metrics"]["audiobox-ce"]["reason"]
     assert res["suite"]["headline"] == "mean-of-category-means" and "mean of category means" in res["suite"]["protocol"]
+    md = out.with_suffix(".md").read_text()
+    assert "Per subset: value" in md and "| set1 | set2 | set3 |" in md and "Headline: the mean of category means" in md
     rows = list(csv.DictReader(out.with_suffix(".csv").open()))
     assert {r["family"] for r in rows if r["metric"] == "event-sync"} == {"all", "subset: set1", "subset: set2", "subset: set3"}
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CCLBenchError
-from ..io.prompts import Prompt
 
 HEADLINES = ("pooled", "mean-of-category-means")
 TEXT_RULES = ("transcript", "audio_caption")  # a metric's `when`: only the prompts holding this text
@@ -85,11 +84,6 @@ class BenchmarkItem:
     categories: dict[str, tuple[str, ...]]
     aliases: tuple[str, ...] = ()
     reference: dict[str, Path] = field(default_factory=dict)
-
-    def prompt(self) -> Prompt:
-        """The `io.prompts` record (first category of the first aspect as its category)."""
-        first = next((c[0] for c in self.categories.values() if c), None)
-        return Prompt(self.id, self.text["caption"], self.text.get("transcript"), first)
 
     def has(self, rule: str | None) -> bool:
         return rule is None or bool(self.text.get(rule))

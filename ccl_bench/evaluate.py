@@ -193,20 +193,24 @@ def evaluate_suite(suite: str, pred: str | Path, bench_root: str | Path | None =
             out[n] = unavailable(f"{spec.name} compares {sm.benchmark} with its real sounds; an audio-only reference set is "
                                  "not read in this version")
         else:
-            groups.setdefault((sm.when if sm else None, sm.reference if sm else None), []).append(n)
+            groups.setdefault((sm.when if sm else None, sm.reference if sm else None, sm.caption if sm else "caption"),
+                              []).append(n)
     result: dict[str, Any] = {}
     row = {it.id: k for k, it in enumerate(items)}  # a shipped feature file holds one row per prompt, in this order
-    for (rule, reference), group in groups.items():
+    for (rule, reference, caption), group in groups.items():
         ref = root / str(spec.files["reference_features"]) if reference == "features" else None
-        subset = ClipSet(clipset.folder, [c for c in clipset.items if by_id[c.id].has(rule)], None, clipset.missing,
-                         clipset.warnings)
+        kept = [c for c in clipset.items if by_id[c.id].has(rule)]
+        if caption != "caption":  # the text this metric reads as its caption, as the publisher's script gives it
+            kept = [ClipItem(c.id, c.video, c.audio, text={k: v for k, v in {**c.text, "caption": c.text.get(caption)}.items()
+                                                           if v}) for c in kept]
+        subset = ClipSet(clipset.folder, kept, None, clipset.missing, clipset.warnings)
         if not subset.items:
             out.update({n: unavailable(f"no prompt of {spec.name} with a {rule} has a clip") for n in group})
             continue
         res, pred_res, ref_res = evaluate(subset, ref, metrics=group, protocol=spec.fvd_protocol, device=device,
                                           weights_dir=weights_dir, cache_dir=cache_dir, bootstrap=bootstrap, seed=seed,
                                           show_progress=show_progress, details=True)
-        if not result or (rule is None and reference is None):  # the clips section of the run over every prompt
+        if not result or (rule is None and reference is None and caption == "caption"):  # the run over every prompt
             result = res
         if not pred_res.items:  # another torchrun process: rank 0 holds the per-clip results and aggregates
             out.update({n: e for n, e in res["metrics"].items() if n in group})
@@ -230,6 +234,8 @@ def evaluate_suite(suite: str, pred: str | Path, bench_root: str | Path | None =
                     entry = {**entry, **head, "pooled": pooled}
             if spec.metric(n) and spec.metric(n).when:
                 entry["prompts"] = f"only prompts with a {spec.metric(n).when} ({len(subset.items)} clips)"
+            if caption != "caption":
+                entry["caption_from"] = caption
             out[n] = entry
     for n, entry in out.items():
         sm = spec.metric(n)

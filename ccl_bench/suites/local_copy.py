@@ -21,6 +21,7 @@ from ..errors import CCLBenchError
 
 HEADLINES = ("pooled", "mean-of-category-means")
 TEXT_RULES = ("transcript", "audio_caption")  # a metric's `when`: only the prompts holding this text
+CAPTIONS = ("caption", "video_caption", "audio_caption")  # a metric's `caption`: the text its `caption` reads
 REFERENCES = ("features", "audio")
 
 
@@ -38,7 +39,9 @@ class Aspect:
 class SuiteMetric:
     """A benchmark's number and the ccl-bench metric that computes it. planned: not built in ccl-bench yet
     (reported unavailable with that reason); when: only prompts holding this text; reference: what the
-    metric compares against (`features`: the feature file shipped with the copy, `audio`: its real sounds)."""
+    metric compares against (`features`: the feature file shipped with the copy, `audio`: its real sounds);
+    caption: which of the prompt's texts the metric reads as its caption (JavisBench scores audio against the
+    audio caption, T2AV-Compass video against the video prompt)."""
 
     name: str
     benchmark: str
@@ -46,6 +49,7 @@ class SuiteMetric:
     reference: str | None = None
     planned: bool = False
     note: str = ""
+    caption: str = "caption"
 
 
 @dataclass
@@ -105,7 +109,8 @@ def benchmark_spec(raw: dict, path: Path, base: dict | None = None) -> Benchmark
         aspects = [Aspect(str(a["name"]), str(a["field"]), tuple(str(c) for c in a.get("categories") or ()))
                    for a in raw.get("aspects") or []]
         metrics = [SuiteMetric(str(m["name"]), str(m.get("benchmark", m["name"])), m.get("when"), m.get("reference"),
-                               bool(m.get("planned", False)), str(m.get("note", ""))) for m in raw["metrics"]]
+                               bool(m.get("planned", False)), str(m.get("note", "")), str(m.get("caption", "caption")))
+                   for m in raw["metrics"]]
         agg = raw.get("aggregation") or {}
         spec = BenchmarkSpec(
             name=str(raw["name"]), description=" ".join(str(raw.get("description", "")).split()),
@@ -136,6 +141,8 @@ def _check(spec: BenchmarkSpec) -> None:
         seen.add(m.name)
         if m.when not in (None, *TEXT_RULES):
             raise CCLBenchError(f"{where}: metric {m.name}: when '{m.when}' (use {' or '.join(TEXT_RULES)})")
+        if m.caption not in CAPTIONS:
+            raise CCLBenchError(f"{where}: metric {m.name}: caption '{m.caption}' (use {', '.join(CAPTIONS)})")
         if m.reference not in (None, *REFERENCES):
             raise CCLBenchError(f"{where}: metric {m.name}: reference '{m.reference}' (use {' or '.join(REFERENCES)})")
     if not spec.env:

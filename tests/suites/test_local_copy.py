@@ -223,6 +223,22 @@ def test_t2av_compass_matches_its_clip_names_and_applies_a_text_rule(home, tmp_p
     monkeypatch.setenv("CCL_BENCH_SUITES", str(tmp_path / "suites"))
     speech = run_suite("t2av-speech", pred, root, tmp_path)["metrics"]["event-sync"]
     assert speech["n"] == 2 and "transcript" in speech["prompts"]  # record 2 has no speech line
+    # A metric that reads the audio prompt as its caption (T2AV-Compass's T-A): the clips it is given say so.
+    (tmp_path / "suites" / "t2av-speech.yaml").write_text(
+        "name: t2av-speech\nkind: benchmark\nextends: t2av-compass\n"
+        "metrics:\n  - {name: event-sync, benchmark: sync, caption: audio_caption}\n  - {name: event-hit, benchmark: hit}\n")
+    given = {}
+    real = E.evaluate
+
+    def spy(pred, *a, **kw):
+        given[tuple(kw["metrics"])] = {c.id: c.text.get("caption") for c in pred.items}
+        return real(pred, *a, **kw)
+
+    monkeypatch.setattr(E, "evaluate", spy)
+    res = run_suite("t2av-speech", pred, root, tmp_path)
+    assert given[("event-sync",)] == {f"sample_000{k}": f"audio {k}" for k in (1, 2, 3)}
+    assert given[("event-hit",)] == {f"sample_000{k}": f"scene {k}" for k in (1, 2, 3)}
+    assert res["metrics"]["event-sync"]["caption_from"] == "audio_caption" and "caption_from" not in res["metrics"]["event-hit"]
 
 
 # -- a missing or malformed copy: one line naming the benchmark, the path tried and the layout ----------------------------

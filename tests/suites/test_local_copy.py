@@ -96,7 +96,7 @@ def test_verse_bench_headline_is_the_mean_of_subset_means(home, tmp_path):
                                 bootstrap=0, show_progress=False)["metrics"]["event-sync"]["value"]
     out = tmp_path / "res.json"
     code = main(["eval", "--suite", "verse-bench", "--pred", str(pred), "--bench-root", str(root), "--metrics",
-                 "event-sync,wer,audiobox-ce", "--out", str(out), "--quiet", "--bootstrap", "50",
+                 "event-sync,wer@clip-mean,audiobox-ce", "--out", str(out), "--quiet", "--bootstrap", "50",
                  "--cache-dir", str(tmp_path / "cache"), "--weights-dir", str(tmp_path / "no-weights")])
     assert code == 0
     res = json.loads(out.read_text())
@@ -287,3 +287,64 @@ def test_a_malformed_prompt_file_names_the_file_and_the_fault(home, tmp_path):
     (root / "JavisBench.csv").write_text(text)
     with pytest.raises(Exception, match=r"JavisBench\.csv: line 3: cat0_ind 7 is out of range"):
         read_local_copy(load_benchmark("javisbench"), root)
+
+
+# -- run --model PLUGIN --suite <benchmark>: prompts from the local copy to a generator plugin ------------------------------
+
+def test_run_sends_the_copys_prompts_to_a_plugin_and_scores_its_clips_under_the_benchmarks_names(home, tmp_path,
+                                                                                                 monkeypatch, capsys):
+    from ccl_bench.generators import GENERATORS, GeneratedClip, register_generator
+
+    seen = []
+
+    @register_generator("toy-t2av-bench")
+    class Toy:
+        """A flash at 0.5 s; its beep 0.1 s late where the prompt has a speech line, else 0.3 s."""
+
+        tasks = ("t2av",)
+
+        def generate(self, request):
+            seen.append(request)
+            f, out = request.format, []
+            for p in request.prompts:
+                video = np.zeros(f.video_shape, np.uint8)
+                video[round(0.5 * f.fps)] = 255
+                audio = np.zeros(f.num_samples, np.float32)
+                start = round((0.6 if p.transcript else 0.8) * f.sample_rate)
+                audio[start: start + 800] = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(800) / f.sample_rate)
+                out.append(GeneratedClip(video=video, audio=audio))
+            return out
+
+    root = t2av_copy(tmp_path / "T2AV-Compass")
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "t2av-small.yaml").write_text(
+        "name: t2av-small\nkind: benchmark\nextends: t2av-compass\nmetrics:\n  - {name: event-sync, benchmark: sync}\n"
+        "  - {name: nisqa, benchmark: SQ, planned: true}\n"
+        "run: {width: 64, height: 64, fps: 16, duration: 2.0, sample_rate: 16000, sound: mp4}\n")
+    monkeypatch.setenv("CCL_BENCH_SUITES", str(tmp_path / "suites"))
+    monkeypatch.setenv("CCL_BENCH_T2AV_COMPASS", str(root))
+    try:
+        code = main(["run", "--model", "toy-t2av-bench", "--suite", "t2av-small", "--out", str(tmp_path / "runs"),
+                     "--cache-dir", str(tmp_path / "cache"), "--bootstrap", "20", "--quiet"])
+    finally:
+        GENERATORS.unregister("toy-t2av-bench")
+    assert code == 0, capsys.readouterr().err
+    (req,) = seen
+    assert [(p.id, p.caption, p.transcript) for p in req.prompts] == [
+        ("sample_0001", "scene 1", "hi"), ("sample_0002", "scene 2", None), ("sample_0003", "scene 3", "hi")]
+    assert req.format.num_frames == 32 and req.task == "t2av"
+    clips = tmp_path / "runs" / "t2av-small" / "clips" / "toy-t2av-bench"
+    assert sorted(p.name for p in clips.iterdir()) == ["sample_0001.mp4", "sample_0002.mp4", "sample_0003.mp4"]
+    res = json.loads((tmp_path / "runs" / "t2av-small" / "toy-t2av-bench.json").read_text())
+    m = res["metrics"]["event-sync"]
+    assert m["n"] == 3 and res["model"] == "toy-t2av-bench" and res["generation"]["clips"] == 3
+    assert {k: v["n"] for k, v in m["per_category"]["sound type"].items()} == {"Speech Sounds": 3, "Ambient Sounds": 2}
+    animation = m["per_category"]["subject matter"]["Animation"]  # record 1 alone: it has a speech line, so 0.1 s late
+    assert animation["n"] == 1 and animation["value"] == pytest.approx(100, abs=40)
+    assert res["metrics"]["nisqa"]["status"] == "unavailable"
+    assert res["provenance"]["generator"]["name"] == "toy-t2av-bench"
+    assert main(["run", "--model", "ccl", "--suite", "t2av-small", "--out", str(tmp_path / "runs")]) == 2
+    assert "a reference model generates only the av-sync suite's clips" in one_error_line(capsys)
+    monkeypatch.delenv("CCL_BENCH_T2AV_COMPASS")
+    assert main(["run", "--model", "toy-t2av-bench", "--suite", "t2av-small", "--out", str(tmp_path / "runs")]) == 2
+    assert "$CCL_BENCH_T2AV_COMPASS" in one_error_line(capsys)  # the copy is looked for before any model

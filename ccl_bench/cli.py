@@ -164,7 +164,7 @@ def _eval(args: argparse.Namespace) -> None:
     title = f"{args.pred}" + (f" vs {args.ref}" if args.ref else "") + (f" on {args.suite}" if args.suite else "")
     out.print(rich_table(result, title=title))
     suite = result.get("suite")
-    if suite:
+    if isinstance(suite, dict) and suite.get("kind") == "benchmark":
         out.print(f"{suite['name']}: headline = {suite['headline'].replace('-', ' ')}"
                   + (f" over {suite['headline_over']}" if suite.get("headline_over") else "")
                   + f"; per-category rows by {', '.join(suite['aspects'])}", highlight=False, soft_wrap=True)

@@ -129,8 +129,8 @@ def to_markdown(result: dict, title: str | None = None) -> str:
             lines.append(f"| {task} | {r['metric']} | {fmt(r['value'])}{unit}{_fit(result, r)} | {interval(r)} | "
                          f"{r['n']} | {r['better']} |")
     lines += family_markdown(every)
-    suite = result.get("suite") or {}
-    if suite.get("kind") == "benchmark":  # how the value column is made, in the benchmark's words
+    suite = result.get("suite")  # a run's table names its suite; an eval of a benchmark suite describes it
+    if isinstance(suite, dict) and suite.get("kind") == "benchmark":  # how the value column is made, in the benchmark's words
         lines += ["", f"{suite['name']} ({suite.get('version')}): {suite.get('protocol')}"]
     lines += ["", provenance_line(result.get("provenance", {}))]
     return "\n".join(lines) + "\n"

@@ -118,6 +118,16 @@ def test_verse_bench_headline_is_the_mean_of_subset_means(home, tmp_path):
     assert {r["family"] for r in rows if r["metric"] == "event-sync"} == {"all", "subset: set1", "subset: set2", "subset: set3"}
 
 
+def test_a_benchmark_eval_with_no_metric_ccl_bench_has_still_accounts_for_the_clips(home, tmp_path):
+    root = verse_copy(tmp_path / "verse_bench")
+    pred = tmp_path / "pred"
+    write_pred(pred, "11", 0.0)
+    res = run_suite("verse-bench", pred, root, tmp_path, metrics=["audiobox-ce", "id-consistency"])
+    assert [m["status"] for m in res["metrics"].values()] == ["unavailable"] * 2
+    assert res["clips"]["pred"]["clips"] == 9 and len(res["clips"]["pred"]["missing"]) == 8
+    assert {"device", "decoder", "bootstrap", "fvd_protocol"} <= set(res["provenance"])
+
+
 def test_verse_bench_text_rules_follow_the_publisher_and_a_spec_metric_is_never_dropped(home, tmp_path):
     root = verse_copy(tmp_path / "verse_bench")
     items = {it.id: it for it in read_local_copy(load_benchmark("verse-bench"), root)[1]}

@@ -34,7 +34,7 @@ class WeightsFile:
     url: str
     source: str  # where the file is published
     used_by: str
-    fmt: str  # "state-dict" (torch pickle) | "torchscript" | "safetensors"
+    fmt: str  # "state-dict" (torch pickle) | "torchscript" | "safetensors" | "text" (UTF-8, e.g. a tokenizer's vocabulary)
     sha256: str | None = None  # published full checksum
     sha256_prefix: str | None = None  # published leading hex digits (torch.hub file-name convention)
     shipped: bool = False  # in SHIPPED_DIR (sha256 pinned here)
@@ -90,6 +90,25 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
                 "MMAudio release v0.1 (Synchformer AudioSet checkpoint 24-01-04T16-39-21 as a state dict); av-benchmark, "
                 "JavisBench", "desync (presets av-benchmark, javisbench, versebench)", "state-dict",
                 md5="5b2f5594b0730f70e41e549b7c94390c"),
+    # LAION-CLAP (the `lukewys/laion_clap` hub repository; no checksum published beside the files).
+    WeightsFile("clap-630k-audioset", "630k-audioset-best.pt",
+                "https://huggingface.co/lukewys/laion_clap/resolve/main/630k-audioset-best.pt",
+                "LAION-CLAP HTSAT-tiny, 630k + AudioSet, no fusion (lukewys/laion_clap); fadtk's clap-laion-audio",
+                "fad-clap", "state-dict"),
+    WeightsFile("clap-music-audioset", "music_audioset_epoch_15_esc_90.14.pt",
+                "https://huggingface.co/lukewys/laion_clap/resolve/main/music_audioset_epoch_15_esc_90.14.pt",
+                "LAION-CLAP HTSAT-base, music + AudioSet (lukewys/laion_clap); fadtk's clap-laion-music",
+                "fad-clap@fadtk-music", "state-dict"),
+    WeightsFile("clap-music-speech-audioset", "music_speech_audioset_epoch_15_esc_89.98.pt",
+                "https://huggingface.co/lukewys/laion_clap/resolve/main/music_speech_audioset_epoch_15_esc_89.98.pt",
+                "LAION-CLAP HTSAT-base, music + speech + AudioSet (lukewys/laion_clap); av-benchmark's LAION-CLAP score",
+                "clap-score", "state-dict"),
+    # RoBERTa-base's byte-level BPE files, which LAION-CLAP's tokenizer reads (in a folder of their own:
+    # other tokenizers ship files of the same names).
+    WeightsFile("roberta-vocab", "roberta-base/vocab.json", "https://huggingface.co/FacebookAI/roberta-base/resolve/main/vocab.json",
+                "FacebookAI/roberta-base (the tokenizer LAION-CLAP loads as `roberta-base`)", "clap-score", "text"),
+    WeightsFile("roberta-merges", "roberta-base/merges.txt", "https://huggingface.co/FacebookAI/roberta-base/resolve/main/merges.txt",
+                "FacebookAI/roberta-base (the tokenizer LAION-CLAP loads as `roberta-base`)", "clap-score", "text"),
     # Trained by benchmarks/train_avsync_features.py (results/features/avsync-encoders.json); retraining
     # changes these files, so their checksums here change with them.
     WeightsFile("avsync-video-encoder", "avsync_video_encoder.safetensors", "", "shipped in ccl_bench/features/weights",
@@ -205,13 +224,20 @@ def _check_format(path: Path, fmt: str) -> None:
 
     if fmt == "torchscript":
         ok = zipfile.is_zipfile(path) and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist())
+    elif fmt == "text":
+        try:
+            text = path.read_text(encoding="utf-8")
+            ok = bool(text.strip()) and not text.lstrip().lower().startswith(("<!doctype", "<html"))
+        except UnicodeDecodeError:
+            ok = False
     else:
         try:
             ok = isinstance(torch.load(str(path), map_location="cpu", weights_only=True), dict)
         except Exception:  # noqa: BLE001 - any failure means: not a state dict
             ok = False
     if not ok:
-        raise WeightsError(f"{path}: not a {'TorchScript archive' if fmt == 'torchscript' else 'torch state dict'} "
+        kind = {"torchscript": "TorchScript archive", "text": "UTF-8 text file"}.get(fmt, "torch state dict")
+        raise WeightsError(f"{path}: not a {kind} "
                            "(an error page or a truncated download?); refusing to record its checksum")
 
 
@@ -229,6 +255,12 @@ def load_state_dict(name: str, folder: str | Path | None = None) -> tuple[dict, 
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
     return state, digest
+
+
+def load_text(name: str, folder: str | Path | None = None) -> tuple[str, str]:
+    """A verified text file (a tokenizer's vocabulary) -> (its text, sha256)."""
+    path, digest, _ = verify(name, folder)
+    return path.read_text(encoding="utf-8"), digest
 
 
 def load_into(model, state: dict, name: str, skip: tuple[str, ...] = ("num_batches_tracked",)):
@@ -263,8 +295,8 @@ def fetch(name: str, folder: str | Path | None = None, timeout: float = 30.0) ->
     w, d = lookup(name), weights_dir(folder)
     if w.shipped:  # nothing to download: it comes with ccl-bench
         return verify(name, folder)[0]
-    d.mkdir(parents=True, exist_ok=True)
     path = d / w.filename
+    path.parent.mkdir(parents=True, exist_ok=True)  # a file may sit in a folder of its own
     if path.is_file():
         verify(name, folder)
         return path

@@ -267,6 +267,8 @@ class BackboneAnalysis(Analysis):
             if weights.lookup(n).fmt == "torchscript":  # e.g. OpenAI's CLIP archives: their weights are the state dict
                 module, shas[n] = weights.load_torchscript(n, self.weights_dir)
                 states[n] = module.state_dict()
+            elif weights.lookup(n).fmt == "text":  # a tokenizer's files: their text
+                states[n], shas[n] = weights.load_text(n, self.weights_dir)
             else:
                 states[n], shas[n] = weights.load_state_dict(n, self.weights_dir)
         self._model = self.build(states)
@@ -351,11 +353,21 @@ def _desync(preset):
     return make
 
 
+def _clap(preset):
+    def make(weights_dir, device):
+        from .clap import ClapFeatures
+
+        return ClapFeatures(preset, weights_dir, device)
+
+    return make
+
+
 # Learned backbones by analysis name: (weights dir, device) -> Analysis. The metric registry names these.
 BACKBONES = {"avsync-video": lambda wd, dev: AVSyncEncoderFeatures("video", wd, dev),
              "avsync-audio": lambda wd, dev: AVSyncEncoderFeatures("audio", wd, dev),
              "panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2"),
-             **{f"synchformer-{p}": _desync(p) for p in ("av-benchmark", "javisbench", "versebench")}}
+             **{f"synchformer-{p}": _desync(p) for p in ("av-benchmark", "javisbench", "versebench")},
+             **{f"clap-{p}": _clap(p) for p in ("fadtk-audio", "fadtk-music", "av-benchmark")}}
 
 
 __all__ = ["BACKBONES", "AVAlignAnalysis", "AVSyncEncoderFeatures", "Analysis", "BackboneAnalysis", "FeatureCache",

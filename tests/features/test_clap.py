@@ -324,3 +324,17 @@ def test_missing_files_name_what_to_place_and_where(wdir):
     with pytest.raises(W.WeightsError) as e:  # the checkpoint is there: now the tokenizer is named
         C.ClapFeatures("av-benchmark", wdir).load()
     assert str(wdir / "roberta-base" / "vocab.json") in str(e.value) and "roberta-base/resolve/main/vocab.json" in str(e.value)
+
+
+def test_tokenizer_files_are_checked_like_weights(wdir):
+    (wdir / "roberta-base").mkdir(parents=True)
+    page = wdir / "roberta-base" / "vocab.json"
+    page.write_text("<!DOCTYPE html><html>rate limited</html>")
+    with pytest.raises(W.WeightsError, match="not a UTF-8 text file"):
+        W.load_text("roberta-vocab", wdir)
+    write_tokenizer(wdir)
+    text, digest = W.load_text("roberta-vocab", wdir)  # recorded on first use
+    assert json.loads(text)["<pad>"] == 1 and digest == W.sha256_of(page)
+    page.write_text(text.replace('"<pad>": 1', '"<pad>": 7'))
+    with pytest.raises(W.WeightsError, match="recorded on first use"):
+        W.load_text("roberta-vocab", wdir)

@@ -103,6 +103,10 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
                 "https://huggingface.co/lukewys/laion_clap/resolve/main/music_speech_audioset_epoch_15_esc_89.98.pt",
                 "LAION-CLAP HTSAT-base, music + speech + AudioSet (lukewys/laion_clap); av-benchmark's LAION-CLAP score",
                 "clap-score", "state-dict"),
+    WeightsFile("passt-s-ap476", "passt-s-f128-p16-s10-ap.476-swa.pt",
+                "https://github.com/kkoutini/PaSST/releases/download/v0.0.1-audioset/passt-s-f128-p16-s10-ap.476-swa.pt",
+                "PaSST-S AudioSet, SWA (kkoutini/PaSST release v0.0.1-audioset; hear21passt's default, as av-benchmark loads it)",
+                "fd-passt", "state-dict"),
     # RoBERTa-base's byte-level BPE files, which LAION-CLAP's tokenizer reads (in a folder of their own:
     # other tokenizers ship files of the same names).
     WeightsFile("roberta-vocab", "roberta-base/vocab.json", "https://huggingface.co/FacebookAI/roberta-base/resolve/main/vocab.json",

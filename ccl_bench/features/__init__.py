@@ -335,6 +335,12 @@ def _panns(weights_dir, device):
     return PANNsFeatures(weights_dir, device)
 
 
+def _passt(weights_dir, device):
+    from .passt import PaSSTFeatures
+
+    return PaSSTFeatures(weights_dir, device)
+
+
 def _clip(preset):
     def make(weights_dir, device):
         from .clip_score import ClipScoreFeatures
@@ -367,7 +373,7 @@ BACKBONES = {"avsync-video": lambda wd, dev: AVSyncEncoderFeatures("video", wd, 
              "avsync-audio": lambda wd, dev: AVSyncEncoderFeatures("audio", wd, dev),
              "panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2"),
              **{f"synchformer-{p}": _desync(p) for p in ("av-benchmark", "javisbench", "versebench")},
-             **{f"clap-{p}": _clap(p) for p in ("fadtk-audio", "fadtk-music", "av-benchmark")}}
+             **{f"clap-{p}": _clap(p) for p in ("fadtk-audio", "fadtk-music", "av-benchmark")}, "passt": _passt}
 
 
 __all__ = ["BACKBONES", "AVAlignAnalysis", "AVSyncEncoderFeatures", "Analysis", "BackboneAnalysis", "FeatureCache",

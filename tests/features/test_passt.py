@@ -1,0 +1,125 @@
+"""PaSST-S (FD-PaSST of av-benchmark): the checkpoint's layout on the meta device, random weights loaded
+through the weights manager, a tampered file refused, and the mel front end and clip preparation against
+independent renditions (torchaudio's Kaldi mel banks, a numpy STFT)."""
+
+import numpy as np
+import pytest
+import torch
+
+from ccl_bench import weights as W
+from ccl_bench.features import passt as P
+from ccl_bench.io import AVClip
+from ccl_bench.metrics import METRICS, Context
+
+ONE_BLOCK = P.PaSSTConfig(depth=1)  # PaSST-S's widths and positions with 1 of its 12 blocks (fast on a CPU)
+
+
+@pytest.fixture
+def wdir(tmp_path, monkeypatch):
+    monkeypatch.delenv("CCL_BENCH_HOME", raising=False)
+    return tmp_path / "weights"
+
+
+def test_full_layout_is_the_audioset_checkpoint():
+    with torch.device("meta"):
+        sd = P.PaSST().state_dict()
+    s = {k: tuple(v.shape) for k, v in sd.items()}
+    # passt-s-f128-p16-s10-ap.476-swa.pt: 16 x 16 patches at stride 10 over 128 x 998, ViT-B, distilled heads.
+    assert s["patch_embed.proj.weight"] == (768, 1, 16, 16) and s["patch_embed.proj.bias"] == (768,)
+    assert s["freq_new_pos_embed"] == (1, 768, 12, 1) and s["time_new_pos_embed"] == (1, 768, 1, 99)
+    assert s["new_pos_embed"] == (1, 2, 768) and s["cls_token"] == s["dist_token"] == (1, 1, 768)
+    assert s["blocks.11.attn.qkv.weight"] == (2304, 768) and s["blocks.11.attn.qkv.bias"] == (2304,)
+    assert s["blocks.0.mlp.fc1.weight"] == (3072, 768) and s["blocks.0.mlp.fc2.weight"] == (768, 3072)
+    assert s["head.0.weight"] == (768,) and s["head.1.weight"] == (527, 768) and s["head_dist.weight"] == (527, 768)
+    assert len(s) == 2 + 5 + 12 * 12 + 2 + 4 + 2
+
+
+def test_mel_banks_match_torchaudios_kaldi_banks():
+    from torchaudio.compliance.kaldi import get_mel_banks
+
+    want, _ = get_mel_banks(128, 1024, 32000.0, 0.0, 15000.0, 100.0, -500.0, 1.0)
+    got = P.mel_banks()
+    assert got.shape == (128, 513) and not got[:, -1].any()
+    np.testing.assert_allclose(got[:, :512], want.numpy(), atol=3e-5)  # torchaudio builds them in float32
+
+
+def np_log_mel(wave):
+    """hear21passt's AugmentMelSTFT in eval mode, in numpy: pre-emphasis, a symmetric 800-sample Hann window
+    centred in 1024-sample frames every 320 (reflect-padded by 512), |rfft|^2, mel, log(+1e-5), (x + 4.5) / 5."""
+    x = wave[1:] - 0.97 * wave[:-1]
+    x = np.pad(x, 512, mode="reflect")
+    window = np.pad(np.hanning(800), 112)
+    n = 1 + (len(x) - 1024) // 320
+    frames = np.stack([x[i * 320 : i * 320 + 1024] for i in range(n)])
+    power = np.abs(np.fft.rfft(frames * window, 1024)) ** 2
+    return (np.log(P.mel_banks().astype(np.float64) @ power.T + 1e-5) + 4.5) / 5
+
+
+def test_log_mel_matches_numpy():
+    wave = np.random.default_rng(0).normal(0, 0.2, 32000).astype(np.float32)
+    got = P.log_mel(torch.from_numpy(wave)[None])[0].double().numpy()
+    want = np_log_mel(wave.astype(np.float64))
+    assert got.shape == want.shape == (128, 100)
+    np.testing.assert_allclose(got, want, atol=2e-4)
+    assert P.log_mel(torch.zeros(1, 320000)).shape == (1, 128, 1000)  # 10 s -> 1000 frames -> 12 x 99 patches
+
+
+def test_clip_preparation():
+    rng = np.random.default_rng(1)
+    nine = rng.normal(0.3, 0.1, 9 * 32000).astype(np.float32)
+    x = P.preprocess(nine)
+    assert x.shape == (320000,)
+    np.testing.assert_allclose(x[: 8 * 32000], nine[: 8 * 32000] - nine.mean(), atol=1e-6)  # DC removed, then cut
+    assert not x[8 * 32000 :].any()
+    long = rng.normal(0, 0.1, 12 * 32000).astype(np.float32)
+    np.testing.assert_allclose(P.preprocess(long, None), long[:320000] - long.mean(), atol=1e-6)
+
+
+def random_passt(seed=0):
+    torch.manual_seed(seed)
+    model = P.PaSST(ONE_BLOCK)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    return model.eval()
+
+
+def test_random_checkpoint_loads_through_the_manager_and_embeds(wdir):
+    model = random_passt()
+    wdir.mkdir(parents=True)
+    torch.save(model.state_dict(), wdir / "passt-s-f128-p16-s10-ap.476-swa.pt")
+    feats = P.PaSSTFeatures(wdir, cfg=ONE_BLOCK)
+    audio = np.random.default_rng(2).normal(0, 0.2, (1, 3 * 16000)).astype(np.float32)
+    got, conv = feats.compute(AVClip(np.zeros((2, 8, 8, 3), np.uint8), 1, audio, 16000))
+    from ccl_bench.io import resample_audio
+
+    x = torch.from_numpy(P.preprocess(resample_audio(audio, 16000, 32000)[0]))[None]
+    with torch.no_grad():
+        logits, want = model(P.log_mel(x)[:, None])
+    assert got["features"].shape == (1, 768) and logits.shape == (1, 527)
+    np.testing.assert_allclose(got["features"], want.double().numpy(), rtol=1e-4, atol=1e-5)
+    assert conv == ["resampled audio 16000 -> 32000 Hz"]
+    assert feats.protocol["weights_sha256"] == W.sha256_of(wdir / "passt-s-f128-p16-s10-ap.476-swa.pt")
+    empty, why = feats.compute(AVClip(np.zeros((2, 8, 8, 3), np.uint8), 1, np.zeros((1, 0), np.float32), 32000))
+    assert empty["features"].shape == (0, 768) and "no PaSST embedding" in why[-1]
+    ref = [{"features": np.random.default_rng(3).normal(0, 1, (1, 768))} for _ in range(3)]
+    assert METRICS["fd-passt"].analysis == "passt" and METRICS["fd-passt"].needs_ref
+    assert METRICS["fd-passt"].value([got, empty], ref, Context()) is None  # one embedding: no covariance
+
+
+def test_a_tampered_checkpoint_is_refused(wdir):
+    wdir.mkdir(parents=True)
+    path = wdir / "passt-s-f128-p16-s10-ap.476-swa.pt"
+    torch.save(random_passt().state_dict(), path)
+    P.PaSSTFeatures(wdir, cfg=ONE_BLOCK).load()  # records its sha256
+    data = bytearray(path.read_bytes())
+    data[-300] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(W.WeightsError, match="differs from the one recorded on first use"):
+        P.PaSSTFeatures(wdir, cfg=ONE_BLOCK).load()
+
+
+def test_missing_checkpoint_names_file_and_place(wdir):
+    with pytest.raises(W.WeightsError) as e:
+        P.PaSSTFeatures(wdir).load()
+    assert str(wdir / "passt-s-f128-p16-s10-ap.476-swa.pt") in str(e.value) and "kkoutini/PaSST/releases" in str(e.value)

@@ -21,7 +21,8 @@ training-only `*_transform` MLPs are loaded but unused.
 Presets (`PRESETS`):
 - `fadtk-audio` / `fadtk-music` (fadtk `clap-laion-audio` / `-music`, FAD): mono 48 kHz; the int16 round
   trip fadtk applies (`trunc(clip(x, -1, 1) * 32767) / 32767`); 10 s windows starting every 1 s up to
-  the end, each zero-padded to 10 s: a clip of N samples has `ceil(N / 48000)` windows.
+  the end, each zero-padded to 10 s: a clip of N samples has `ceil(N / 48000)` windows; the embeddings are
+  rounded to float16, as fadtk stores them before its Frechet distance.
 - `av-benchmark` (LAION-CLAP score): mono, DC removed, 48 kHz, the first 8 s; under 10 s it is repeated
   `floor(480000 / N)` times and zero-padded to 10 s (LAION-CLAP's `repeatpad`); one embedding per clip;
   the caption through the tokenizer; score = cosine(text, audio), raw in [-1, 1].
@@ -432,7 +433,7 @@ class ClapFeatures(BackboneAnalysis):
                     "mels": MELS, "f_min": F_MIN, "f_max": F_MAX, "encoder_input_s": CLIP_SAMPLES / RATE,
                     "audio_encoder": f"HTS-AT width {cfg.width}, depths {list(cfg.depths)}",
                     "embedding": "mean of the last stage's tokens, Linear-ReLU-Linear to 512, L2-normalised",
-                    "min_samples": 1}
+                    "min_samples": 1, **({} if self.preset.windows == "clip" else {"stored_as": "float16 (fadtk)"})}
         if self.scores:
             protocol.update(text="RoBERTa-base pooled <s>, Linear-ReLU-Linear to 512; byte-level BPE, 77 tokens",
                             value="cosine(caption, audio), raw (not x100)")
@@ -465,8 +466,8 @@ class ClapFeatures(BackboneAnalysis):
             conv.append("no audio samples: no CLAP embedding")
             return ({"score": np.zeros(0)} if self.scores else {"features": np.zeros((0, JOINT))}), conv
         emb = self.embed_audio(preprocess(audio, self.preset))
-        if not self.scores:
-            return {"features": emb}, conv
+        if not self.scores:  # fadtk stores (and so compares) its embeddings in float16
+            return {"features": emb.astype(np.float16).astype(np.float64)}, conv
         if self.preset.max_seconds is not None and len(audio) > self.preset.max_seconds * RATE:
             conv.append(f"cut to the first {self.preset.max_seconds:g} s")
         ids, mask = self.tokenizer([caption], CONTEXT)

@@ -262,8 +262,9 @@ def test_fad_clap_loads_htsat_tiny_through_the_manager(wdir):
     with torch.no_grad():
         want = model.audio_embedding(torch.from_numpy(x)).double().numpy()
     assert got["features"].shape == (1, 512)  # 0.8 s: one window (the window split is tested above)
-    np.testing.assert_allclose(got["features"], want, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(np.linalg.norm(got["features"], axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(got["features"], want, rtol=1e-3, atol=1e-4)
+    assert np.array_equal(got["features"], got["features"].astype(np.float16))  # stored in float16, as fadtk
+    np.testing.assert_allclose(np.linalg.norm(got["features"], axis=1), 1.0, atol=1e-3)
     assert feats.protocol["weights_sha256"] == W.sha256_of(wdir / "630k-audioset-best.pt")
     # the metric: Frechet over the windows of every clip of each set
     rng = np.random.default_rng(1)

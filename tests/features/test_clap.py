@@ -154,6 +154,81 @@ def test_swin_constants_match_loop_renditions():
                 assert mask[win, i, j] == (0.0 if same else -100.0)
 
 
+def naive_swin_block(blk, x, res, w, shift):
+    """A shifted-window block token by token: token (i, j) sits at ((i - shift) % res, (j - shift) % res)
+    of the rolled grid and attends to the tokens of its window there that lie in the same region (the
+    last window row/column less the shift, the shift, the rest); bias by relative offset in the window."""
+    c = x.shape[-1]
+    heads = blk.attn.heads
+    h = blk.norm1(x)[0]
+    q, k, v = blk.attn.qkv(h).view(res * res, 3, heads, c // heads).unbind(1)
+    band = (lambda u: 0 if u < res - w else 1 if u < res - shift else 2)
+    pos = [((i - shift) % res, (j - shift) % res) for i in range(res) for j in range(res)]
+    out = torch.zeros(res * res, heads, c // heads, dtype=x.dtype)
+    for a, (ya, xa) in enumerate(pos):
+        peers = [b for b, (yb, xb) in enumerate(pos) if (yb // w, xb // w) == (ya // w, xa // w)
+                 and (band(yb), band(xb)) == (band(ya), band(xa))]
+        for hd in range(heads):
+            bias = torch.stack([blk.attn.relative_position_bias_table[
+                (ya % w - pos[b][0] % w + w - 1) * (2 * w - 1) + (xa % w - pos[b][1] % w + w - 1), hd] for b in peers])
+            att = torch.softmax(torch.stack([q[a, hd] @ k[b, hd] for b in peers]) * (c // heads) ** -0.5 + bias, 0)
+            out[a, hd] = (att[:, None] * v[peers, hd]).sum(0)
+    y = x + blk.attn.proj(out.reshape(1, res * res, c))
+    return y + blk.mlp(blk.norm2(y))
+
+
+@pytest.mark.parametrize("shifted", [True, False])
+def test_swin_block_matches_a_token_by_token_rendition(shifted):
+    torch.manual_seed(0)
+    blk = C.SwinBlock(dim=8, res=8, heads=2, window=4, shifted=shifted, mlp_ratio=2.0).double()
+    with torch.no_grad():
+        blk.attn.relative_position_bias_table.normal_()
+    x = torch.randn(1, 64, 8, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(blk(x), naive_swin_block(blk, x, 8, 4, 2 if shifted else 0), rtol=1e-9, atol=1e-9)
+        two = torch.cat([torch.randn_like(x), x])  # a batch: each clip as if alone
+        torch.testing.assert_close(blk(two)[1:], blk(x), rtol=1e-9, atol=1e-9)
+
+
+def test_patch_merging_concatenates_each_2x2_block_in_the_reference_order():
+    torch.manual_seed(1)
+    merge = C.PatchMerging(dim=3, res=4).double()
+    x = torch.randn(1, 16, 3, dtype=torch.float64)
+    grid = x.view(4, 4, 3)
+    order = ((0, 0), (1, 0), (0, 1), (1, 1))  # (row, column) offsets inside each 2 x 2 block
+    want = torch.stack([torch.cat([grid[2 * p + dy, 2 * q + dx] for dy, dx in order]) for p in range(2) for q in range(2)])[None]
+    with torch.no_grad():
+        torch.testing.assert_close(merge(x), merge.reduction(merge.norm(want)))
+
+
+def naive_roberta(m, ids, mask):
+    """RoBERTa from its definition, one sequence and one head at a time: positions pad + 1, pad + 2, ...
+    for the tokens, pad for padding; each query attends to the non-padding keys only."""
+    e, out = m.embeddings, []
+    for row, keep in zip(ids, mask.bool(), strict=True):
+        pos = torch.tensor([1 + 1 + i if k else 1 for i, k in enumerate(keep.tolist())])
+        x = e.LayerNorm(e.word_embeddings.weight[row] + e.position_embeddings.weight[pos] + e.token_type_embeddings.weight[0])
+        for layer in m.encoder.layer:
+            sa = layer.attention.self
+            heads, d = sa.heads, x.shape[-1] // sa.heads
+            q, k, v = sa.query(x), sa.key(x), sa.value(x)
+            ctx = torch.cat([torch.softmax(q[:, h * d : (h + 1) * d] @ k[keep, h * d : (h + 1) * d].T / d**0.5, -1)
+                             @ v[keep, h * d : (h + 1) * d] for h in range(heads)], -1)
+            a = layer.attention.output.LayerNorm(x + layer.attention.output.dense(ctx))
+            x = layer.output.LayerNorm(a + layer.output.dense(torch.nn.functional.gelu(layer.intermediate.dense(a))))
+        out.append(torch.tanh(m.pooler.dense(x[0])))
+    return torch.stack(out)
+
+
+def test_roberta_matches_a_sequence_by_sequence_rendition():
+    torch.manual_seed(2)
+    m = R.RobertaModel(R.RobertaConfig(vocab=40, width=16, layers=2, heads=4, ffn=32, positions=20)).double().eval()
+    ids = torch.tensor([[0, 5, 9, 7, 2, 1, 1, 1], [0, 11, 12, 13, 14, 15, 16, 2]])
+    mask = (ids != 1).long()
+    with torch.no_grad():
+        torch.testing.assert_close(m(ids, mask), naive_roberta(m, ids, mask), rtol=1e-9, atol=1e-9)
+
+
 def np_log_mel(wave):
     """torchlibrosa as LAION-CLAP configures it, in numpy: reflect-pad 512, periodic Hann 1024 every 480,
     |rfft|^2, Slaney mels 50-14000 Hz, 10 log10(max(x, 1e-10))."""

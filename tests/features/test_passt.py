@@ -75,6 +75,40 @@ def test_clip_preparation():
     np.testing.assert_allclose(P.preprocess(long, None), long[:320000] - long.mean(), atol=1e-6)
 
 
+def naive_passt(m, mel):
+    """PaSST from its definition, patch by patch: each 16 x 16 patch at stride 10 (frequency-major order)
+    plus its frequency and its time position; cls and dist tokens with their own positions in front;
+    pre-norm blocks one head at a time; the mean of the normed cls and dist tokens."""
+    w = m.patch_embed.proj.weight[:, 0]
+    nf, nt = (mel.shape[0] - 16) // 10 + 1, (mel.shape[1] - 16) // 10 + 1
+    patches = [(w * mel[f * 10 : f * 10 + 16, t * 10 : t * 10 + 16]).sum((1, 2)) + m.patch_embed.proj.bias
+               + m.freq_new_pos_embed[0, :, f, 0] + m.time_new_pos_embed[0, :, 0, t] for f in range(nf) for t in range(nt)]
+    x = torch.stack([m.cls_token[0, 0] + m.new_pos_embed[0, 0], m.dist_token[0, 0] + m.new_pos_embed[0, 1], *patches])
+    for blk in m.blocks:
+        h = blk.norm1(x)
+        q, k, v = blk.attn.qkv(h).chunk(3, -1)
+        d = x.shape[1] // blk.attn.heads
+        heads = [torch.softmax(q[:, i * d : (i + 1) * d] @ k[:, i * d : (i + 1) * d].T / d**0.5, -1) @ v[:, i * d : (i + 1) * d]
+                 for i in range(blk.attn.heads)]
+        x = x + blk.attn.proj(torch.cat(heads, -1))
+        x = x + blk.mlp.fc2(torch.nn.functional.gelu(blk.mlp.fc1(blk.norm2(x))))
+    x = m.norm(x)
+    return (x[0] + x[1]) / 2
+
+
+def test_passt_matches_a_patch_by_patch_rendition():
+    torch.manual_seed(4)
+    m = P.PaSST(P.PaSSTConfig(width=16, depth=2, heads=4)).double().eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+        mel = torch.randn(128, 260, dtype=torch.float64)  # 2.6 s: 25 of the 99 time positions
+        logits, emb = m(mel[None, None])
+        want = naive_passt(m, mel)
+        torch.testing.assert_close(emb[0], want, rtol=1e-9, atol=1e-9)
+        torch.testing.assert_close(logits[0], m.head(want), rtol=1e-9, atol=1e-9)
+
+
 def random_passt(seed=0):
     torch.manual_seed(seed)
     model = P.PaSST(ONE_BLOCK)

@@ -157,3 +157,4 @@ def test_missing_checkpoint_names_file_and_place(wdir):
     with pytest.raises(W.WeightsError) as e:
         P.PaSSTFeatures(wdir).load()
     assert str(wdir / "passt-s-f128-p16-s10-ap.476-swa.pt") in str(e.value) and "kkoutini/PaSST/releases" in str(e.value)
+

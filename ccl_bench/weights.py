@@ -113,6 +113,10 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
                 "FacebookAI/roberta-base (the tokenizer LAION-CLAP loads as `roberta-base`)", "clap-score", "text"),
     WeightsFile("roberta-merges", "roberta-base/merges.txt", "https://huggingface.co/FacebookAI/roberta-base/resolve/main/merges.txt",
                 "FacebookAI/roberta-base (the tokenizer LAION-CLAP loads as `roberta-base`)", "clap-score", "text"),
+    # No checksum is published for it; its sha256 is recorded on first verified use.
+    WeightsFile("imagebind-huge", "imagebind_huge.pth", "https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth",
+                "ImageBind (facebookresearch/ImageBind `imagebind_huge(pretrained=True)`); av-benchmark, JavisBench",
+                "ib-av, ib-av@javisbench, ib-tv, ib-ta, javisscore", "state-dict"),
     # Trained by benchmarks/train_avsync_features.py (results/features/avsync-encoders.json); retraining
     # changes these files, so their checksums here change with them.
     WeightsFile("avsync-video-encoder", "avsync_video_encoder.safetensors", "", "shipped in ccl_bench/features/weights",

@@ -224,12 +224,23 @@ def verify(name: str, folder: str | Path | None = None) -> tuple[Path, str, str]
     return path, digest, "matches the checksum recorded on first use"
 
 
+def _load_failure(exc: Exception) -> str:
+    """The one informative line of a failed `torch.load(weights_only=True)` (the class it would have to run)."""
+    import re
+
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln).strip() for ln in str(exc).splitlines() if ln.strip()]
+    hit = next((ln for ln in lines if "Unsupported global" in ln or "Unpickler error" in ln), lines[0] if lines else "")
+    return hit.split(" Please use")[0] or type(exc).__name__
+
+
 def _check_format(path: Path, fmt: str) -> None:
-    """A state dict must load with weights_only=True (which runs no code); TorchScript is a zip archive."""
+    """A state dict must load with weights_only=True (which runs no code); TorchScript is a zip archive;
+    a text file is UTF-8 and no HTML page."""
     import zipfile
 
     import torch
 
+    why = ""
     if fmt == "torchscript":
         ok = zipfile.is_zipfile(path) and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist())
     elif fmt == "text":
@@ -241,12 +252,13 @@ def _check_format(path: Path, fmt: str) -> None:
     else:
         try:
             ok = isinstance(torch.load(str(path), map_location="cpu", weights_only=True), dict)
-        except Exception:  # noqa: BLE001 - any failure means: not a state dict
-            ok = False
+        except Exception as exc:  # noqa: BLE001 - any failure means: not a state dict
+            ok, why = False, ": " + _load_failure(exc)
     if not ok:
-        kind = {"torchscript": "TorchScript archive", "text": "UTF-8 text file"}.get(fmt, "torch state dict")
-        raise WeightsError(f"{path}: not a {kind} "
-                           "(an error page or a truncated download?); refusing to record its checksum")
+        kind = {"torchscript": "TorchScript archive", "text": "UTF-8 text file"}.get(fmt, "torch state dict readable "
+                                                                                         "without running its code")
+        raise WeightsError(f"{path}: not a {kind} (an error page or a truncated download?){why}; refusing to record "
+                           "its checksum")
 
 
 def load_state_dict(name: str, folder: str | Path | None = None) -> tuple[dict, str]:
@@ -258,7 +270,10 @@ def load_state_dict(name: str, folder: str | Path | None = None) -> tuple[dict, 
         from safetensors.torch import load_file
 
         return load_file(str(path)), digest
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - e.g. a training checkpoint that pickles more than tensors
+        raise WeightsError(f"{path}: cannot be read as a state dict without running its code: {_load_failure(exc)}") from None
     for wrapper in ("state_dict", "model"):  # training checkpoints keep the weights under one of these keys
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]

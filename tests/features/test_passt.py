@@ -158,3 +158,19 @@ def test_missing_checkpoint_names_file_and_place(wdir):
         P.PaSSTFeatures(wdir).load()
     assert str(wdir / "passt-s-f128-p16-s10-ap.476-swa.pt") in str(e.value) and "kkoutini/PaSST/releases" in str(e.value)
 
+
+
+class Opaque:  # a pickled object that is not a tensor: torch.load(weights_only=True) refuses it
+    pass
+
+
+def test_a_checkpoint_that_pickles_code_is_refused_in_one_line(wdir):
+    wdir.mkdir(parents=True)
+    torch.save({"state_dict": {"x": torch.zeros(1)}, "args": Opaque()}, wdir / "passt-s-f128-p16-s10-ap.476-swa.pt")
+    with pytest.raises(W.WeightsError, match="not a torch state dict readable without running its code") as e:
+        W.load_state_dict("passt-s-ap476", wdir)  # first use: refused before its checksum is recorded
+    assert "\n" not in str(e.value) and "Opaque" in str(e.value)
+    W._record(wdir, "passt-s-f128-p16-s10-ap.476-swa.pt", W.sha256_of(wdir / "passt-s-f128-p16-s10-ap.476-swa.pt"))
+    with pytest.raises(W.WeightsError, match="cannot be read as a state dict without running its code") as e:
+        W.load_state_dict("passt-s-ap476", wdir)  # a recorded file is still read without running code
+    assert "\n" not in str(e.value)

@@ -32,6 +32,11 @@ TASKS = ("t2av", "a2v", "v2a", "t2v", "t2a")
 TASK_READS = {"t2av": {"i3d", "vggish", "sync", "av-align", "avsync-video", "avsync-audio"}, "t2v": {"i3d", "avsync-video"},
               "t2a": {"vggish", "avsync-audio"}, "a2v": {"i3d", "sync", "av-align", "avsync-video"},
               "v2a": {"vggish", "sync", "av-align", "avsync-audio"}}
+# Lip sync (SyncNet) wherever a face and its voice are made or kept together; speech (wer) wherever sound is made.
+for _task, _reads in {"t2av": {"syncnet", "whisper-large-v3", "whisper-tiny.en"}, "a2v": {"syncnet"},
+                      "v2a": {"syncnet", "whisper-large-v3", "whisper-tiny.en"},
+                      "t2a": {"whisper-large-v3", "whisper-tiny.en"}}.items():
+    TASK_READS[_task] |= _reads
 
 
 def find_checkpoint(suite: str, model: str) -> Path:

@@ -429,7 +429,7 @@ class ClapFeatures(BackboneAnalysis):
         self.weights_names = (self.preset.weights, "roberta-vocab", "roberta-merges") if self.scores else (self.preset.weights,)
         self.reads_text = ("caption",) if self.scores else ()
         cfg = AUDIO_MODELS[self.preset.audio_model]
-        protocol = {"name": f"laion-clap-{preset}", **self.preset.to_dict(), "rate": RATE, "window": WINDOW, "hop": HOP,
+        protocol = {**self.preset.to_dict(), "name": f"laion-clap-{preset}", "rate": RATE, "window": WINDOW, "hop": HOP,
                     "mels": MELS, "f_min": F_MIN, "f_max": F_MAX, "encoder_input_s": CLIP_SAMPLES / RATE,
                     "audio_encoder": f"HTS-AT width {cfg.width}, depths {list(cfg.depths)}",
                     "embedding": "mean of the last stage's tokens, Linear-ReLU-Linear to 512, L2-normalised",

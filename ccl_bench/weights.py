@@ -237,6 +237,18 @@ def verify(name: str, folder: str | Path | None = None) -> tuple[Path, str, str]
     return path, digest, "matches the checksum recorded on first use"
 
 
+def _numpy_scalars():
+    """Let `torch.load(weights_only=True)` rebuild numpy scalars and dtypes (data, no code): training
+    checkpoints hold them (LAION-CLAP's learning rates are numpy floats), pickled under numpy 1's
+    `numpy.core` or numpy 2's `numpy._core` module."""
+    import numpy as np
+    import torch
+
+    core = getattr(np, "_core", None) or np.core
+    return torch.serialization.safe_globals([core.multiarray.scalar, (core.multiarray.scalar, "numpy.core.multiarray.scalar"),
+                                             np.dtype, *{type(np.dtype(t)) for t in "?bBhHiIlLqQefdgFDG"}])
+
+
 def _load_failure(exc: Exception) -> str:
     """The one informative line of a failed `torch.load(weights_only=True)` (the class it would have to run)."""
     import re
@@ -264,7 +276,8 @@ def _check_format(path: Path, fmt: str) -> None:
             ok = False
     else:
         try:
-            ok = isinstance(torch.load(str(path), map_location="cpu", weights_only=True), dict)
+            with _numpy_scalars():
+                ok = isinstance(torch.load(str(path), map_location="cpu", weights_only=True), dict)
         except Exception as exc:  # noqa: BLE001 - any failure means: not a state dict
             ok, why = False, ": " + _load_failure(exc)
     if not ok:
@@ -284,7 +297,8 @@ def load_state_dict(name: str, folder: str | Path | None = None) -> tuple[dict, 
 
         return load_file(str(path)), digest
     try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        with _numpy_scalars():
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - e.g. a training checkpoint that pickles more than tensors
         raise WeightsError(f"{path}: cannot be read as a state dict without running its code: {_load_failure(exc)}") from None
     for wrapper in ("state_dict", "model"):  # training checkpoints keep the weights under one of these keys

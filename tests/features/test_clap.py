@@ -310,7 +310,9 @@ def save_official(model, path):
     state = {f"module.{k}": v for k, v in model.state_dict().items()}
     state["module.text_branch.embeddings.position_ids"] = torch.arange(514)[None]
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"epoch": 15, "name": "random", "state_dict": state, "optimizer": {}}, path)
+    # the optimizer's learning rate a numpy float, as LAION's scheduler leaves it
+    torch.save({"epoch": 15, "name": "random", "state_dict": state, "optimizer": {"param_groups": [{"lr": np.float64(1e-4)}]}},
+               path)
 
 
 def write_tokenizer(folder):

@@ -174,3 +174,21 @@ def test_a_checkpoint_that_pickles_code_is_refused_in_one_line(wdir):
     with pytest.raises(W.WeightsError, match="cannot be read as a state dict without running its code") as e:
         W.load_state_dict("passt-s-ap476", wdir)  # a recorded file is still read without running code
     assert "\n" not in str(e.value)
+
+
+def test_numpy_scalars_of_numpy_1_and_2_pickles_load_without_running_code(wdir):
+    import zipfile
+
+    wdir.mkdir(parents=True)
+    new = wdir / "numpy2.pt"
+    torch.save({"state_dict": {"w": torch.ones(2)}, "optimizer": {"lr": np.float64(1e-4), "dtype": np.dtype("f4")}}, new)
+    old = wdir / "passt-s-f128-p16-s10-ap.476-swa.pt"  # the same pickle as numpy 1 wrote it (`numpy.core`)
+    with zipfile.ZipFile(new) as zin, zipfile.ZipFile(old, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            zout.writestr(info, data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray") if info.filename.endswith(
+                "data.pkl") else data)
+    assert b"numpy.core.multiarray" in zipfile.ZipFile(old).read(next(n for n in zipfile.ZipFile(old).namelist()
+                                                                      if n.endswith("data.pkl")))
+    state, _ = W.load_state_dict("passt-s-ap476", wdir)
+    assert torch.equal(state["w"], torch.ones(2))

@@ -428,6 +428,7 @@ class ClapFeatures(BackboneAnalysis):
         self.scores = self.preset.windows == "clip"
         self.weights_names = (self.preset.weights, "roberta-vocab", "roberta-merges") if self.scores else (self.preset.weights,)
         self.reads_text = ("caption",) if self.scores else ()
+        self.tokenizer: ByteLevelBPE | None = None  # read from the weights folder with the checkpoint (clap-score)
         cfg = AUDIO_MODELS[self.preset.audio_model]
         protocol = {**self.preset.to_dict(), "name": f"laion-clap-{preset}", "rate": RATE, "window": WINDOW, "hop": HOP,
                     "mels": MELS, "f_min": F_MIN, "f_max": F_MAX, "encoder_input_s": CLIP_SAMPLES / RATE,

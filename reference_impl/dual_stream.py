@@ -73,11 +73,12 @@ class DualStreamModel(nn.Module):
         sv = StreamState(e=ev, e0=e0v, angles=vs.rope_angles(gv, video.device), context=vs.embed_text(text),
                          context_mask=text_mask, times=video_token_times(self.cfg, gv[0], video.device)[frame_of_token],
                          positions=frame_of_token, grid=gv, reads_partner=route.video_reads_audio, lct_on=route.lct_on,
-                         lct_may_be_off=route.lct_may_be_off)
+                         lct_may_be_off=route.lct_may_be_off, reads_partner_host=route.video_reads_audio_host)
         sa = StreamState(e=ea, e0=e0a, angles=aud.rope_angles(ga, audio.device), context=aud.embed_text(text),
                          context_mask=text_mask, times=audio_token_times(self.cfg, ga[0], audio.device),
                          positions=torch.arange(ga[0], device=audio.device), grid=ga,
-                         reads_partner=route.audio_reads_video, lct_on=route.lct_on, lct_may_be_off=route.lct_may_be_off)
+                         reads_partner=route.audio_reads_video, lct_on=route.lct_on, lct_may_be_off=route.lct_may_be_off,
+                         reads_partner_host=route.audio_reads_video_host)
         if "shared" in self.interactions:
             self.interactions["shared"](sv, sa)  # what every layer shares, computed once per forward
         first = next((m for k, m in self.interactions.items() if k != "shared"), None)

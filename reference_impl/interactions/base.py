@@ -32,6 +32,12 @@ class StreamState:
     reads_partner: torch.Tensor  # [B] bool: the route lets this stream read the other's tokens
     lct_on: torch.Tensor  # [B] bool: learnable context tokens readable (where the model has them)
     lct_may_be_off: bool = True  # a Python fact of the route: False when lct_on is known to be all True
+    reads_partner_host: tuple[bool, ...] | None = None  # reads_partner's host values where the route knows them
+
+    @property
+    def always_reads_partner(self) -> bool:
+        """A Python fact: every example reads its partner (per-example partner masks can be dropped)."""
+        return self.reads_partner_host is not None and all(self.reads_partner_host)
     sa_perturb: Perturbation | None = None  # this layer's self-attention perturbed (a guidance pass), or None
     cache: dict = field(default_factory=dict)  # per-forward values every layer shares (rotary tables)
 

@@ -206,18 +206,11 @@ class PartitionPlan:
         g, lq, lk = len(start), int(length.max()), max(1, int((ghi - glo).max()))
         part_scores = g * lq * (context + lk)
         kind = {"partitioned": "gather", "flex": "flex", "dense": "dense"}.get(path)
-        if kind is None:  # auto
-            on_gpu = torch.device(device or "cpu").type == "cuda"
-            flex_ok = on_gpu and -(-nq // FLEX_BLOCK) >= FLEX_MIN_QUERY_BLOCKS and bool((hi > lo).all())
-            block_mask = _block_mask(lo, hi, num_keys, context, device) if flex_ok else None
-            if flex_ok and _block_scores(block_mask) <= dense_scores:
-                return cls(nq, num_keys, "flex", None, None, None, None, None, (1, nq, num_keys),
-                           _block_scores(block_mask), block_mask)
-            kind = "gather" if part_scores <= PARTITIONED_MAX_COST * dense_scores else "dense"
+        if kind is None:
+            kind = choose_path(lo, hi, num_keys, context, torch.device(device or "cpu").type == "cuda")
         if kind == "flex":
-            block_mask = _block_mask(lo, hi, num_keys, context, device)
-            return cls(nq, num_keys, "flex", None, None, None, None, None, (1, nq, num_keys), _block_scores(block_mask),
-                       block_mask)
+            return cls(nq, num_keys, "flex", None, None, None, None, None, (1, nq, num_keys),
+                       flex_block_scores(lo, hi, num_keys, context), _block_mask(lo, hi, num_keys, context, device))
         if kind == "dense":
             interval = interval_mask(lo, hi, num_keys).to(device)
             return cls(nq, num_keys, "dense", None, None, None, None, interval, (1, nq, num_keys), dense_scores)
@@ -235,6 +228,34 @@ class PartitionPlan:
                    None if bool(k_valid.all()) else to(k_valid), None, (g, lq, lk), part_scores)
 
 
+def flex_block_scores(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int = 0) -> int:
+    """Scores the flex path computes per example and head: the `FLEX_BLOCK`-square blocks of
+    `[Nq, K + Nk]` that hold at least one readable key (the context's blocks, and each window's), x the
+    block area. lo, hi `[Nq]` (CPU)."""
+    nq, nkb = len(lo), -(-(context + num_keys) // FLEX_BLOCK)
+    key_block = torch.arange(nkb)
+    first, last = (lo + context) // FLEX_BLOCK, (hi + context - 1) // FLEX_BLOCK  # [Nq]: the window's key blocks
+    touched = (key_block[None] >= first[:, None]) & (key_block[None] <= last[:, None]) & (hi > lo)[:, None]
+    if context:
+        touched |= key_block[None] <= (context - 1) // FLEX_BLOCK
+    pad = -nq % FLEX_BLOCK  # the last query block's missing rows touch nothing
+    per_block = torch.nn.functional.pad(touched, (0, 0, 0, pad)).view(-1, FLEX_BLOCK, nkb).any(1)  # [Nq blocks, Nk blocks]
+    return int(per_block.sum()) * FLEX_BLOCK * FLEX_BLOCK
+
+
+def choose_path(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int, on_gpu: bool) -> str:
+    """The cost rule of `PartitionPlan.make` (auto): `flex`, `gather` or `dense` for windows `[lo, hi)`
+    (not all full). Pure: from the windows' sizes only, never from timing."""
+    nq = len(lo)
+    dense_scores = nq * (context + num_keys)
+    if (on_gpu and -(-nq // FLEX_BLOCK) >= FLEX_MIN_QUERY_BLOCKS and bool((hi > lo).all())
+            and flex_block_scores(lo, hi, num_keys, context) <= dense_scores):
+        return "flex"
+    start, length, glo, ghi = query_groups(lo, hi)
+    part_scores = len(start) * int(length.max()) * (context + max(1, int((ghi - glo).max())))
+    return "gather" if part_scores <= PARTITIONED_MAX_COST * dense_scores else "dense"
+
+
 def _block_mask(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int, device):
     """FlexAttention `BlockMask` `[Nq, K + Nk]`: key n < K (a context token) or `lo_q <= n - K < hi_q`."""
     from torch.nn.attention.flex_attention import create_block_mask
@@ -246,14 +267,6 @@ def _block_mask(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int,
 
     return create_block_mask(in_window, None, None, len(lo), context + num_keys, device=str(torch.device(device or "cpu")),
                              BLOCK_SIZE=FLEX_BLOCK)
-
-
-def _block_scores(block_mask) -> int:
-    """Scores a block mask computes (per example and head): its non-empty blocks x the block area."""
-    blocks = int(block_mask.kv_num_blocks.sum())
-    if block_mask.full_kv_num_blocks is not None:
-        blocks += int(block_mask.full_kv_num_blocks.sum())
-    return blocks * FLEX_BLOCK * FLEX_BLOCK
 
 
 _COMPILED_FLEX = None
@@ -269,7 +282,7 @@ def _flex_attention(q, k, v, score_mod, block_mask):
     global _COMPILED_FLEX
     if q.device.type == "cuda" and not torch.compiler.is_compiling():
         if _COMPILED_FLEX is None:
-            _COMPILED_FLEX = torch.compile(flex_attention)
+            _COMPILED_FLEX = torch.compile(flex_attention, dynamic=False)  # one kernel per shape
         return _COMPILED_FLEX(q, k, v, score_mod=score_mod, block_mask=block_mask)
     with warnings.catch_warnings():  # the CPU's unfused reference warns that it is unfused
         warnings.filterwarnings("ignore", message="flex_attention called without torch.compile")

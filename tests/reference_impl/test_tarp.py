@@ -165,21 +165,63 @@ def test_index_rule_stays_as_an_option_and_drifts_where_the_ratio_is_not_whole()
 
 @pytest.mark.parametrize("name", list(TIMELINES))
 def test_every_attention_path_equals_the_dense_masked_reference_on_real_timelines(name):
+    """Both directions, every path (flex: torch's unfused FlexAttention reference on the CPU, with this
+    module's block mask and per-example score_mod; the fused GPU kernel computes the same function)."""
     cfg, frames, na = timeline(name)
-    per_frame, b, h, d, k_lct = 2, 3, 2, 8, 4
+    per_frame, b, h, d, k_lct = 2, 4, 2, 8, 4
     g = torch.Generator().manual_seed(na)
     (lo_v, hi_v), (lo_a, hi_a) = partition_intervals(cfg, (frames, 1, per_frame), na)
     nv = frames * per_frame
-    allowed, ctx_on = torch.tensor([True, False, True]), torch.tensor([True, True, False])  # LCT off in the last
+    # partner / LCT per example: both, LCT only, partner only, nothing to read (an exact zero)
+    allowed, ctx_on = torch.tensor([True, False, True, False]), torch.tensor([True, True, False, False])
     ck, cv = torch.randn(k_lct, h, d, generator=g), torch.randn(k_lct, h, d, generator=g)
     for nq, nk, lo, hi in ((nv, na, lo_v, hi_v), (na, nv, lo_a, hi_a)):
         q, k, v = (torch.randn(b, n, h, d, generator=g) for n in (nq, nk, nk))
         ref = dense_partitioned_attention(q, k, v, lo, hi, allowed, ck, cv, ctx_on)
-        for path in ("partitioned", "dense", "auto"):
+        assert (ref[3] == 0).all() and ref[:3].abs().sum(-1).gt(0).all()
+        kinds = {"partitioned": ("gather",), "dense": ("dense",), "flex": ("flex",), "auto": ("gather", "dense")}
+        for path, kind in kinds.items():  # (auto on a CPU: never flex, which has no CPU backward)
             plan = PartitionPlan.make(lo, hi, nk, k_lct, path=path)
-            if path != "auto":
-                assert plan.dense == (path == "dense")
-            torch.testing.assert_close(tarp_attention(q, k, v, plan, allowed, ck, cv, ctx_on), ref, atol=1e-5, rtol=1e-5)
+            assert plan.kind in kind
+            out = tarp_attention(q, k, v, plan, allowed, ck, cv, ctx_on)
+            assert torch.isfinite(out).all()
+            torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+        # every example reads its partner, LCT on (training, T2AV sampling): the masks dropped, same result
+        every = torch.ones(b, dtype=torch.bool)
+        ref = dense_partitioned_attention(q, k, v, lo, hi, every, ck, cv)
+        for path in ("flex", "partitioned", "dense"):
+            plan = PartitionPlan.make(lo, hi, nk, k_lct, path=path)
+            out = tarp_attention(q, k, v, plan, every, ck, cv, partner_always=True)
+            torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(TIMELINES))
+def test_flex_block_count_and_the_cost_rule(name):
+    """The chooser's block count equals FlexAttention's own block mask; on a GPU the video queries (many
+    query blocks) take the flex path, the audio queries (a few blocks) the gather path; never flex on a CPU."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    from reference_impl.interactions.tarp import FLEX_BLOCK, choose_path, flex_block_scores
+
+    cfg, frames, na = timeline(name)
+    per_frame = 880 if name.startswith("wan") else 32  # Wan 352 x 640: 22 x 40 tokens a frame
+    (lo_v, hi_v), (lo_a, hi_a) = partition_intervals(cfg, (frames, 1, per_frame), na)
+    nv = frames * per_frame
+    for lo, hi, nk in ((lo_v, hi_v, na), (lo_a, hi_a, nv)):
+        def in_window(b, h, q, n, lo=lo, hi=hi):
+            return (n < 16) | ((n >= lo[q] + 16) & (n < hi[q] + 16))
+
+        bm = create_block_mask(in_window, None, None, len(lo), 16 + nk, device="cpu", BLOCK_SIZE=FLEX_BLOCK)
+        blocks = int(bm.kv_num_blocks.sum()) + int(bm.full_kv_num_blocks.sum())
+        assert flex_block_scores(lo, hi, nk, 16) == blocks * FLEX_BLOCK**2
+        assert flex_block_scores(lo, hi, nk, 16) <= len(lo) * (16 + nk) + FLEX_BLOCK * (16 + nk + FLEX_BLOCK)
+        assert choose_path(lo, hi, nk, 16, on_gpu=False) != "flex"
+    assert choose_path(lo_v, hi_v, na, 16, on_gpu=True) == "flex"
+    assert choose_path(lo_a, hi_a, nv, 16, on_gpu=True) == "gather"
+    # at 1,000 audio tokens the flex path skips most blocks of the dense computation
+    wide = R.resolve_config("ccl", "wan-1.3b", audio_latent_rate=200.0)
+    (lo, hi), _ = partition_intervals(wide, (21, 1, 880), 1000)
+    assert flex_block_scores(lo, hi, 1000, 16) < 0.4 * 21 * 880 * 1016
 
 
 def test_automatic_path_takes_the_partition_where_it_saves_work():

@@ -42,14 +42,15 @@ class DualStreamModel(nn.Module):
 
     def compile_blocks(self, **options) -> DualStreamModel:
         """Compiled regions: `torch.compile` each block's three stages and each interaction's exchange
-        (their element-wise work fused around the matmuls and attention; the forward's host-side set-up,
-        routing and partition plans stay eager). Same results; options go to `torch.compile`."""
+        with its residual additions (their element-wise work fused around the matmuls and attention; the
+        forward's host-side set-up, routing and partition plans stay eager). Same results; options go to
+        `torch.compile`."""
         for block in [*self.video_stream.blocks, *self.audio_stream.blocks]:
             for stage in ("self_attention", "text_attention", "feed_forward"):
                 setattr(block, stage, torch.compile(getattr(block, stage), **options))
         for key, inter in self.interactions.items():
             if key != "shared" and type(inter).exchange is not NoExchange.exchange:
-                inter.exchange = torch.compile(inter.exchange, **options)
+                inter.exchanged = torch.compile(inter.exchanged, **options)  # the exchange with its residual adds
         return self
 
     def route(self, batch: int, tasks: Sequence[Task | str] | None, device) -> Route:

@@ -71,8 +71,15 @@ class Interaction(nn.Module):
         xa = ab.self_attention(xa, sa.e0, sa.angles, perturb=sa.sa_perturb)
         xv = vb.text_attention(xv, sv.context, sv.context_mask)
         xa = ab.text_attention(xa, sa.context, sa.context_mask)
+        xv, xa = self.exchanged(xv, xa, sv, sa)
+        return vb.feed_forward(xv, sv.e0), ab.feed_forward(xa, sa.e0)
+
+    def exchanged(self, xv, xa, sv: StreamState, sa: StreamState):
+        """Both residual streams after the exchange, `(xv + dv, xa + da)`: one region with `exchange`
+        (`DualStreamModel.compile_blocks` compiles this), so the residual additions fuse with the output
+        projections instead of writing and re-reading the updates in float32."""
         dv, da = self.exchange(xv, xa, sv, sa)  # both read the other's state before either changes
-        return vb.feed_forward(xv + dv, sv.e0), ab.feed_forward(xa + da, sa.e0)
+        return xv + dv, xa + da
 
     def exchange(self, xv, xa, sv: StreamState, sa: StreamState):
         """-> residual updates (dv `[B, Nv, Dv]`, da `[B, Na, Da]`); none by default."""

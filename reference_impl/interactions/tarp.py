@@ -15,11 +15,14 @@ Partitioning: each query reads only a window of the other modality, by one of tw
   frame's own time where `N_audio / F` is not whole (330 ms at Wan's 5 s: 21 frames, 157 tokens).
 
 Every window is a contiguous key interval `[lo, hi)`. `tarp_attention` computes the windows on one of
-four paths, chosen once per shape on the host by a cost rule (a `PartitionPlan`; never by timing):
+five paths, chosen once per shape on the host by a cost rule (a `PartitionPlan`; never by timing):
 - `full`: every query reads every key, plain attention (the flash kernel where nothing is masked);
 - `flex`: one FlexAttention call with a block mask (`torch.nn.attention.flex_attention`): blocks of
   128 queries x 128 keys outside every window are skipped, with no copy of the keys [GPU only: the
   fused kernel is compiled, and FlexAttention has no CPU backward];
+- `math`: few queries over many keys (audio over video): scores made outright by two batched matmuls,
+  masked by the windows (the fused kernels would run a handful of programs, the gather path copy every
+  window's keys);
 - `gather`: per query group on gathered blocks of keys (cost `N_query x window` plus the copy);
 - `dense`: one attention call with the windows as a mask.
 `dense_partitioned_attention` is the plain masked reference every path must equal."""
@@ -43,7 +46,7 @@ PARTITIONED_MAX_COST = 0.5
 # (TARP's audio queries: 157 tokens = 2 blocks), so the gather path, one batch entry per group, is kept.
 FLEX_MIN_QUERY_BLOCKS = 16
 FLEX_BLOCK = 128  # FlexAttention's default block (queries and keys)
-PATHS = ("auto", "full", "flex", "partitioned", "dense")  # `partitioned`: the gather path
+PATHS = ("auto", "full", "flex", "math", "partitioned", "dense")  # `partitioned`: the gather path
 
 
 def aligned_rope_angles(times_s: torch.Tensor, head_dim: int, rate: float, theta: float = 1e4) -> torch.Tensor:
@@ -168,10 +171,11 @@ class PartitionPlan:
     q_out: torch.Tensor | None  # gather: [Nq] where each query's output sits in the [G * Lq] result, or None
     k_idx: torch.Tensor | None  # gather: [G, Lk] key index (clamped), or None: keys.view(G, Lk)
     k_valid: torch.Tensor | None  # gather: [G, Lk] bool inside the group's interval, or None: all are
-    interval: torch.Tensor | None  # dense: [Nq, Nk] bool
-    groups: tuple[int, int, int]  # (G, Lq, Lk); dense, full, flex: (1, Nq, Nk)
+    interval: torch.Tensor | None  # dense: [Nq, Nk] bool; math: [Nq, K + Nk] bool, context columns included
+    groups: tuple[int, int, int]  # (G, Lq, Lk); dense, full, flex, math: (1, Nq, Nk)
     scores: int  # attention scores computed per (example, head), context tokens included
     block_mask: object | None = None  # flex: a `BlockMask` over [Nq, K + Nk]
+    window_scores: int = 0  # the scores the windows ask for (per example and head): sum of K + (hi - lo)
 
     @property
     def dense(self) -> bool:
@@ -184,36 +188,37 @@ class PartitionPlan:
 
     @classmethod
     def make(cls, lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int = 0, device=None,
-             path: str = "auto") -> PartitionPlan:
+             path: str = "auto", head_dim: int = 128) -> PartitionPlan:
         """lo, hi `[Nq]`; context: learnable context tokens every query reads too; path: one of `PATHS`
-        (auto: the cost rule below; `partitioned` is the gather path).
-
-        Cost rule (scores per example and head): `full` where every query reads every key; else `flex`
-        on a GPU where it has at least `FLEX_MIN_QUERY_BLOCKS` query blocks, every window is non-empty
-        and its computed blocks (x 128 x 128) are no more than the dense scores; else `gather` where its
-        scores are at most `PARTITIONED_MAX_COST` of the dense ones; else `dense`."""
+        (auto: `choose_path`'s cost rule; `partitioned` is the gather path); head_dim: the cost rule's."""
         if path not in PATHS:
             raise ValueError(f"tarp_attention_path must be one of {', '.join(PATHS)}, got '{path}'")
         lo, hi = lo.cpu(), hi.cpu()
         nq = len(lo)
         full = bool((lo == 0).all() and (hi == num_keys).all())
         dense_scores = nq * (context + num_keys)
+        useful = int((hi - lo).clamp(min=0).sum()) + nq * context
         if full or path == "full":
             if not full:
                 raise ValueError("tarp_attention_path 'full' needs windows that cover every key")
-            return cls(nq, num_keys, "full", None, None, None, None, None, (1, nq, num_keys), dense_scores)
+            return cls(nq, num_keys, "full", None, None, None, None, None, (1, nq, num_keys), dense_scores,
+                       window_scores=useful)
         start, length, glo, ghi = query_groups(lo, hi)
         g, lq, lk = len(start), int(length.max()), max(1, int((ghi - glo).max()))
         part_scores = g * lq * (context + lk)
-        kind = {"partitioned": "gather", "flex": "flex", "dense": "dense"}.get(path)
+        kind = {"partitioned": "gather", "flex": "flex", "dense": "dense", "math": "math"}.get(path)
         if kind is None:
-            kind = choose_path(lo, hi, num_keys, context, torch.device(device or "cpu").type == "cuda")
+            kind = choose_path(lo, hi, num_keys, context, torch.device(device or "cpu").type == "cuda", head_dim)
         if kind == "flex":
             return cls(nq, num_keys, "flex", None, None, None, None, None, (1, nq, num_keys),
-                       flex_block_scores(lo, hi, num_keys, context), _block_mask(lo, hi, num_keys, context, device))
-        if kind == "dense":
-            interval = interval_mask(lo, hi, num_keys).to(device)
-            return cls(nq, num_keys, "dense", None, None, None, None, interval, (1, nq, num_keys), dense_scores)
+                       flex_block_scores(lo, hi, num_keys, context), _block_mask(lo, hi, num_keys, context, device),
+                       useful)
+        if kind in ("dense", "math"):
+            interval = interval_mask(lo, hi, num_keys)
+            if kind == "math":
+                interval = torch.cat([torch.ones(nq, context, dtype=torch.bool), interval], 1)
+            return cls(nq, num_keys, kind, None, None, None, None, interval.to(device), (1, nq, num_keys), dense_scores,
+                       window_scores=useful)
         q_idx = start[:, None] + torch.arange(lq)[None]
         q_valid = torch.arange(lq)[None] < length[:, None]
         k_idx = glo[:, None] + torch.arange(lk)[None]
@@ -225,7 +230,7 @@ class PartitionPlan:
         to = lambda x: x.to(device)  # noqa: E731
         return cls(nq, num_keys, "gather", None if q_view else to(q_idx.clamp(max=nq - 1)),
                    None if q_view else to(q_out), None if k_view else to(k_idx.clamp(max=max(num_keys - 1, 0))),
-                   None if bool(k_valid.all()) else to(k_valid), None, (g, lq, lk), part_scores)
+                   None if bool(k_valid.all()) else to(k_valid), None, (g, lq, lk), part_scores, window_scores=useful)
 
 
 def flex_block_scores(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int = 0) -> int:
@@ -243,16 +248,27 @@ def flex_block_scores(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context
     return int(per_block.sum()) * FLEX_BLOCK * FLEX_BLOCK
 
 
-def choose_path(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int, on_gpu: bool) -> str:
-    """The cost rule of `PartitionPlan.make` (auto): `flex`, `gather` or `dense` for windows `[lo, hi)`
-    (not all full). Pure: from the windows' sizes only, never from timing."""
+def choose_path(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int, on_gpu: bool,
+                head_dim: int = 128) -> str:
+    """The cost rule of `PartitionPlan.make` (auto) for windows `[lo, hi)` (not all full). Pure: from the
+    windows' sizes only, never from timing. Per example and head:
+    1. `flex` on a GPU where there are at least `FLEX_MIN_QUERY_BLOCKS` query blocks (enough programs),
+       every window is non-empty and its computed blocks (x 128 x 128) are no more than the dense scores;
+    2. with fewer query blocks (few queries over many keys), `math` where its materialised scores move
+       fewer bytes than the gather path's copies: ~12 bytes a score (float32 written and read, bf16
+       probabilities written and read) against ~8 d bytes a gathered key (k and v, written and read);
+    3. `gather` where its scores are at most `PARTITIONED_MAX_COST` of the dense ones; else `dense`."""
     nq = len(lo)
     dense_scores = nq * (context + num_keys)
-    if (on_gpu and -(-nq // FLEX_BLOCK) >= FLEX_MIN_QUERY_BLOCKS and bool((hi > lo).all())
+    few_queries = -(-nq // FLEX_BLOCK) < FLEX_MIN_QUERY_BLOCKS
+    if (on_gpu and not few_queries and bool((hi > lo).all())
             and flex_block_scores(lo, hi, num_keys, context) <= dense_scores):
         return "flex"
     start, length, glo, ghi = query_groups(lo, hi)
-    part_scores = len(start) * int(length.max()) * (context + max(1, int((ghi - glo).max())))
+    lk = context + max(1, int((ghi - glo).max()))
+    if few_queries and 12 * dense_scores < 8 * head_dim * len(start) * lk:
+        return "math"
+    part_scores = len(start) * int(length.max()) * lk
     return "gather" if part_scores <= PARTITIONED_MAX_COST * dense_scores else "dense"
 
 
@@ -280,7 +296,9 @@ def _flex_attention(q, k, v, score_mod, block_mask):
     from torch.nn.attention.flex_attention import flex_attention
 
     global _COMPILED_FLEX
-    if q.device.type == "cuda" and not torch.compiler.is_compiling():
+    if torch.compiler.is_compiling():  # traced into the caller's graph (no context manager here: a graph break)
+        return flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask)
+    if q.device.type == "cuda":
         if _COMPILED_FLEX is None:
             _COMPILED_FLEX = torch.compile(flex_attention, dynamic=False)  # one kernel per shape
         return _COMPILED_FLEX(q, k, v, score_mod=score_mod, block_mask=block_mask)
@@ -317,6 +335,8 @@ def tarp_attention(q, k, v, plan: PartitionPlan, partner_allowed, context_k=None
     kk = 0 if context_k is None else context_k.shape[0]
     if plan.kind == "flex":
         return _flex_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always)
+    if plan.kind == "math":
+        return _math_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always)
     if plan.dense:
         if kk:
             k, v = _with_context(k, v, context_k, context_v)  # [B, K + Nk, H, d]
@@ -370,6 +390,24 @@ def _flex_path(q, k, v, plan, partner_allowed, context_k, context_v, context_all
     return out
 
 
+def _math_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always):
+    """Few queries over many keys (audio tokens over the video): the scores `[B, H, Nq, K + Nk]` made
+    outright (two batched matmuls, which spread over the whole GPU) and masked by the plan's windows
+    `[Nq, K + Nk]` and the per-example switches. A query with no key gets an exact zero."""
+    kk = 0 if context_k is None else context_k.shape[0]
+    if kk:
+        k, v = _with_context(k, v, context_k, context_v)  # [B, K + Nk, H, d]
+    mask = plan.interval[None, None]  # [1, 1, Nq, K + Nk]
+    if not (partner_always and context_allowed is None):
+        keys = _key_mask(q.shape[0], kk, plan.num_keys, partner_allowed, context_allowed, q.device)  # [B, K + Nk]
+        mask = mask & keys[:, None, None]
+    any_key = mask.any(-1, keepdim=True)  # [B | 1, 1, Nq, 1]
+    scores = torch.einsum("bqhd,bnhd->bhqn", q, k).float() * q.shape[-1] ** -0.5  # [B, H, Nq, K + Nk]
+    scores = scores.masked_fill(~(mask | ~any_key), float("-inf"))  # a row with no key reads all, zeroed below
+    out = torch.einsum("bhqn,bnhd->bqhd", torch.softmax(scores, -1).to(v.dtype), v)  # [B, Nq, H, d]
+    return torch.where(any_key[:, 0, :, :, None], out, torch.zeros((), dtype=out.dtype, device=out.device))
+
+
 def partitioned_attention(q, k, v, lo, hi, partner_allowed, context_k=None, context_v=None,
                           plan: PartitionPlan | None = None, context_allowed=None):
     """`tarp_attention` on the gather path, the plan made here from (lo, hi) if not given."""
@@ -386,11 +424,12 @@ def tarp_plans(cfg: ModelConfig, video_grid: tuple[int, int, int], n_audio: int,
     the host once per configuration and shape, then reused (outside any compiled region)."""
     fields = ("tarp_partition", "tarp_partition_rule", "tarp_window", "tarp_video_frames", "tarp_attention_path",
               "video_fps", "video_temporal_compression", "video_causal_first_frame", "video_patch", "audio_latent_rate",
-              "audio_patch", "lct", "lct_tokens")
+              "audio_patch", "lct", "lct_tokens", "cross_head_dim")
     key = (tuple(getattr(cfg, f) for f in fields), tuple(video_grid), n_audio, str(device))
     if key not in _PLANS:
         (lo_v, hi_v), (lo_a, hi_a) = partition_intervals(cfg, video_grid, n_audio)
         k, path, nv = cfg.lct_tokens if cfg.lct else 0, cfg.tarp_attention_path, len(lo_v)
-        _PLANS[key] = (PartitionPlan.make(lo_v, hi_v, n_audio, k, device, path),
-                       PartitionPlan.make(lo_a, hi_a, nv, k, device, path))
+        hd = cfg.cross_head_dim
+        _PLANS[key] = (PartitionPlan.make(lo_v, hi_v, n_audio, k, device, path, hd),
+                       PartitionPlan.make(lo_a, hi_a, nv, k, device, path, hd))
     return _PLANS[key]

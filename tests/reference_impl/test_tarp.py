@@ -179,7 +179,8 @@ def test_every_attention_path_equals_the_dense_masked_reference_on_real_timeline
         q, k, v = (torch.randn(b, n, h, d, generator=g) for n in (nq, nk, nk))
         ref = dense_partitioned_attention(q, k, v, lo, hi, allowed, ck, cv, ctx_on)
         assert (ref[3] == 0).all() and ref[:3].abs().sum(-1).gt(0).all()
-        kinds = {"partitioned": ("gather",), "dense": ("dense",), "flex": ("flex",), "auto": ("gather", "dense")}
+        kinds = {"partitioned": ("gather",), "dense": ("dense",), "flex": ("flex",), "math": ("math",),
+                 "auto": ("gather", "dense", "math")}
         for path, kind in kinds.items():  # (auto on a CPU: never flex, which has no CPU backward)
             plan = PartitionPlan.make(lo, hi, nk, k_lct, path=path)
             assert plan.kind in kind
@@ -189,7 +190,7 @@ def test_every_attention_path_equals_the_dense_masked_reference_on_real_timeline
         # every example reads its partner, LCT on (training, T2AV sampling): the masks dropped, same result
         every = torch.ones(b, dtype=torch.bool)
         ref = dense_partitioned_attention(q, k, v, lo, hi, every, ck, cv)
-        for path in ("flex", "partitioned", "dense"):
+        for path in ("flex", "math", "partitioned", "dense"):
             plan = PartitionPlan.make(lo, hi, nk, k_lct, path=path)
             out = tarp_attention(q, k, v, plan, every, ck, cv, partner_always=True)
             torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
@@ -217,7 +218,12 @@ def test_flex_block_count_and_the_cost_rule(name):
         assert flex_block_scores(lo, hi, nk, 16) <= len(lo) * (16 + nk) + FLEX_BLOCK * (16 + nk + FLEX_BLOCK)
         assert choose_path(lo, hi, nk, 16, on_gpu=False) != "flex"
     assert choose_path(lo_v, hi_v, na, 16, on_gpu=True) == "flex"
-    assert choose_path(lo_a, hi_a, nv, 16, on_gpu=True) == "gather"
+    assert choose_path(lo_a, hi_a, nv, 16, on_gpu=True) == "gather"  # one frame per audio token: the keys are a view
+    if name == "wan-5s":  # three frames per audio token: the gather would copy every key thrice
+        wide = R.resolve_config("ccl", "wan-1.3b", tarp_video_frames=3)
+        _, (lo3, hi3) = partition_intervals(wide, (frames, 1, per_frame), na)
+        assert choose_path(lo3, hi3, nv, 16, on_gpu=True, head_dim=128) == "math"
+        assert choose_path(lo3, hi3, nv, 16, on_gpu=True, head_dim=16) == "gather"  # narrow heads: copies are cheap
     # at 1,000 audio tokens the flex path skips most blocks of the dense computation
     wide = R.resolve_config("ccl", "wan-1.3b", audio_latent_rate=200.0)
     (lo, hi), _ = partition_intervals(wide, (21, 1, 880), 1000)

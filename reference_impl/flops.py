@@ -52,8 +52,7 @@ def interaction(cfg: ModelConfig, grid: tuple[int, int, int], na: int, batch: in
 
         k = cfg.lct_tokens if cfg.lct else 0
         proj += linear(k, da, inner) * 2 + linear(k, dv, inner) * 2  # context tokens' k, v (once per call)
-        # the windows' scores (the model's work), whichever path computes them
-        att = sum(attention(plan.window_scores, 1, inner) for plan in tarp_plans(cfg, grid, na, "cpu"))
+        att = sum(attention(plan.scores, 1, inner) for plan in tarp_plans(cfg, grid, na, "cpu"))
         return proj + batch * att
     if kind == "ovi":
         return batch * (linear(na, da, dv) * 2 + attention(nv, na, dv)  # video reads audio: k, v fusion

@@ -175,7 +175,6 @@ class PartitionPlan:
     groups: tuple[int, int, int]  # (G, Lq, Lk); dense, full, flex, math: (1, Nq, Nk)
     scores: int  # attention scores computed per (example, head), context tokens included
     block_mask: object | None = None  # flex: a `BlockMask` over [Nq, K + Nk]
-    window_scores: int = 0  # the scores the windows ask for (per example and head): sum of K + (hi - lo)
 
     @property
     def dense(self) -> bool:
@@ -197,12 +196,10 @@ class PartitionPlan:
         nq = len(lo)
         full = bool((lo == 0).all() and (hi == num_keys).all())
         dense_scores = nq * (context + num_keys)
-        useful = int((hi - lo).clamp(min=0).sum()) + nq * context
         if full or path == "full":
             if not full:
                 raise ValueError("tarp_attention_path 'full' needs windows that cover every key")
-            return cls(nq, num_keys, "full", None, None, None, None, None, (1, nq, num_keys), dense_scores,
-                       window_scores=useful)
+            return cls(nq, num_keys, "full", None, None, None, None, None, (1, nq, num_keys), dense_scores)
         start, length, glo, ghi = query_groups(lo, hi)
         g, lq, lk = len(start), int(length.max()), max(1, int((ghi - glo).max()))
         part_scores = g * lq * (context + lk)
@@ -211,14 +208,12 @@ class PartitionPlan:
             kind = choose_path(lo, hi, num_keys, context, torch.device(device or "cpu").type == "cuda", head_dim)
         if kind == "flex":
             return cls(nq, num_keys, "flex", None, None, None, None, None, (1, nq, num_keys),
-                       flex_block_scores(lo, hi, num_keys, context), _block_mask(lo, hi, num_keys, context, device),
-                       useful)
+                       flex_block_scores(lo, hi, num_keys, context), _block_mask(lo, hi, num_keys, context, device))
         if kind in ("dense", "math"):
             interval = interval_mask(lo, hi, num_keys)
             if kind == "math":
                 interval = torch.cat([torch.ones(nq, context, dtype=torch.bool), interval], 1)
-            return cls(nq, num_keys, kind, None, None, None, None, interval.to(device), (1, nq, num_keys), dense_scores,
-                       window_scores=useful)
+            return cls(nq, num_keys, kind, None, None, None, None, interval.to(device), (1, nq, num_keys), dense_scores)
         q_idx = start[:, None] + torch.arange(lq)[None]
         q_valid = torch.arange(lq)[None] < length[:, None]
         k_idx = glo[:, None] + torch.arange(lk)[None]
@@ -230,7 +225,7 @@ class PartitionPlan:
         to = lambda x: x.to(device)  # noqa: E731
         return cls(nq, num_keys, "gather", None if q_view else to(q_idx.clamp(max=nq - 1)),
                    None if q_view else to(q_out), None if k_view else to(k_idx.clamp(max=max(num_keys - 1, 0))),
-                   None if bool(k_valid.all()) else to(k_valid), None, (g, lq, lk), part_scores, window_scores=useful)
+                   None if bool(k_valid.all()) else to(k_valid), None, (g, lq, lk), part_scores)
 
 
 def flex_block_scores(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int = 0) -> int:

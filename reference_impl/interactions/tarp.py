@@ -171,7 +171,7 @@ class PartitionPlan:
     q_out: torch.Tensor | None  # gather: [Nq] where each query's output sits in the [G * Lq] result, or None
     k_idx: torch.Tensor | None  # gather: [G, Lk] key index (clamped), or None: keys.view(G, Lk)
     k_valid: torch.Tensor | None  # gather: [G, Lk] bool inside the group's interval, or None: all are
-    interval: torch.Tensor | None  # dense: [Nq, Nk] bool; math: [Nq, K + Nk] bool, context columns included
+    interval: torch.Tensor | None  # dense, flex: [Nq, Nk] bool; math: [Nq, K + Nk] bool, context columns first
     groups: tuple[int, int, int]  # (G, Lq, Lk); dense, full, flex, math: (1, Nq, Nk)
     scores: int  # attention scores computed per (example, head), context tokens included
     block_mask: object | None = None  # flex: a `BlockMask` over [Nq, K + Nk]
@@ -206,9 +206,10 @@ class PartitionPlan:
         kind = {"partitioned": "gather", "flex": "flex", "dense": "dense", "math": "math"}.get(path)
         if kind is None:
             kind = choose_path(lo, hi, num_keys, context, torch.device(device or "cpu").type == "cuda", head_dim)
-        if kind == "flex":
-            return cls(nq, num_keys, "flex", None, None, None, None, None, (1, nq, num_keys),
-                       flex_block_scores(lo, hi, num_keys, context), _block_mask(lo, hi, num_keys, context, device))
+        if kind == "flex":  # (the interval too: the dense path stands in where FLOPs are counted, see _flex_path)
+            return cls(nq, num_keys, "flex", None, None, None, None, interval_mask(lo, hi, num_keys).to(device),
+                       (1, nq, num_keys), flex_block_scores(lo, hi, num_keys, context),
+                       _block_mask(lo, hi, num_keys, context, device))
         if kind in ("dense", "math"):
             interval = interval_mask(lo, hi, num_keys)
             if kind == "math":
@@ -283,6 +284,14 @@ def _block_mask(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int,
 _COMPILED_FLEX = None
 
 
+def _dispatch_mode_on() -> bool:
+    """A Python dispatch mode is active (torch's FLOP counter): FlexAttention's operator has no rule for
+    such modes in every torch version, so the dense masked path (the same function) runs instead."""
+    from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+    return _get_current_dispatch_mode() is not None
+
+
 def _flex_attention(q, k, v, score_mod, block_mask):
     """FlexAttention `[B, H, N, d]`: its fused (compiled) kernel on a GPU; inside a compiled region the
     caller's compilation traces it; on a CPU the unfused reference (tests)."""
@@ -328,11 +337,11 @@ def tarp_attention(q, k, v, plan: PartitionPlan, partner_allowed, context_k=None
     `[.., Nq, Nk]` per head; the context tokens are part of the same single attention call."""
     b, nq, h, d = q.shape
     kk = 0 if context_k is None else context_k.shape[0]
-    if plan.kind == "flex":
+    if plan.kind == "flex" and (torch.compiler.is_compiling() or not _dispatch_mode_on()):
         return _flex_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always)
     if plan.kind == "math":
         return _math_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always)
-    if plan.dense:
+    if plan.kind in ("dense", "full", "flex"):  # flex here: under a dispatch mode (FLOP counting), the same result
         if kk:
             k, v = _with_context(k, v, context_k, context_v)  # [B, K + Nk, H, d]
         mask = None

@@ -240,3 +240,21 @@ def test_automatic_path_takes_the_partition_where_it_saves_work():
     wide = R.resolve_config("ccl", "wan-1.3b", tarp_window=41)  # a window as long as the clip: dense
     (lo_w, hi_w), _ = partition_intervals(wide, (frames, 22, 40), 157)
     assert PartitionPlan.make(lo_w, hi_w, 157, 16).dense
+
+
+def test_flex_plan_under_the_flop_counter_runs_the_dense_path_with_the_same_result():
+    """torch's FLOP counter (a dispatch mode) has no rule for FlexAttention in every torch version: the
+    flex plan then computes the same function on the dense masked path, and is counted as such."""
+    from ccl_bench.profiling import count_flops
+
+    (lo, hi), _ = partition_intervals(R.resolve_config("ccl", "wan-1.3b"), (21, 1, 4), 157)
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, n, 2, 16, generator=g) for n in (84, 157, 157))
+    ck, cv = torch.randn(4, 2, 16, generator=g), torch.randn(4, 2, 16, generator=g)
+    allowed, ctx = torch.tensor([True, False]), torch.tensor([False, True])
+    plan = PartitionPlan.make(lo, hi, 157, 4, path="flex")
+    out = {}
+    flops = count_flops(lambda: out.setdefault("o", tarp_attention(q, k, v, plan, allowed, ck, cv, ctx)))
+    assert flops == 4 * 2 * 2 * 16 * 84 * (4 + 157)  # q.k and p.v over every key: the dense path's count
+    torch.testing.assert_close(out["o"], dense_partitioned_attention(q, k, v, lo, hi, allowed, ck, cv, ctx),
+                               atol=1e-5, rtol=1e-5)

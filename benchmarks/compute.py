@@ -17,7 +17,9 @@ a model whose compilation fails is measured eagerly and the row says so. One run
 `OUT/records-<groups>.json` (every record of the run + provenance), `OUT/compute.md` (tables, floors)
 and `OUT/compute.png`, all rewritten after each group (a run cut short keeps what it measured).
 `--groups` runs some groups (several commands can fill one folder: the tables read every JSON there);
-`--schemes` limits the sampling schemes; `--plot-only` re-renders from the JSON files of a folder.
+`--schemes` limits the sampling schemes; `--budget-s` starts no new measurement after that many seconds
+(each model's records are written as soon as they are measured); `--plot-only` re-renders from the
+JSON files of a folder.
 
     python benchmarks/compute.py --out results/compute
     python benchmarks/compute.py --scale tiny --groups train,sample --out /tmp/c   # CPU smoke run
@@ -71,14 +73,21 @@ def run(args) -> None:
     done: list[dict] = []
 
     def group(name: str, records: list[dict]) -> None:
-        if records and "model" in records[0]:
-            add_interaction_shares(records)
+        """Keep a group's (or one model's) records: the run's file and the tables rewritten."""
         for r in records:
             r["group"] = name
         done.extend(records)
+        add_interaction_shares([r for r in done if "model" in r])  # against `none` wherever it was measured
         path.write_text(json.dumps({"provenance": prov, "records": done}, indent=1))
         print(f"[{time.time() - t0:5.0f} s] {name}: {len(records)} records", flush=True)
         report(out, quiet=True)
+
+    def in_budget(what: str) -> bool:
+        """--budget-s: start no new measurement after this many seconds (a device call has a hard limit)."""
+        if args.budget_s and time.time() - t0 > args.budget_s:
+            print(f"[{time.time() - t0:5.0f} s] {what}: not started (--budget-s {args.budget_s:g} spent)", flush=True)
+            return False
+        return True
 
     def profile(model, scale, mode, **kw):
         kw = {"device": device, "clip": clip, "matmul_flops": rate, "repeats": args.repeats, **kw}
@@ -110,17 +119,20 @@ def run(args) -> None:
         small = {} if device == "cuda" else {"video_tokens_grid": (21, 2, 2), "heads": 2, "head_dim": 16,
                                              "dtype": torch.float32, "repeats": 1}  # a CPU smoke run
         group("tarp-attention", tarp_attention_bench(device=device, **small))
-    if "train" in groups:
-        group(f"{scale}-train", [r for m in models for r in measure(m, scale, "train")])
-    if "sample" in groups:
-        group(f"{scale}-sample", [r for m in models for r in measure(
-            m, scale, "sample", guidance=schemes or SCHEMES + ([NATIVE[m]] if m in NATIVE else []), steps=args.steps)])
-    if "audio1000" in groups:
-        recs = [r for m in ("ccl", "gated", "none") if m in models for r in measure(m, scale, "train", audio_rate=200.0)]
-        for r in recs:
-            r["variant"] = "1000-audio-tokens"  # not the default clip's row (claims read the default first)
-        group(f"{scale}-train-1000-audio-tokens", recs)
-    if "14b" in groups:
+    for m in models if "train" in groups else []:
+        if in_budget(f"train {m}"):
+            group(f"{scale}-train", measure(m, scale, "train"))
+    for m in models if "sample" in groups else []:
+        if in_budget(f"sample {m}"):
+            group(f"{scale}-sample", measure(m, scale, "sample", steps=args.steps,
+                                             guidance=schemes or SCHEMES + ([NATIVE[m]] if m in NATIVE else [])))
+    for m in [m for m in ("ccl", "gated", "none") if m in models] if "audio1000" in groups else []:
+        if in_budget(f"audio1000 {m}"):
+            recs = measure(m, scale, "train", audio_rate=200.0)
+            for r in recs:
+                r["variant"] = "1000-audio-tokens"  # not the default clip's row (claims read the default first)
+            group(f"{scale}-train-1000-audio-tokens", recs)
+    if "14b" in groups and in_budget("14b"):
         layers, full = args.layers_14b, 40
         recs = [r for m in ("ccl", "gated", "none") if m in models
                 for mode, kw in (("train", {}), ("sample", {"guidance": ["ucg"], "steps": args.steps}))
@@ -321,6 +333,8 @@ def main() -> None:
     ap.add_argument("--layers-14b", type=int, default=4, help="wan-14b layers measured (the rows extrapolate to 40)")
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                     help="compiled regions (default: on a GPU)")
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="start no new measurement after this many seconds (what was measured is kept)")
     ap.add_argument("--plot-only", action="store_true")
     args = ap.parse_args()
     if args.plot_only:

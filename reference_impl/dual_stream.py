@@ -45,6 +45,13 @@ class DualStreamModel(nn.Module):
         with its residual additions (their element-wise work fused around the matmuls and attention; the
         forward's host-side set-up, routing and partition plans stay eager). Same results; options go to
         `torch.compile`."""
+        import torch._dynamo
+
+        # One compiled function per stage serves every block of every model in the process, with an entry
+        # per shape and route pattern (the host partner switches): room for them all, not dynamo's 8.
+        for name in ("recompile_limit", "cache_size_limit"):
+            if hasattr(torch._dynamo.config, name):
+                setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 64))
         for block in [*self.video_stream.blocks, *self.audio_stream.blocks]:
             for stage in ("self_attention", "text_attention", "feed_forward"):
                 setattr(block, stage, torch.compile(getattr(block, stage), **options))

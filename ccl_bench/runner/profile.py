@@ -250,7 +250,7 @@ def _tarp_pair(direction, f, per_frame, na, heads, head_dim, lct, window, device
     paths = {"flex": "flex", "gather": "partitioned", "dense-masked": "dense", "auto": "auto"}
     if not device.startswith("cuda"):
         paths.pop("flex")  # no fused kernel on a CPU (the unfused reference is what the tests check)
-    plans = {kind: PartitionPlan.make(lo, hi, nk, lct, device, path) for kind, path in paths.items()}
+    plans = {kind: PartitionPlan.make(lo, hi, nk, lct, device, path, head_dim) for kind, path in paths.items()}
     allowed = torch.ones(1, dtype=torch.bool, device=device)
     kk, vv = torch.cat([ck[None], k], 1), torch.cat([cv[None], v], 1)
     # The model's training and T2AV sampling case: every example reads its partner (a host fact of the route).

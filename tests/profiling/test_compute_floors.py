@@ -76,7 +76,8 @@ def test_a_run_writes_one_record_file_and_names_its_torch(tmp_path):
     import torch
 
     args = argparse.Namespace(out=str(tmp_path), scale="tiny", clip="352x640x5s", steps=2, repeats=1, groups="tarp",
-                              models="ccl,none", layers_14b=1, compile=False, plot_only=False, schemes=None)
+                              models="ccl,none", layers_14b=1, compile=False, plot_only=False, schemes=None,
+                              budget_s=None)
     compute.run(args)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["compute.md", "compute.png", "records-tarp.json"]
     md = (tmp_path / "compute.md").read_text()

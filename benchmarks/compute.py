@@ -197,7 +197,11 @@ def report(out: Path, quiet: bool = False) -> None:
                   "scores each path computes.", "",
                   "| queries | video tokens | audio tokens | window | kind | ms | GFLOP |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {t.get('direction', 'video')} | {t['video_tokens']} | {t['audio_tokens']} | {t['window_tokens']} | "
-                  f"{t['kind']} | {t['ms']:.3f} | {t['flops'] / 1e9:.1f} |" for t in tarp]
+                  f"{t['kind']}{' (unfused: compile failed)' if t.get('flex_unfused') else ''} | {t['ms']:.3f} | "
+                  f"{t['flops'] / 1e9:.1f} |" for t in tarp]
+        unfused = sorted({t["flex_unfused"] for t in tarp if t.get("flex_unfused")})
+        if unfused:
+            lines += ["", f"FlexAttention ran unfused (its compilation failed): {'; '.join(unfused)}."]
         lines.append("")
     ckpt = sorted({r["model"] for r in records if r.get("checkpointing")})
     if ckpt:

@@ -252,17 +252,21 @@ def _tarp_pair(direction, f, per_frame, na, heads, head_dim, lct, window, device
         paths.pop("flex")  # no fused kernel on a CPU (the unfused reference is what the tests check)
     plans = {kind: PartitionPlan.make(lo, hi, nk, lct, device, path, head_dim) for kind, path in paths.items()}
     allowed = torch.ones(1, dtype=torch.bool, device=device)
-    kk, vv = torch.cat([ck[None], k], 1), torch.cat([cv[None], v], 1)
     # The model's training and T2AV sampling case: every example reads its partner (a host fact of the route).
     runs = [(kind if kind != "auto" else f"auto ({plan.kind})", plan.scores,
              lambda plan=plan: tarp_attention(q, k, v, plan, allowed, ck, cv, partner_always=True))
             for kind, plan in plans.items()]
-    runs.append(("dense", nq * (lct + nk), lambda: attention(q, kk, vv)))
+    # dense: the LCT joined to the keys inside the timed call, as every path (and the model) does
+    runs.append(("dense", nq * (lct + nk), lambda: attention(q, torch.cat([ck[None], k], 1), torch.cat([cv[None], v], 1))))
     rows = []
+    from reference_impl.interactions import tarp as tarp_module
+
     for kind, scores, fn in runs:
         rows.append({"direction": direction, "kind": kind, "query_tokens": nq, "key_tokens": nk, "video_tokens": nv,
                      "audio_tokens": na, "window_tokens": int((hi - lo).max()), "lct": lct, "heads": heads,
                      "ms": time_call(fn, device, warmup=3, repeats=repeats, inner=inner).median_ms,
                      "flops": 4 * scores * heads * head_dim,  # q.k and p.v over the scores the path computes
                      "device": device})
+        if kind.startswith(("flex", "auto (flex")) and tarp_module.FLEX_UNFUSED:
+            rows[-1]["flex_unfused"] = tarp_module.FLEX_UNFUSED  # measured, but not on the fused kernel
     return rows

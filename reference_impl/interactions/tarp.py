@@ -282,6 +282,7 @@ def _block_mask(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int,
 
 
 _COMPILED_FLEX = None
+FLEX_UNFUSED: str | None = None  # why FlexAttention runs unfused on a GPU (its compilation failed), or None
 
 
 def _dispatch_mode_on() -> bool:
@@ -299,14 +300,19 @@ def _flex_attention(q, k, v, score_mod, block_mask):
 
     from torch.nn.attention.flex_attention import flex_attention
 
-    global _COMPILED_FLEX
+    global _COMPILED_FLEX, FLEX_UNFUSED
     if torch.compiler.is_compiling():  # traced into the caller's graph (no context manager here: a graph break)
         return flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask)
-    if q.device.type == "cuda":
+    if q.device.type == "cuda" and FLEX_UNFUSED is None:
         if _COMPILED_FLEX is None:
             _COMPILED_FLEX = torch.compile(flex_attention, dynamic=False)  # one kernel per shape
-        return _COMPILED_FLEX(q, k, v, score_mod=score_mod, block_mask=block_mask)
-    with warnings.catch_warnings():  # the CPU's unfused reference warns that it is unfused
+        try:
+            return _COMPILED_FLEX(q, k, v, score_mod=score_mod, block_mask=block_mask)
+        except Exception as exc:  # noqa: BLE001 - a compiler fault: the same function, unfused, and say so
+            FLEX_UNFUSED = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            warnings.warn(f"FlexAttention's fused kernel failed to compile ({FLEX_UNFUSED}); running it unfused",
+                          stacklevel=2)
+    with warnings.catch_warnings():  # the unfused reference warns that it is unfused
         warnings.filterwarnings("ignore", message="flex_attention called without torch.compile")
         return flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask)
 

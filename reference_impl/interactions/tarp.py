@@ -362,15 +362,20 @@ def tarp_attention(q, k, v, plan: PartitionPlan, partner_allowed, context_k=None
     qg = q.view(b, g, lq, h, d) if plan.q_idx is None else q[:, plan.q_idx]  # [B, G, Lq, H, d]
     kg = k.view(b, g, lk, h, d) if plan.k_idx is None else k[:, plan.k_idx]  # [B, G, Lk, H, d]
     vg = v.view(b, g, lk, h, d) if plan.k_idx is None else v[:, plan.k_idx]
-    mask = partner_allowed[:, None, None].expand(b, g, lk)  # [B, G, Lk]
-    if plan.k_valid is not None:
-        mask = mask & plan.k_valid[None]
     if kk:
         kg = torch.cat([context_k.to(kg.dtype).expand(b, g, -1, -1, -1), kg], 2)  # [B, G, K + Lk, H, d]
         vg = torch.cat([context_v.to(vg.dtype).expand(b, g, -1, -1, -1), vg], 2)
-        ctx = torch.ones(b, dtype=torch.bool, device=q.device) if context_allowed is None else context_allowed
-        mask = torch.cat([ctx[:, None, None].expand(b, g, kk), mask], 2)
-    out = attention(qg, kg, vg, mask[:, :, None, None, :])  # [B, G, Lq, H, d]; mask [B, G, 1, 1, K + Lk]
+    if partner_always and context_allowed is None and plan.k_valid is None:
+        mask = None  # every key of every block is read: the unmasked (flash) kernel
+    else:
+        mask = partner_allowed[:, None, None].expand(b, g, lk)  # [B, G, Lk]
+        if plan.k_valid is not None:
+            mask = mask & plan.k_valid[None]
+        if kk:
+            ctx = torch.ones(b, dtype=torch.bool, device=q.device) if context_allowed is None else context_allowed
+            mask = torch.cat([ctx[:, None, None].expand(b, g, kk), mask], 2)
+        mask = mask[:, :, None, None, :]  # [B, G, 1, 1, K + Lk]
+    out = attention(qg, kg, vg, mask)  # [B, G, Lq, H, d]
     out = out.reshape(b, g * lq, h, d)
     return out if plan.q_out is None else out.index_select(1, plan.q_out)  # [B, Nq, H, d]
 

@@ -45,8 +45,13 @@ PARTITIONED_MAX_COST = 0.5
 # this, most of a GPU's ~100+ multiprocessors would idle while a few programs walk every key block
 # (TARP's audio queries: 157 tokens = 2 blocks), so the gather path, one batch entry per group, is kept.
 FLEX_MIN_QUERY_BLOCKS = 16
+# Its backward runs one program per (block of keys, head, example) for dK, dV, each walking every query
+# block that reads it: with fewer key blocks than this (video queries over 157 audio tokens: 2 blocks),
+# a few programs would walk ~150 query blocks each, so where gradients flow the plan's `grad_plan` runs.
+FLEX_MIN_KEY_BLOCKS = 16
 FLEX_BLOCK = 128  # FlexAttention's default block (queries and keys)
 PATHS = ("auto", "full", "flex", "math", "partitioned", "dense")  # `partitioned`: the gather path
+_CPU_NAMES = {"gather": "partitioned", "dense": "dense", "math": "math"}  # choose_path's kinds as `path` names
 
 
 def aligned_rope_angles(times_s: torch.Tensor, head_dim: int, rate: float, theta: float = 1e4) -> torch.Tensor:
@@ -175,6 +180,7 @@ class PartitionPlan:
     groups: tuple[int, int, int]  # (G, Lq, Lk); dense, full, flex, math: (1, Nq, Nk)
     scores: int  # attention scores computed per (example, head), context tokens included
     block_mask: object | None = None  # flex: a `BlockMask` over [Nq, K + Nk]
+    grad_plan: PartitionPlan | None = None  # auto flex with few key blocks: the plan where gradients flow
 
     @property
     def dense(self) -> bool:
@@ -204,12 +210,16 @@ class PartitionPlan:
         g, lq, lk = len(start), int(length.max()), max(1, int((ghi - glo).max()))
         part_scores = g * lq * (context + lk)
         kind = {"partitioned": "gather", "flex": "flex", "dense": "dense", "math": "math"}.get(path)
+        grad_plan = None
         if kind is None:
             kind = choose_path(lo, hi, num_keys, context, torch.device(device or "cpu").type == "cuda", head_dim)
+            grad_kind = grad_path(kind, lo, hi, num_keys, context, head_dim)
+            if grad_kind is not None:
+                grad_plan = cls.make(lo, hi, num_keys, context, device, _CPU_NAMES[grad_kind], head_dim)
         if kind == "flex":  # (the interval too: the dense path stands in where FLOPs are counted, see _flex_path)
             return cls(nq, num_keys, "flex", None, None, None, None, interval_mask(lo, hi, num_keys).to(device),
                        (1, nq, num_keys), flex_block_scores(lo, hi, num_keys, context),
-                       _block_mask(lo, hi, num_keys, context, device))
+                       _block_mask(lo, hi, num_keys, context, device), grad_plan)
         if kind in ("dense", "math"):
             interval = interval_mask(lo, hi, num_keys)
             if kind == "math":
@@ -266,6 +276,14 @@ def choose_path(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int,
         return "math"
     part_scores = len(start) * int(length.max()) * lk
     return "gather" if part_scores <= PARTITIONED_MAX_COST * dense_scores else "dense"
+
+
+def grad_path(kind: str, lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int, head_dim: int = 128) -> str | None:
+    """Where gradients flow, the path instead of `kind` (None: the same): a flex plan with fewer than
+    `FLEX_MIN_KEY_BLOCKS` key blocks trains on the path the rule picks without flex."""
+    if kind != "flex" or -(-(context + num_keys) // FLEX_BLOCK) >= FLEX_MIN_KEY_BLOCKS:
+        return None
+    return choose_path(lo, hi, num_keys, context, False, head_dim)
 
 
 def _block_mask(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int, device):
@@ -341,6 +359,8 @@ def tarp_attention(q, k, v, plan: PartitionPlan, partner_allowed, context_k=None
     everywhere). partner_always: a Python fact that partner_allowed is all True (the per-example
     masking is then skipped). Masks stay per example (and per query window on the dense path), never
     `[.., Nq, Nk]` per head; the context tokens are part of the same single attention call."""
+    if plan.grad_plan is not None and torch.is_grad_enabled() and (q.requires_grad or k.requires_grad):
+        plan = plan.grad_plan  # a training step: the flex backward would run too few programs (see FLEX_MIN_KEY_BLOCKS)
     b, nq, h, d = q.shape
     kk = 0 if context_k is None else context_k.shape[0]
     if plan.kind == "flex" and (torch.compiler.is_compiling() or not _dispatch_mode_on()):

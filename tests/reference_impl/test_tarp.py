@@ -258,3 +258,35 @@ def test_flex_plan_under_the_flop_counter_runs_the_dense_path_with_the_same_resu
     assert flops == 4 * 2 * 2 * 16 * 84 * (4 + 157)  # q.k and p.v over every key: the dense path's count
     torch.testing.assert_close(out["o"], dense_partitioned_attention(q, k, v, lo, hi, allowed, ck, cv, ctx),
                                atol=1e-5, rtol=1e-5)
+
+
+def test_a_training_step_takes_the_grad_plan_of_a_flex_plan_with_few_key_blocks():
+    """Video queries over 157 (or 1,000) audio tokens: 2 (8) key blocks, too few programs for FlexAttention's
+    backward, so gradients run the gather path; with many key blocks flex serves both."""
+    import dataclasses
+
+    from reference_impl.interactions.tarp import grad_path
+
+    cfg = R.resolve_config("ccl", "wan-1.3b")
+    (lo, hi), _ = partition_intervals(cfg, (21, 1, 880), 157)
+    assert grad_path("flex", lo, hi, 157, 16) == "gather" and grad_path("gather", lo, hi, 157, 16) is None
+    long = R.resolve_config("ccl", "wan-1.3b", audio_latent_rate=800.0)  # 4,000 tokens: 32 key blocks
+    (lo4, hi4), _ = partition_intervals(long, (21, 1, 880), 4000)
+    assert grad_path("flex", lo4, hi4, 4000, 16) is None
+    # a flex plan with a gather grad_plan: FlexAttention has no CPU backward, so a gradient through it here
+    # proves the switch, and the gradient equals the dense reference's
+    (lo, hi), _ = partition_intervals(cfg, (21, 1, 4), 157)
+    plan = dataclasses.replace(PartitionPlan.make(lo, hi, 157, 4, path="flex"),
+                               grad_plan=PartitionPlan.make(lo, hi, 157, 4, path="partitioned"))
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, n, 2, 16, generator=g, requires_grad=True) for n in (84, 157, 157))
+    ck, cv = torch.randn(4, 2, 16, generator=g), torch.randn(4, 2, 16, generator=g)
+    every = torch.ones(2, dtype=torch.bool)
+    got = torch.autograd.grad(tarp_attention(q, k, v, plan, every, ck, cv, partner_always=True).square().sum(), (q, k, v))
+    ref = torch.autograd.grad(dense_partitioned_attention(q, k, v, lo, hi, every, ck, cv).square().sum(), (q, k, v))
+    for a, b in zip(got, ref, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    q, k, v = q.detach(), k.detach(), v.detach()
+    with torch.no_grad():  # no gradient: the flex path itself
+        torch.testing.assert_close(tarp_attention(q, k, v, plan, every, ck, cv, partner_always=True),
+                                   dense_partitioned_attention(q, k, v, lo, hi, every, ck, cv), atol=1e-5, rtol=1e-5)

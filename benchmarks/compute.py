@@ -193,8 +193,10 @@ def report(out: Path, quiet: bool = False) -> None:
         lines += ["## TARP's windowed cross-attention on each path vs dense (queries over the partner + 16 LCT)", "",
                   "Device time per call, calls queued back to back. `flex`: one FlexAttention call with a block mask; "
                   "`gather`: per group on gathered keys; `dense-masked`: one call with the windows as a mask; `auto`: "
-                  "the path the model takes; `dense`: every partner token, no mask (the flash kernel). GFLOP: the "
-                  "scores each path computes.", "",
+                  "the path the model takes without gradients (sampling); `dense`: every partner token, no mask (the flash "
+                  "kernel). GFLOP: the scores each path computes. Where gradients flow, a flex plan with fewer than 16 key "
+                  "blocks (video queries over up to ~2,000 audio tokens) trains on the gather path instead: FlexAttention's "
+                  "backward would walk every query block in a few programs.", "",
                   "| queries | video tokens | audio tokens | window | kind | ms | GFLOP |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {t.get('direction', 'video')} | {t['video_tokens']} | {t['audio_tokens']} | {t['window_tokens']} | "
                   f"{t['kind']}{' (unfused: compile failed)' if t.get('flex_unfused') else ''} | {t['ms']:.3f} | "

@@ -143,10 +143,14 @@ def _eval(args: argparse.Namespace) -> None:
 
     result = evaluate(args.pred, args.ref, metrics=metrics, protocol=args.protocol, device=args.device,
                       weights_dir=args.weights_dir, cache_dir=args.cache_dir, bootstrap=args.bootstrap, seed=args.seed,
-                      show_progress=not args.quiet)
+                      show_progress=not args.quiet, prompts=args.prompts, save_ref_features=args.save_ref_features)
     if not world().main:  # under torchrun, rank 0 reports
         return
     out.print(rich_table(result, title=f"{args.pred}" + (f" vs {args.ref}" if args.ref else "")))
+    from .tables import prompt_lines
+
+    for line in prompt_lines(result):
+        out.print(line, highlight=False, soft_wrap=True)
     for name, m in result["metrics"].items():  # one line per metric whose weights file is missing
         if m.get("place"):
             out.print(f"{name}: unavailable: place {Path(m['place']).name} at {m['place']} (from {m['source']})",
@@ -161,9 +165,18 @@ def _eval(args: argparse.Namespace) -> None:
         for kind, conv in info["conversions"].items():
             for what, count in conv.items():
                 out.print(f"{side} {kind}: {what} ({count} clips)", highlight=False)
+    if args.save_ref_features and result["clips"].get("ref", {}).get("saved_features"):
+        out.print(f"wrote reference features {args.save_ref_features} (use it as --ref)", highlight=False)
     if args.out:
         paths = write_result(result, args.out)
         out.print("wrote " + ", ".join(str(p) for p in paths))
+
+
+def _validate_result(args: argparse.Namespace) -> None:
+    from .schema import check_result_file
+
+    for f in args.files:
+        out.print(check_result_file(f), highlight=False)
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -378,7 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", parents=[common], help="compute metrics over a folder of clips")
     e.add_argument("--pred", required=True, help="the clips to evaluate: a suite folder (manifest.json) or a folder of clips")
-    e.add_argument("--ref", help="reference clips, for the distribution metrics (FVD, KVD, FAD)")
+    e.add_argument("--ref", help="reference clips (a folder) or reference features (a .npz from --save-ref-features, or "
+                   "JavisBench's FVD/FAD cache .pt), for the distribution metrics (FVD, KVD, FAD)")
+    e.add_argument("--prompts", help="CSV or JSONL with id,caption[,transcript][,category] (id = a clip's file stem): "
+                   "captions for the text metrics, categories for the per-category rows")
+    e.add_argument("--save-ref-features", metavar="FILE.npz", help="write the --ref folder's feature rows (with their "
+                   "backbone, weights checksum and preset), to pass as --ref FILE later")
     e.add_argument("--metrics", help="comma-separated (see `ccl-bench list metrics`; default: all)")
     e.add_argument("--protocol", default="videogpt", help="FVD/KVD preset: videogpt, javisbench, cd-fvd, stylegan-v")
     e.add_argument("--out", help="result file base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix is dropped)")
@@ -389,6 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=_eval)
+
+    v = sub.add_parser("validate-result", parents=[common], help="check result files against the result schema")
+    v.add_argument("files", nargs="+", help="result JSON files (`eval --out`, `run`)")
+    v.set_defaults(func=_validate_result)
 
     r = sub.add_parser("run", parents=[common], help="the main job: generate with a reference model, evaluate, profile")
     add_model_args(r)

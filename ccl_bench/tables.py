@@ -152,6 +152,30 @@ def family_markdown(every: list[dict]) -> list[str]:
     return lines
 
 
+def prompt_lines(result: dict, show: int = 5) -> list[str]:
+    """What the screen says of `eval --prompts`: how many clips got a prompt, and the clips with none and the
+    prompts with no clip (the first `show` of each; the result file lists them all)."""
+    p = result.get("clips", {}).get("pred", {}).get("prompts")
+    if not p:
+        return []
+
+    def some(ids: list[str]) -> str:
+        return ", ".join(ids[:show]) + (f", ... ({len(ids) - show} more in the result file)" if len(ids) > show else "")
+
+    lines = [f"prompts {p['file']}: attached to {p['attached']} of {p['attached'] + len(p['clips_without_prompt'])} clips"]
+    if p["clips_without_prompt"]:
+        lines.append(f"warning: {_count(p['clips_without_prompt'], 'clip')} no prompt (no caption, transcript or "
+                     f"category): {some(p['clips_without_prompt'])}")
+    if p["prompts_without_clip"]:
+        lines.append(f"warning: {_count(p['prompts_without_clip'], 'prompt id')} no clip in the folder: "
+                     f"{some(p['prompts_without_clip'])}")
+    return lines
+
+
+def _count(ids: list, what: str) -> str:
+    return f"1 {what} has" if len(ids) == 1 else f"{len(ids)} {what}s have"
+
+
 def write_result(result: dict, path: str | Path) -> list[Path]:
     """`path` is a base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix of `path` is dropped first,
     so none is written over another), each written atomically, with this machine's folders scrubbed from

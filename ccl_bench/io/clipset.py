@@ -39,6 +39,27 @@ class ClipSet:
         return (self.manifest or {}).get("task")
 
 
+def attach_prompts(cs: ClipSet, prompts: dict, source: str) -> dict:
+    """Give each clip the prompt whose id is its id (a plain folder's clip id is its file stem): caption and
+    transcript into `ClipItem.text` (the text metrics), category into `ClipItem.label` (the per-category
+    breakdown); a prompt's field replaces the manifest's. `prompts`: `{id: io.prompts.Prompt}`; source: the
+    file, as the result names it. -> the record of what matched: `{"file", "attached", "clips_without_prompt":
+    [ids], "prompts_without_clip": [ids]}` (nothing is dropped unsaid)."""
+    ids = {i.id for i in cs.items} | {Path(m["path"]).stem for m in cs.missing}
+    attached = 0
+    for item in cs.items:
+        p = prompts.get(item.id)
+        if p is None:
+            continue
+        item.text = {**item.text, **p.text()}
+        if p.category:
+            item.label = p.category
+        attached += 1
+    return {"file": source, "attached": attached,
+            "clips_without_prompt": sorted(i.id for i in cs.items if i.id not in prompts),
+            "prompts_without_clip": sorted(k for k in prompts if k not in ids)}
+
+
 def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:
     """require_files=False keeps manifest entries whose media are absent (their events are still read)."""
     d = Path(folder)

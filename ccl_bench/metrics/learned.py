@@ -56,12 +56,12 @@ def learned_metrics(Metric) -> list:  # noqa: N803 - the registry's record class
                "48 evenly spaced frames (raw in [-1, 1], not x100)", analysis="clip-javisbench", better="higher",
                state=_score, merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of the mean frame-caption cosine",
-               unavailable="no clip has a caption: clip-score reads `caption` per clip from the folder's manifest.json"),
+               unavailable="no clip has a caption (--prompts FILE, or a manifest.json with captions)"),
         Metric(name="clip-score@javisbench-cv2", description="preset javisbench-cv2: clip-score with the colour channels "
                "swapped, as JavisBench's default cv2 reader feeds them", analysis="clip-javisbench-cv2", better="higher",
                state=_score, merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of the mean frame-caption cosine (frames fed as BGR)",
-               unavailable="no clip has a caption: clip-score reads `caption` per clip from the folder's manifest.json"),
+               unavailable="no clip has a caption (--prompts FILE, or a manifest.json with captions)"),
         Metric(name="desync", description="preset av-benchmark: Synchformer offset, mean |offset| of the first and last "
                "4.8 s of the first 8 s (clips under 8 s unavailable)", analysis="synchformer-av-benchmark",
                better="lower", unit="s", state=_abs_offset, merge=ClipScores.merge, score=mean_score,

@@ -41,12 +41,14 @@ def _drop_since_v1(node) -> None:
             _drop_since_v1(v)
 
 
-def validate_result(doc) -> list[str]:
-    """-> the document's faults, each `at <path>: <message>` (the deepest first); empty when it is valid."""
+def validate_result(doc, before_v1_ok: bool = False) -> list[str]:
+    """-> the document's faults, each `at <path>: <message>` (the most telling first); empty when it is valid.
+    before_v1_ok: a document without `schema_version` is checked without the keys version 1 added (else that
+    key is missing)."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
-    before_v1 = isinstance(doc, dict) and "schema_version" not in doc
+    before_v1 = before_v1_ok and isinstance(doc, dict) and "schema_version" not in doc
     validator = Draft202012Validator(load_schema(before_v1))
     errors = list(validator.iter_errors(doc))
     if not errors:
@@ -80,7 +82,7 @@ def check_result_file(path: str | Path) -> str:
         doc = json.loads(p.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CCLBenchError(f"{p}: not valid JSON ({type(exc).__name__}: {exc})") from None
-    faults = validate_result(doc)
+    faults = validate_result(doc, before_v1_ok=True)
     if faults:
         more = f" (and {len(faults) - 1} more)" if len(faults) > 1 else ""
         raise CCLBenchError(f"{p}: does not match the result schema v{SCHEMA_VERSION}: {faults[0]}{more}")

@@ -241,10 +241,12 @@ def test_a_bad_javisbench_cache_is_one_line(tmp_path, content, fault):
     (["--ref", "REF", "--save-ref-features", "f.txt"], "--save-ref-features f.txt: name a .npz file"),
     (["--ref", "notes.txt"], "notes.txt: --ref takes a folder of clips, a ccl-bench features file (.npz)"),
     (["--prompts", "nope.csv"], "nope.csv: prompt file not found"),
+    (["--prompts", "other.csv"], "other.csv: no prompt id matches a clip of"),
 ])
 def test_bad_options_are_one_line(suite6, home, tmp_path, monkeypatch, capsys, extra, needle):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "other.csv").write_text("id,caption\ntest-00000.mkv,a clip named with its suffix\n")
     extra = [str(suite6[0]) if x == "REF" else x for x in extra]
     assert main(["eval", "--pred", str(suite6[0]), "--metrics", "event-sync", "--quiet", *extra]) == 2
     err = capsys.readouterr().err.strip()

@@ -24,7 +24,8 @@ Two forms are read:
   `video` are I3D logits (`i3d_pretrained_400.pt`, JavisBench's letterbox preset): ccl-bench's `i3d` analysis
   under `--protocol javisbench`, the only preset they are accepted for. `audio` are AudioCLIP embeddings,
   which no ccl-bench metric computes: FAD against them is unavailable (it says why). The file records no
-  weights checksum; the result says so.
+  weights checksum; the result says so. JavisBench itself truncates both sets to the smaller N, row by row in
+  its CSV order; here every row of each set is used (the same where the predicted set is the whole benchmark).
 
 A file whose analysis name or protocol (preset constants, weights checksum) differs from the metric's is
 refused with one line naming both: features of two protocols are not comparable."""

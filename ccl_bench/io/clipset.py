@@ -46,6 +46,10 @@ def attach_prompts(cs: ClipSet, prompts: dict, source: str) -> dict:
     file, as the result names it. -> the record of what matched: `{"file", "attached", "clips_without_prompt":
     [ids], "prompts_without_clip": [ids]}` (nothing is dropped unsaid)."""
     ids = {i.id for i in cs.items} | {Path(m["path"]).stem for m in cs.missing}
+    if cs.items and not ids & set(prompts):  # surely the wrong file, or ids written otherwise: say so before any work
+        example = sorted(prompts)[0]
+        raise CCLBenchError(f"{source}: no prompt id matches a clip of {cs.folder} (a clip's id is its file stem, e.g. "
+                            f"{sorted(ids)[0]!r}; this file's ids are e.g. {example!r})")
     attached = 0
     for item in cs.items:
         p = prompts.get(item.id)

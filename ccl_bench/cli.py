@@ -165,6 +165,11 @@ def _eval(args: argparse.Namespace) -> None:
         for kind, conv in info["conversions"].items():
             for what, count in conv.items():
                 out.print(f"{side} {kind}: {what} ({count} clips)", highlight=False)
+        if "features_file" in info:
+            out.print(f"{side}: features of {info['clips']} clips from {info['features_file']} ({info['format']})",
+                      highlight=False)
+        for kind, note in info.get("notes", {}).items():
+            out.print(f"{side} {kind}: {note}", highlight=False)
     if args.save_ref_features and result["clips"].get("ref", {}).get("saved_features"):
         out.print(f"wrote reference features {args.save_ref_features} (use it as --ref)", highlight=False)
     if args.out:

@@ -215,11 +215,12 @@ def _note_text_coverage(entry: dict, reads: tuple[str, ...], items: list[ClipIte
 
 
 def _suite_of(cs: ClipSet) -> dict | None:
-    """The suite a manifest folder was built from (name, and its version where the manifest records one)."""
+    """The suite a manifest folder was built from: its name, its version where the manifest records one (else
+    null), and the ccl-bench version that wrote the folder."""
     m = cs.manifest or {}
     if not m.get("suite"):
         return None
-    return {"name": str(m["suite"]), "version": m.get("suite_version") or m.get("ccl_bench_version")}
+    return {"name": str(m["suite"]), "version": m.get("suite_version"), "built_with": m.get("ccl_bench_version")}
 
 
 # What each analysis does with a clip shorter than it reads: never a silent drop. An analysis may declare

@@ -217,7 +217,11 @@ def test_javisbench_fvd_fad_cache_is_read_for_its_own_preset(suite6, home, tmp_p
     assert main(["eval", "--pred", str(three), "--ref", str(pt), "--metrics", "fvd", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "do not match fvd's protocol (analysis i3d-javisbench vs i3d-videogpt" in err and "--protocol javisbench" in err
-    res = E.evaluate(three, pt, metrics=["fvd", "fad"], protocol="javisbench", bootstrap=0, show_progress=False)
+    assert main(["eval", "--pred", str(three), "--ref", str(pt), "--metrics", "fvd,fad", "--protocol", "javisbench",
+                 "--bootstrap", "0", "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    screen = capsys.readouterr().out
+    assert "ref: features of 8 clips from " in screen and "ref i3d: the file records no weights checksum" in screen
+    res = json.loads((tmp_path / "r.json").read_text())
     fvd, fad = res["metrics"]["fvd"], res["metrics"]["fad"]
     assert np.isfinite(fvd["value"]) and (fvd["n"], fvd["n_ref"]) == (3, 8) and fvd["protocol"]["name"] == "javisbench"
     assert fad["status"] == "unavailable" and "AudioCLIP" in fad["reason"]

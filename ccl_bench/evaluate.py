@@ -108,9 +108,13 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
         if m.needs_ref and ref_file is not None and m.analysis in analyses:
             a = analyses[m.analysis]
             ref_file.check(m.analysis, a.name, a.protocol, n)  # refused here, before any clip is analysed
-    pred_res = analyse(pred_set, analyses, cache, "pred", show_progress)
     ref_kinds = {k: a for k, a in analyses.items() if any(METRICS[n].needs_ref and METRICS[n].analysis == k
                                                           for n in names if n not in out)}
+    if save_ref_features is not None and not ref_kinds:
+        why = "; ".join(f"{n}: {out[n]['reason']}" for n in names if METRICS[n].needs_ref and n in out)
+        raise CCLBenchError(f"--save-ref-features {save_ref_features}: no metric asked for reads reference features"
+                            + (f" that can be made here ({why})" if why else " (name fvd, fad, avsync-fvd, ... in --metrics)"))
+    pred_res = analyse(pred_set, analyses, cache, "pred", show_progress)
     ref_res = None
     if ref_file is not None and ref_kinds:
         ref_res = ref_file.set_results(list(ref_kinds))

@@ -244,6 +244,7 @@ def test_a_bad_javisbench_cache_is_one_line(tmp_path, content, fault):
     (["--save-ref-features", "f.npz"], "--save-ref-features f.npz: needs --ref DIR"),
     (["--ref", "REF", "--save-ref-features", "f.txt"], "--save-ref-features f.txt: name a .npz file"),
     (["--ref", "notes.txt"], "notes.txt: --ref takes a folder of clips, a ccl-bench features file (.npz)"),
+    (["--ref", "REF", "--save-ref-features", "f.npz"], "--save-ref-features f.npz: no metric asked for reads reference"),
     (["--prompts", "nope.csv"], "nope.csv: prompt file not found"),
     (["--prompts", "other.csv"], "other.csv: no prompt id matches a clip of"),
 ])

@@ -126,6 +126,9 @@ def to_markdown(result: dict, title: str | None = None) -> str:
             lines.append(f"| {task} | {r['metric']} | {fmt(r['value'])}{unit}{_fit(result, r)} | {interval(r)} | "
                          f"{r['n']} | {r['better']} |")
     lines += family_markdown(every)
+    prompts = prompt_lines(result)
+    if prompts:
+        lines += ["", "_" + "; ".join(prompts) + "_"]
     lines += ["", provenance_line(result.get("provenance", {}))]
     return "\n".join(lines) + "\n"
 

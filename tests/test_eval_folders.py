@@ -117,6 +117,7 @@ def test_a_prompt_csv_enables_the_text_metrics_and_reports_what_did_not_match(su
     screen = capsys.readouterr().out
     assert f"1 clip has no prompt (no caption, transcript or category): {clips[-1]['id']}" in screen
     assert "1 prompt id has no clip in the folder: lost" in screen and "attached to 5 of 6 clips" in screen
+    assert "1 prompt id has no clip in the folder: lost" in out.with_suffix(".md").read_text()  # the table says so too
     assert validate_result(res) == []
 
 

@@ -90,6 +90,10 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
                 "MMAudio release v0.1 (Synchformer AudioSet checkpoint 24-01-04T16-39-21 as a state dict); av-benchmark, "
                 "JavisBench", "desync (presets av-benchmark, javisbench, versebench)", "state-dict",
                 md5="5b2f5594b0730f70e41e549b7c94390c"),
+    # No checksum is published for it; its sha256 is recorded on first verified use.
+    WeightsFile("imagebind-huge", "imagebind_huge.pth", "https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth",
+                "ImageBind (facebookresearch/ImageBind `imagebind_huge(pretrained=True)`); av-benchmark, JavisBench",
+                "ib-av, ib-av@javisbench, ib-tv, ib-ta, javisscore", "state-dict"),
     # Trained by benchmarks/train_avsync_features.py (results/features/avsync-encoders.json); retraining
     # changes these files, so their checksums here change with them.
     WeightsFile("avsync-video-encoder", "avsync_video_encoder.safetensors", "", "shipped in ccl_bench/features/weights",

@@ -351,11 +351,23 @@ def _desync(preset):
     return make
 
 
+def _imagebind(preset):
+    def make(weights_dir, device):
+        from . import imagebind as IB
+
+        if preset == "javisscore":
+            return IB.JavisScoreFeatures(weights_dir, device)
+        return IB.ImageBindFeatures(preset, weights_dir, device)
+
+    return make
+
+
 # Learned backbones by analysis name: (weights dir, device) -> Analysis. The metric registry names these.
 BACKBONES = {"avsync-video": lambda wd, dev: AVSyncEncoderFeatures("video", wd, dev),
              "avsync-audio": lambda wd, dev: AVSyncEncoderFeatures("audio", wd, dev),
              "panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2"),
-             **{f"synchformer-{p}": _desync(p) for p in ("av-benchmark", "javisbench", "versebench")}}
+             **{f"synchformer-{p}": _desync(p) for p in ("av-benchmark", "javisbench", "versebench")},
+             **{f"imagebind-{p}": _imagebind(p) for p in ("av-benchmark", "javisbench", "javisscore")}}
 
 
 __all__ = ["BACKBONES", "AVAlignAnalysis", "AVSyncEncoderFeatures", "Analysis", "BackboneAnalysis", "FeatureCache",

@@ -1,5 +1,5 @@
 """The metrics of the learned backbones (Metrics II): per-clip states and values over the analyses of
-`ccl_bench.features` (`panns`, `clip_score`, `synchformer`). Each name without `@` is the preset the
+`ccl_bench.features` (`panns`, `clip_score`, `synchformer`, `imagebind`). Each name without `@` is the preset the
 literature's first toolkit uses; `name@preset` are the others. Pure functions over arrays."""
 
 from __future__ import annotations
@@ -37,10 +37,42 @@ def _signed_offset(a: dict, v: dict, ka, kv, ctx) -> ClipScores:
     return ClipScores(np.array([np.mean(o)]) if len(o) else np.zeros(0))
 
 
+def cosine(x: np.ndarray, y: np.ndarray) -> float:
+    """Raw cosine of two embeddings `[D]` (in [-1, 1]; papers print IB x100)."""
+    return float(np.dot(x, y) / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-8))
+
+
+def _ib(left: str, right: str):
+    """A clip's cosine of two ImageBind embeddings (`video`, `audio`, `text`): audio and text from the sound's
+    clip, video from the picture's (the same clip, except in mismatched pairs); empty where one is missing."""
+    def state(a: dict, v: dict, ka, kv, ctx) -> ClipScores:
+        src = {"audio": a, "text": a, "video": v}
+        x, y = np.asarray(src[left][left], float), np.asarray(src[right][right], float)
+        return ClipScores(np.array([cosine(x[0], y[0])]) if len(x) and len(y) else np.zeros(0))
+    return state
+
+
+def javis_score(cos: np.ndarray, share: float = 0.4) -> float | None:
+    """JavisBench's lowest-40% rule on one clip's window-by-frame cosines `[M, N]`: per window the mean of
+    its int(share N) lowest, then the mean over windows; None where that is no frame (N < 3)."""
+    cos = np.asarray(cos, float)
+    k = int(cos.shape[1] * share) if cos.ndim == 2 and len(cos) else 0
+    return float(np.sort(cos, axis=1)[:, :k].mean(1).mean()) if k else None
+
+
+def _javis(a: dict, v: dict, ka, kv, ctx) -> ClipScores:
+    s = javis_score(a["cosines"])
+    return ClipScores(np.zeros(0) if s is None else np.array([s]))
+
+
 def mean_score(s: ClipScores, r=None, ctx=None) -> float | None:
     return float(np.mean(s.scores)) if len(s.scores) else None
 
 
+_IB_AV_NONE = "no clip has both an ImageBind video and audio embedding (each clip's reason is in the conversions)"
+_IB_TEXT_NONE = ("no clip has both a caption and an ImageBind embedding: ib-tv / ib-ta read `caption` per clip from the "
+                 "folder's manifest.json")
+_IB = "raw cosine in [-1, 1] of ImageBind-huge embeddings (papers print it x100)"
 _DESYNC_NONE = "no clip is long enough for this DeSync preset (each clip's length is in the conversions)"
 
 
@@ -77,4 +109,25 @@ def learned_metrics(Metric) -> list:  # noqa: N803 - the registry's record class
                state=_signed_offset, merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of the signed offset of the first 4.8 s (21 classes, -2 to 2 s); opposite "
                           "signs cancel: read it beside desync", unavailable=_DESYNC_NONE),
+        Metric(name="ib-av", description=f"preset av-benchmark: IB-score, {_IB}, video (0.5 fps pairs of the first 8 s, "
+               "3 crops) vs audio (3 x 2 s); clips under 8 s unavailable", analysis="imagebind-av-benchmark",
+               better="higher", state=_ib("audio", "video"), merge=ClipScores.merge, score=mean_score,
+               statistics="mean over clips of cos(video, audio) (av-benchmark's IB-Score, not x100)",
+               unavailable=_IB_AV_NONE),
+        Metric(name="ib-av@javisbench", description=f"preset javisbench: ib_av, {_IB}, video (ImageBind's loader: 5 x 2 s, "
+               "3 crops) vs audio (3 x 2 s)", analysis="imagebind-javisbench", better="higher",
+               state=_ib("audio", "video"), merge=ClipScores.merge, score=mean_score,
+               statistics="mean over clips of cos(video, audio) (JavisBench's ib_av, not x100)", unavailable=_IB_AV_NONE),
+        Metric(name="ib-tv", description=f"preset javisbench: ib_tv, {_IB}, caption vs video", analysis="imagebind-javisbench",
+               better="higher", state=_ib("text", "video"), merge=ClipScores.merge, score=mean_score,
+               statistics="mean over clips of cos(caption, video) (JavisBench's ib_tv, not x100)", unavailable=_IB_TEXT_NONE),
+        Metric(name="ib-ta", description=f"preset javisbench: ib_ta, {_IB}, caption vs audio", analysis="imagebind-javisbench",
+               better="higher", state=_ib("text", "audio"), merge=ClipScores.merge, score=mean_score,
+               statistics="mean over clips of cos(caption, audio) (JavisBench's ib_ta, not x100)", unavailable=_IB_TEXT_NONE),
+        Metric(name="javisscore", description="preset javisbench: JavisScore, ImageBind cosines of each 2 s audio window "
+               "(every 0.5 s) with each of its frames, the mean of the lowest 40% per window, the mean over windows",
+               analysis="imagebind-javisscore", better="higher", state=_javis, merge=ClipScores.merge, score=mean_score,
+               statistics="mean over clips of JavisScore (raw cosines, not x100)",
+               unavailable="no clip has a JavisScore (clips under 3 frames leave the lowest 40% empty; audio under 25 ms "
+                           "has no fbank frame)"),
     ]

@@ -8,7 +8,8 @@ from ccl_bench import weights as W
 from ccl_bench.cli import main
 from ccl_bench.metrics import METRICS
 
-LEARNED = ["fd-panns", "clip-score", "clip-score@javisbench-cv2", "desync", "desync@javisbench", "desync@versebench"]
+LEARNED = ["fd-panns", "clip-score", "clip-score@javisbench-cv2", "desync", "desync@javisbench", "desync@versebench",
+           "ib-av", "ib-av@javisbench", "ib-tv", "ib-ta", "javisscore"]
 
 
 def run(capsys, monkeypatch, *argv):
@@ -46,13 +47,14 @@ def suite(tmp_path, monkeypatch, capsys):
 
 
 def test_eval_without_weights_names_each_file_and_place_on_one_line(capsys, monkeypatch, tmp_path, suite):
-    names = ["desync", "desync@javisbench", "clip-score", "fd-panns"]
+    names = ["desync", "desync@javisbench", "clip-score", "fd-panns", "ib-av", "ib-tv", "javisscore"]
     code, out = run(capsys, monkeypatch, "eval", "--pred", str(suite), "--ref", str(suite), "--metrics", ",".join(names),
                     "--weights-dir", str(tmp_path / "w"), "--cache-dir", str(tmp_path / "c"), "--quiet")
     assert code == 0
     lines = [ln for ln in out.splitlines() if ": unavailable: place " in ln]
     files = {"desync": "synchformer_state_dict.pth", "desync@javisbench": "synchformer_state_dict.pth",
-             "clip-score": "ViT-B-32.pt", "fd-panns": "Cnn14_16k_mAP=0.438.pth"}
+             "clip-score": "ViT-B-32.pt", "fd-panns": "Cnn14_16k_mAP=0.438.pth", "ib-av": "imagebind_huge.pth",
+             "ib-tv": "imagebind_huge.pth", "javisscore": "imagebind_huge.pth"}
     assert len(lines) == len(names)
     for name, line in zip(names, lines, strict=True):
         assert line.startswith(f"{name}: unavailable: place {files[name]} at {tmp_path / 'w' / files[name]} (from http")

@@ -90,19 +90,19 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
         if m.needs_ref and ref_file is not None and m.analysis not in ref_file.analyses:
             out[n] = unavailable(ref_file.missing_reason(m.analysis))
             continue
+        lacking = _lacking_text(m.reads_text, pred_set)
+        if lacking:  # a text metric on clips with no caption: said before its weights are looked for
+            out[n] = unavailable(lacking)
+            continue
         if m.analysis not in analyses:
             a = make_analysis(m.analysis, protocol, weights_dir, device)
-            lacking = _lacking_text(a, pred_set)
-            if lacking:  # a text metric on clips with no caption: say so before loading its weights
-                out.update({k: unavailable(lacking) for k in names if METRICS[k].analysis == m.analysis and k not in out})
-                continue
             try:
                 _ = a.cache_id  # loads and verifies weights where the analysis has any
             except CCLBenchError as exc:
                 place = getattr(exc, "missing", None)  # a weights file to place: where, and where it comes from
                 extra = {"place": place[0], "source": place[1]} if place else {}
-                out.update({k: {**unavailable(str(exc)), **extra} for k in names
-                            if METRICS[k].analysis == m.analysis and k not in out})
+                out.update({k: {**unavailable(str(exc)), **extra} for k in names if METRICS[k].analysis == m.analysis
+                            and k not in out and not _lacking_text(METRICS[k].reads_text, pred_set)})
                 continue
             analyses[m.analysis] = a
         if m.needs_ref and ref_file is not None and m.analysis in analyses:
@@ -161,7 +161,7 @@ def evaluate(pred: str | Path, ref: str | Path | None = None, metrics: Sequence[
     if prompt_record is not None:
         clips["pred"]["prompts"] = prompt_record
     for n in names:  # a text metric over some clips only: how many it read
-        _note_text_coverage(out[n], _text_read(n, analyses.get(METRICS[n].analysis)), pred_res.items)
+        _note_text_coverage(out[n], _text_read(n), pred_res.items)
     if save_ref_features is not None and ref_res is not None:
         from .features.reference import save_reference_features
 
@@ -188,9 +188,8 @@ def _features_path(path: str | Path, ref_set: ClipSet | None) -> Path:
     return p
 
 
-def _lacking_text(a: Analysis, cs: ClipSet) -> str | None:
-    """Why an analysis that reads a clip's text (`reads_text`: caption, transcript) has nothing to read, or None."""
-    reads = tuple(getattr(a, "reads_text", ()))
+def _lacking_text(reads: tuple[str, ...], cs: ClipSet) -> str | None:
+    """Why a metric that reads a clip's text (`Metric.reads_text`: caption, transcript) has nothing to read, or None."""
     if not reads or any(i.text.get(k) for i in cs.items for k in reads):
         return None
     what = " or ".join(reads)
@@ -198,14 +197,14 @@ def _lacking_text(a: Analysis, cs: ClipSet) -> str | None:
             f"file stem) or a manifest.json with `{reads[0]}` per clip")
 
 
-def _text_read(name: str, a: Analysis | None) -> tuple[str, ...]:
-    """What of a clip's prompt a metric reads: its analysis's `reads_text`, or for a prompt metric (prompt
-    accuracy) the category and caption its labels come from."""
+def _text_read(name: str) -> tuple[str, ...]:
+    """What of a clip's prompt a metric reads: its `reads_text`, or for a prompt metric (prompt accuracy) the
+    category and caption its labels come from."""
     from .metrics import PromptMetric
 
     if isinstance(METRICS[name], PromptMetric):
         return ("category", "caption")
-    return tuple(getattr(a, "reads_text", ())) if a is not None else ()
+    return METRICS[name].reads_text
 
 
 def _note_text_coverage(entry: dict, reads: tuple[str, ...], items: list[ClipItem]) -> None:
@@ -242,6 +241,9 @@ SHORT_CLIPS = {
     "synchformer-av-benchmark": "under 8 s: no DeSync value for the clip (its metric counts only the clips with one)",
     "synchformer-javisbench": "under 8 s: zero-padded to 8 s (black frames, silence), as JavisBench",
     "synchformer-versebench": "under 4.8 s: no DeSync value for the clip (its metric counts only the clips with one)",
+    "imagebind-av-benchmark": "under 8 s: no IB-score for the clip, as av-benchmark's loader drops it (a conversion)",
+    "imagebind-javisbench": "any length from 1 frame (sub-clips spread over the whole clip)",
+    "imagebind-javisscore": "shorter than one 2 s window: one window of everything; under 3 frames: no JavisScore",
 }
 
 

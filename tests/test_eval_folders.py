@@ -95,10 +95,14 @@ def _write_prompts(path, clips, extra_id="lost"):
 def test_a_prompt_csv_enables_the_text_metrics_and_reports_what_did_not_match(suite6, plain, home, tmp_path, capsys):
     clips = suite6[1]
     names = "prompt-accuracy-video,clip-score"
-    bare = E.evaluate(plain, metrics=names.split(","), bootstrap=0, show_progress=False)["metrics"]
+    bare = E.evaluate(plain, metrics=[*names.split(","), "ib-av@javisbench", "ib-tv"], bootstrap=0,
+                      show_progress=False)["metrics"]
     assert "--prompts" in bare["prompt-accuracy-video"]["reason"]
     # No caption anywhere: said before any weights are looked for (none are placed here either).
     assert bare["clip-score"]["reason"].startswith("no clip has a caption") and "place" not in bare["clip-score"]
+    # One analysis, two metrics: the caption's absence is ib-tv's reason, not ib-av's (which reads no text).
+    assert bare["ib-tv"]["reason"].startswith("no clip has a caption")
+    assert "imagebind_huge.pth" in bare["ib-av@javisbench"]["reason"]
 
     prompts = tmp_path / "prompts.csv"
     _write_prompts(prompts, clips)

@@ -84,6 +84,7 @@ class Metric:
     chance_statistic: Callable[[Any], float | None] | None = None  # what `<name>-cc` corrects (None: no -cc)
     ideal: float | None = None  # that statistic's value for perfectly synchronous clips
     corrects: str | None = None  # a `-cc` record: the metric it corrects
+    reads_text: tuple[str, ...] = ()  # the clip's prompt fields it reads ("caption", "transcript"); `eval` checks for them
     protocol_name: str | None = None  # overrides the analysis's protocol name
     extra: dict = field(default_factory=dict)
 

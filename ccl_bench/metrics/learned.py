@@ -86,12 +86,12 @@ def learned_metrics(Metric) -> list:  # noqa: N803 - the registry's record class
                unavailable="too few embeddings for a covariance (clips under 0.31 s have none)"),
         Metric(name="clip-score", description="preset javisbench: mean cosine of the CLIP ViT-B/32 caption embedding and "
                "48 evenly spaced frames (raw in [-1, 1], not x100)", analysis="clip-javisbench", better="higher",
-               state=_score, merge=ClipScores.merge, score=mean_score,
+               reads_text=("caption",), state=_score, merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of the mean frame-caption cosine",
                unavailable="no clip has a caption (--prompts FILE, or a manifest.json with captions)"),
         Metric(name="clip-score@javisbench-cv2", description="preset javisbench-cv2: clip-score with the colour channels "
                "swapped, as JavisBench's default cv2 reader feeds them", analysis="clip-javisbench-cv2", better="higher",
-               state=_score, merge=ClipScores.merge, score=mean_score,
+               reads_text=("caption",), state=_score, merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of the mean frame-caption cosine (frames fed as BGR)",
                unavailable="no clip has a caption (--prompts FILE, or a manifest.json with captions)"),
         Metric(name="desync", description="preset av-benchmark: Synchformer offset, mean |offset| of the first and last "
@@ -119,10 +119,10 @@ def learned_metrics(Metric) -> list:  # noqa: N803 - the registry's record class
                state=_ib("audio", "video"), merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of cos(video, audio) (JavisBench's ib_av, not x100)", unavailable=_IB_AV_NONE),
         Metric(name="ib-tv", description=f"preset javisbench: ib_tv, {_IB}, caption vs video", analysis="imagebind-javisbench",
-               better="higher", state=_ib("text", "video"), merge=ClipScores.merge, score=mean_score,
+               better="higher", reads_text=("caption",), state=_ib("text", "video"), merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of cos(caption, video) (JavisBench's ib_tv, not x100)", unavailable=_IB_TEXT_NONE),
         Metric(name="ib-ta", description=f"preset javisbench: ib_ta, {_IB}, caption vs audio", analysis="imagebind-javisbench",
-               better="higher", state=_ib("text", "audio"), merge=ClipScores.merge, score=mean_score,
+               better="higher", reads_text=("caption",), state=_ib("text", "audio"), merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of cos(caption, audio) (JavisBench's ib_ta, not x100)", unavailable=_IB_TEXT_NONE),
         Metric(name="javisscore", description="preset javisbench: JavisScore, ImageBind cosines of each 2 s audio window "
                "(every 0.5 s) with each of its frames, the mean of the lowest 40% per window, the mean over windows",

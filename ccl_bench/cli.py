@@ -49,6 +49,10 @@ def _list(args: argparse.Namespace) -> None:
         rows = describe_models([args.model] if args.model else None, args.scale, parse_sets(args.set))
         title = f"models at scale {args.scale}" + (f" with {', '.join(args.set)}" if args.set else "")
         out.print(tables.models_table(rows, title))
+    elif args.what == "generators":
+        from .runner.generators import registry
+
+        out.print(tables.generators_table(registry().entries()))
     else:
         from .metrics import METRICS
 
@@ -324,8 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ccl-bench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("list", parents=[common], help="list suites, models or metrics")
-    p.add_argument("what", choices=["suites", "models", "metrics"])
+    p = sub.add_parser("list", parents=[common], help="list suites, models, generators or metrics")
+    p.add_argument("what", choices=["suites", "models", "generators", "metrics"],
+                   help="generators: every `run --model` name, plugins of installed packages included")
     p.add_argument("--scale", default="tiny", help="model scale for parameter counts (models only)")
     add_model_args(p, required=False)
     p.set_defaults(func=_list)

@@ -278,6 +278,10 @@ def compare_markdown(table: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _count(value, what: str) -> str:
+    return f"{value} {what}" if value is not None else f"{what} unavailable (not reported by the generator)"
+
+
 def generation_lines(result: dict) -> list[str]:
     """Per task of a `run` result: clips, sampling time and rate, passes, NFE, peak memory and how measured."""
     out = []
@@ -287,8 +291,9 @@ def generation_lines(result: dict) -> list[str]:
                else f"peak resident memory {g['peak_rss_gb']:.2f} GB" if "peak_rss_gb" in g else "peak memory not measured")
         out.append(f"{task}: {g['clips']} clips sampled in {g['sample_s']:.1f} s ({g['clips_per_s']:.2f} clips/s on "
                    f"{g['device']}; loading {g['load_s']:.1f} s, conditions {g['condition_s']:.1f} s, decoding and "
-                   f"writing {g['write_s']:.1f} s apart), {g['passes_per_step']} passes per step, {g['nfe_per_clip']} "
-                   f"network evaluations per clip, {mem}" + (f" ({g['memory_measure']})" if g.get("memory_measure") else ""))
+                   f"writing {g['write_s']:.1f} s apart), {_count(g['passes_per_step'], 'passes per step')}, "
+                   f"{_count(g['nfe_per_clip'], 'network evaluations per clip')}, {mem}"
+                   + (f" ({g['memory_measure']})" if g.get("memory_measure") else ""))
     return out
 
 
@@ -306,6 +311,14 @@ def models_table(rows_: list[tuple[str, str, dict]], title: str) -> Table:
     table = Table("model", "interaction", "video params", "audio params", "interaction params", "total", title=title)
     for name, interaction, counts in rows_:
         table.add_row(name, interaction, *(f"{counts[k] / 1e6:,.2f} M" for k in ("video", "audio", "interaction", "total")))
+    return table
+
+
+def generators_table(entries) -> Table:
+    """`ccl-bench list generators`: every name `run --model` accepts, its kind and who provides it."""
+    table = Table("name", "kind", "provided by", "what it is", title="generators (run --model NAME)")
+    for e in entries:
+        table.add_row(e.name, e.kind, e.source, e.description or e.record()["target"])
     return table
 
 

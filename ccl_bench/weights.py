@@ -90,6 +90,19 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
                 "MMAudio release v0.1 (Synchformer AudioSet checkpoint 24-01-04T16-39-21 as a state dict); av-benchmark, "
                 "JavisBench", "desync (presets av-benchmark, javisbench, versebench)", "state-dict",
                 md5="5b2f5594b0730f70e41e549b7c94390c"),
+    # syncnet_python's download_model.sh fetches it; no checksum is published (recorded on first use).
+    WeightsFile("syncnet-v2", "syncnet_v2.model", "http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",
+                "joonson/syncnet_python (download_model.sh; Oxford VGG), as Wav2Lip's LSE-C/D and LatentSync use it",
+                "sync-c, sync-d (protocol syncnet-python)", "state-dict"),
+    WeightsFile("s3fd", "sfd_face.pth", "https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth",
+                "joonson/syncnet_python (download_model.sh): the S3FD face detector of its pipeline",
+                "sync-c, sync-d (face tracks)", "state-dict"),
+    # openai-whisper's model table: the SHA-256 of each file is the folder name in its URL (its loader checks it).
+    *(WeightsFile(f"whisper-{size}", f"{size}.pt", f"https://openaipublic.azureedge.net/main/whisper/models/{sha}/{size}.pt",
+                  f"OpenAI Whisper (openai/whisper `_MODELS['{size}']`)", use, "state-dict", sha256=sha)
+      for size, sha, use in (
+          ("large-v3", "e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb", "wer, wer@clip-mean"),
+          ("tiny.en", "d3dd57d32accea0b295c96e26691aa14d8822fac7d9d27d5dc00b4ca2826dd03", "wer@whisper-tiny.en"))),
     # No checksum is published for it; its sha256 is recorded on first verified use.
     WeightsFile("imagebind-huge", "imagebind_huge.pth", "https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth",
                 "ImageBind (facebookresearch/ImageBind `imagebind_huge(pretrained=True)`); av-benchmark, JavisBench",

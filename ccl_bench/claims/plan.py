@@ -9,6 +9,16 @@ from __future__ import annotations
 from .spec import Primary, StudySpec
 
 
+def weights(model: str, checkpoints: str, seed: int) -> str:
+    """The run's weights: a model's own checkpoint; for the cascade (a plugin with no checkpoint of its
+    own), each stage's model trained with the same seed."""
+    from ..runner.cascade import STAGES
+
+    if model == "cascade":
+        return " ".join(f"--set {stage}={checkpoints}/seed{seed}/{m}" for stage, m in STAGES.items())
+    return f"--checkpoint {checkpoints}/seed{seed}/{model}"
+
+
 def _metric_parts(p: Primary) -> list[Primary]:
     return [x for q in (p.parts or (p,)) for x in ([q] if q.kind in ("metric", "convergence") else [])]
 
@@ -33,7 +43,7 @@ def plan(spec: StudySpec, checkpoints: str, runs: str, device: str = "cuda") -> 
         variant = guidance + "".join(f"-{k}-{v}" for k, v in settings)
         extra = "".join(f" --{k} {v}" for k, v in settings)
         for k in range(spec.min_seeds):
-            lines.append(f"ccl-bench run --model {model} --suite {spec.suite} --checkpoint {checkpoints}/seed{k}/{model} "
+            lines.append(f"ccl-bench run --model {model} --suite {spec.suite} {weights(model, checkpoints, k)} "
                          f"--task all --guidance {guidance}{extra} --device {device} --quiet --out {runs}/seed{k}/{variant}")
     lines.append("# the frame: can each metric tell the suite's clips (through the codecs) from noise? (`ceiling`, `floor`)")
     for model in ("ceiling", "floor"):

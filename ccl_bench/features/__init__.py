@@ -351,6 +351,21 @@ def _desync(preset):
     return make
 
 
+def _syncnet(weights_dir, device):
+    from .syncnet import SyncNetFeatures
+
+    return SyncNetFeatures(weights_dir, device)
+
+
+def _whisper(size):
+    def make(weights_dir, device):
+        from .whisper_wer import WhisperWER
+
+        return WhisperWER(size, weights_dir, device)
+
+    return make
+
+
 def _imagebind(preset):
     def make(weights_dir, device):
         from . import imagebind as IB
@@ -367,6 +382,7 @@ BACKBONES = {"avsync-video": lambda wd, dev: AVSyncEncoderFeatures("video", wd, 
              "avsync-audio": lambda wd, dev: AVSyncEncoderFeatures("audio", wd, dev),
              "panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2"),
              **{f"synchformer-{p}": _desync(p) for p in ("av-benchmark", "javisbench", "versebench")},
+             "syncnet": _syncnet, **{f"whisper-{s}": _whisper(s) for s in ("large-v3", "tiny.en")},
              **{f"imagebind-{p}": _imagebind(p) for p in ("av-benchmark", "javisbench", "javisscore")}}
 
 

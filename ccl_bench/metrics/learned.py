@@ -1,8 +1,12 @@
 """The metrics of the learned backbones (Metrics II): per-clip states and values over the analyses of
-`ccl_bench.features` (`panns`, `clip_score`, `synchformer`, `imagebind`). Each name without `@` is the preset the
-literature's first toolkit uses; `name@preset` are the others. Pure functions over arrays."""
+`ccl_bench.features` (`panns`, `clip_score`, `synchformer`, `imagebind`, `syncnet`, `whisper_wer`). Each name
+without `@` is the preset the literature's first toolkit uses; `name@preset` are the others. Pure functions
+over arrays."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,6 +39,43 @@ def _abs_offset(a: dict, v: dict, ka, kv, ctx) -> ClipScores:
 def _signed_offset(a: dict, v: dict, ka, kv, ctx) -> ClipScores:
     o = np.asarray(a["offsets"], float)
     return ClipScores(np.array([np.mean(o)]) if len(o) else np.zeros(0))
+
+
+def _track_mean(key: str):
+    """A clip's SyncNet value: the mean over its face tracks; empty for a clip without a kept track."""
+
+    def state(a: dict, v: dict, ka, kv, ctx) -> ClipScores:
+        x = np.asarray(a[key], float)
+        return ClipScores(np.array([np.mean(x)]) if len(x) else np.zeros(0))
+
+    return state
+
+
+@dataclass(frozen=True)
+class WordErrors:
+    """Word edits and reference words of the clips that have a transcript, `[c]` each."""
+
+    errors: np.ndarray
+    words: np.ndarray
+
+    @staticmethod
+    def merge(parts: Sequence[WordErrors]) -> WordErrors:
+        if not parts:
+            return WordErrors(np.zeros(0), np.zeros(0))
+        return WordErrors(np.concatenate([p.errors for p in parts]), np.concatenate([p.words for p in parts]))
+
+
+def _word_errors(a: dict, v: dict, ka, kv, ctx) -> WordErrors:
+    return WordErrors(np.asarray(a["errors"], float), np.asarray(a["words"], float))
+
+
+def _corpus_wer(s: WordErrors, r=None, ctx=None) -> float | None:
+    return float(s.errors.sum() / s.words.sum()) if s.words.sum() > 0 else None
+
+
+def _clip_wer(a: dict, v: dict, ka, kv, ctx) -> ClipScores:
+    e, w = np.asarray(a["errors"], float), np.asarray(a["words"], float)
+    return ClipScores(e / w if len(w) else np.zeros(0))
 
 
 def cosine(x: np.ndarray, y: np.ndarray) -> float:
@@ -74,6 +115,11 @@ _IB_TEXT_NONE = ("no clip has both a caption and an ImageBind embedding: ib-tv /
                  "folder's manifest.json")
 _IB = "raw cosine in [-1, 1] of ImageBind-huge embeddings (papers print it x100)"
 _DESYNC_NONE = "no clip is long enough for this DeSync preset (each clip's length is in the conversions)"
+_SYNCNET_NONE = ("no clip has a face tracked over more than 100 frames at 25 fps (about 4 s; each clip's reason is in "
+                 "the conversions)")
+_WER_NONE = "no clip has a transcript: wer reads `transcript` per clip from the manifest or the prompt file"
+_SYNCNET = ("SyncNet syncnet_v2 (syncnet_python protocol: S3FD face tracks of over 100 frames, one shot per clip), 25 fps, "
+            "5-frame 224 x 224 face crops against 13 x 20 MFCC windows, offsets -15 to 15 frames")
 
 
 def learned_metrics(Metric) -> list:  # noqa: N803 - the registry's record class, passed in to avoid an import cycle
@@ -109,6 +155,28 @@ def learned_metrics(Metric) -> list:  # noqa: N803 - the registry's record class
                state=_signed_offset, merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of the signed offset of the first 4.8 s (21 classes, -2 to 2 s); opposite "
                           "signs cancel: read it beside desync", unavailable=_DESYNC_NONE),
+        Metric(name="sync-c", description=f"preset syncnet-python: SyncNet confidence (LSE-C), median minus minimum of the "
+               f"mean embedding distance over offsets; {_SYNCNET}", analysis="syncnet", better="higher",
+               state=_track_mean("confidence"), merge=ClipScores.merge, score=mean_score,
+               statistics="mean over clips of the mean over each clip's face tracks", unavailable=_SYNCNET_NONE),
+        Metric(name="sync-d", description=f"preset syncnet-python: SyncNet distance (LSE-D), minimum over offsets of the "
+               f"mean embedding distance; {_SYNCNET}", analysis="syncnet", better="lower",
+               state=_track_mean("distance"), merge=ClipScores.merge, score=mean_score,
+               statistics="mean over clips of the mean over each clip's face tracks", unavailable=_SYNCNET_NONE),
+        Metric(name="wer", description="preset whisper-large-v3: word error rate (a fraction, not %) of Whisper large-v3's "
+               "greedy English transcript against the prompt's transcript, both through Whisper's English normaliser; "
+               "corpus-level", analysis="whisper-large-v3", better="lower", state=_word_errors, merge=WordErrors.merge,
+               score=_corpus_wer, statistics="total word edits / total reference words over the clips with a transcript",
+               unavailable=_WER_NONE),
+        Metric(name="wer@clip-mean", description="preset clip-mean: wer as the mean of per-clip word error rates "
+               "(Whisper large-v3; short clips weigh as much as long ones)", analysis="whisper-large-v3", better="lower",
+               state=_clip_wer, merge=ClipScores.merge, score=mean_score,
+               statistics="mean over clips with a transcript of edits / reference words", unavailable=_WER_NONE),
+        Metric(name="wer@whisper-tiny.en", description="preset whisper-tiny.en: corpus-level wer with Whisper tiny.en "
+               "(a quick check; not comparable with wer)", analysis="whisper-tiny.en", better="lower", state=_word_errors,
+               merge=WordErrors.merge, score=_corpus_wer,
+               statistics="total word edits / total reference words over the clips with a transcript",
+               unavailable=_WER_NONE),
         Metric(name="ib-av", description=f"preset av-benchmark: IB-score, {_IB}, video (0.5 fps pairs of the first 8 s, "
                "3 crops) vs audio (3 x 2 s); clips under 8 s unavailable", analysis="imagebind-av-benchmark",
                better="higher", state=_ib("audio", "video"), merge=ClipScores.merge, score=mean_score,

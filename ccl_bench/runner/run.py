@@ -33,6 +33,11 @@ TASKS = ("t2av", "a2v", "v2a", "t2v", "t2a")
 TASK_READS = {"t2av": {"i3d", "vggish", "sync", "av-align", "avsync-video", "avsync-audio"}, "t2v": {"i3d", "avsync-video"},
               "t2a": {"vggish", "avsync-audio"}, "a2v": {"i3d", "sync", "av-align", "avsync-video"},
               "v2a": {"vggish", "sync", "av-align", "avsync-audio"}}
+# Lip sync (SyncNet) wherever a face and its voice are made or kept together; speech (wer) wherever sound is made.
+for _task, _reads in {"t2av": {"syncnet", "whisper-large-v3", "whisper-tiny.en"}, "a2v": {"syncnet"},
+                      "v2a": {"syncnet", "whisper-large-v3", "whisper-tiny.en"},
+                      "t2a": {"whisper-large-v3", "whisper-tiny.en"}}.items():
+    TASK_READS[_task] |= _reads
 
 
 def find_checkpoint(suite: str, model: str) -> Path:
@@ -145,11 +150,13 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         checkpoint: str | Path | None = None, overrides: dict | None = None, bootstrap: int = 200,
         weights_dir: str | Path | None = None, cache_dir: str | Path | None = None, show_progress: bool = True,
         captions: str = "own") -> dict:
-    """The main job for one model on one suite -> the result dict (also written to disk). `model` may be a
-    pseudo-model (`ceiling`, `floor`: `runner.pseudo`), which needs no checkpoint."""
+    """The main job for one model on one suite -> the result dict (also written to disk). `model` is a name of
+    the generator registry (`runner.generators`): a reference model (a checkpoint), a pseudo-model
+    (`ceiling`, `floor`: `runner.pseudo`) or a plugin (`ccl_bench.generators`; `overrides` are its options)."""
     from .. import validate
     from ..evaluate import evaluate, save_results
     from ..tables import write_result
+    from .generators import check_options, generate_plugin, plugin_provenance, plugin_tasks, resolve_model
     from .pseudo import PSEUDO_MODELS, generate_pseudo
     from .sample import generate
 
@@ -160,18 +167,29 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
     num = validate.positive_int("--num-samples", cfg_run["num_samples"] if num_samples is None else num_samples)
     steps = validate.positive_int("--steps", cfg_run["steps"] if steps is None else steps)
     bootstrap = validate.positive_int("--bootstrap", bootstrap, allow_zero=True)
-    tasks = list(TASKS) if task == "all" else [task] if task else list(cfg_run["tasks"])
+    entry = resolve_model(model, checkpoint)  # the registry: reference, pseudo or plugin
+    pseudo, plugin = entry.kind == "pseudo", entry.kind == "plugin"
+    can = TASKS
+    if plugin:
+        if checkpoint is not None:
+            raise CCLBenchError(f"--model {model} is a generator plugin ({entry.source}): it takes no --checkpoint; "
+                                "pass its options as --set KEY=VALUE")
+        factory = entry.load()
+        can = plugin_tasks(entry, factory)  # class attributes: known before the plugin loads any weights
+        check_options(entry, factory, overrides or {})
+    tasks = list(can) if task == "all" else [task] if task else list(cfg_run["tasks"])
     for t in tasks:
         if t not in TASKS:
             raise CCLBenchError(f"unknown task '{t}' (known: {', '.join(TASKS)}, all)")
+        if t not in can:
+            raise CCLBenchError(f"--task {t}: generator '{model}' ({entry.source}) does only {', '.join(can)}")
     guidance = guidance or cfg_run["guidance"]
     seed = int(cfg_run["seed"] if seed is None else seed)
     device = device_for(world(), device)
-    pseudo = model in PSEUDO_MODELS
     if pseudo and (checkpoint is not None or overrides or captions != "own"):
         raise CCLBenchError(f"--model {model} is a pseudo-model ({PSEUDO_MODELS[model]}): it takes no --checkpoint, --set "
                             "or other captions")
-    if pseudo:
+    if pseudo or plugin:
         ck_info = {}
     elif checkpoint is None:
         import reference_impl
@@ -184,7 +202,7 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
                                 + "".join(f" --set {k}={v}" for k, v in (overrides or {}).items())
                                 + "` and pass `--checkpoint DIR`")
         checkpoint = find_checkpoint(spec.name, model)
-    if not pseudo:
+    if not (pseudo or plugin):
         checkpoint = Path(checkpoint)
         ck_info = json.loads((checkpoint / "config.json").read_text()) if (checkpoint / "config.json").is_file() else {}
     rendering = ck_info.get("rendering", cfg_run["rendering"])
@@ -203,10 +221,22 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         "rendering": rendering, "split": cfg_run["split"], "num_samples": num, "steps": steps, "sampler": cfg_run["sampler"],
         "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol, "overrides": overrides or {},
         "captions": captions}}
+    gen = None
     for t in tasks:
         clip_dir = root / "clips" / model / t
         peak = PeakMemory(device)
-        if pseudo:
+        if plugin:
+            if w.main:  # one process generates a plugin's clips; the others wait for them
+                load_s = 0.0
+                if gen is None:  # loaded once, inside the first task's memory and time, as a checkpoint is
+                    start = time.perf_counter()
+                    gen = entry.instantiate()
+                    load_s = time.perf_counter() - start
+                generate_plugin(entry, gen, spec.name, t, num, clip_dir, ref_dir, rendering, steps, guidance, seed, device,
+                                options=overrides, captions=captions, split=cfg_run["split"], load_s=load_s)
+            barrier(w)
+            manifest = json.loads((clip_dir / "manifest.json").read_text())
+        elif pseudo:
             if w.main:
                 generate_pseudo(model, spec.name, t, num, clip_dir, reference=ref_dir, rendering=rendering, seed=seed,
                                 split=cfg_run["split"])
@@ -238,9 +268,13 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
                                              "nfe_per_clip": manifest["nfe_per_clip"], "device": device, **memory},
                               "evaluation_s": evaluation_s, "excluded": res["clips"]["pred"]["excluded"]}
         prov = res["provenance"]
+    if plugin:
+        prov["generator"] = plugin_provenance(entry, gen, overrides or {}) if w.main else entry.record()
+    else:
+        prov["generator"] = entry.record()
     if pseudo:
         prov["pseudo_model"] = PSEUDO_MODELS[model]
-    else:
+    elif not plugin:
         prov.update({"checkpoint": portable(checkpoint), "checkpoint_sha256": sha256(checkpoint / "ema.safetensors"),
                      "checkpoint_train": {k: ck_info.get(k) for k in ("steps_done", "train_clips", "provenance")
                                           if k in ck_info}})

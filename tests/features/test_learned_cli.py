@@ -9,6 +9,7 @@ from ccl_bench.cli import main
 from ccl_bench.metrics import METRICS
 
 LEARNED = ["fd-panns", "clip-score", "clip-score@javisbench-cv2", "desync", "desync@javisbench", "desync@versebench",
+           "sync-c", "sync-d", "wer", "wer@clip-mean", "wer@whisper-tiny.en",
            "ib-av", "ib-av@javisbench", "ib-tv", "ib-ta", "javisscore"]
 
 
@@ -23,7 +24,8 @@ def test_list_metrics_shows_each_learned_metric_and_its_preset(capsys, monkeypat
     assert code == 0
     for name in LEARNED:
         assert name in METRICS and name in out
-    for preset in ("av-benchmark", "javisbench", "versebench", "javisbench-cv2"):
+    for preset in ("av-benchmark", "javisbench", "versebench", "javisbench-cv2", "syncnet-python", "whisper-large-v3",
+                   "clip-mean", "whisper-tiny.en"):
         assert f"preset {preset}:" in out
 
 
@@ -47,14 +49,16 @@ def suite(tmp_path, monkeypatch, capsys):
 
 
 def test_eval_without_weights_names_each_file_and_place_on_one_line(capsys, monkeypatch, tmp_path, suite):
-    names = ["desync", "desync@javisbench", "clip-score", "fd-panns", "ib-av", "ib-tv", "javisscore"]
+    names = ["desync", "desync@javisbench", "clip-score", "fd-panns", "sync-c", "sync-d", "wer", "wer@whisper-tiny.en",
+             "ib-av", "ib-tv", "javisscore"]
     code, out = run(capsys, monkeypatch, "eval", "--pred", str(suite), "--ref", str(suite), "--metrics", ",".join(names),
                     "--weights-dir", str(tmp_path / "w"), "--cache-dir", str(tmp_path / "c"), "--quiet")
     assert code == 0
     lines = [ln for ln in out.splitlines() if ": unavailable: place " in ln]
     files = {"desync": "synchformer_state_dict.pth", "desync@javisbench": "synchformer_state_dict.pth",
-             "clip-score": "ViT-B-32.pt", "fd-panns": "Cnn14_16k_mAP=0.438.pth", "ib-av": "imagebind_huge.pth",
-             "ib-tv": "imagebind_huge.pth", "javisscore": "imagebind_huge.pth"}
+             "clip-score": "ViT-B-32.pt", "fd-panns": "Cnn14_16k_mAP=0.438.pth", "sync-c": "syncnet_v2.model",
+             "sync-d": "syncnet_v2.model", "wer": "large-v3.pt", "wer@whisper-tiny.en": "tiny.en.pt",
+             "ib-av": "imagebind_huge.pth", "ib-tv": "imagebind_huge.pth", "javisscore": "imagebind_huge.pth"}
     assert len(lines) == len(names)
     for name, line in zip(names, lines, strict=True):
         assert line.startswith(f"{name}: unavailable: place {files[name]} at {tmp_path / 'w' / files[name]} (from http")

@@ -244,6 +244,9 @@ SHORT_CLIPS = {
     "imagebind-av-benchmark": "under 8 s: no IB-score for the clip, as av-benchmark's loader drops it (a conversion)",
     "imagebind-javisbench": "any length from 1 frame (sub-clips spread over the whole clip)",
     "imagebind-javisscore": "shorter than one 2 s window: one window of everything; under 3 frames: no JavisScore",
+    "syncnet": "a face track of 100 detections or fewer (about 4 s at 25 fps) is not scored; a clip with none has no value",
+    "whisper-large-v3": "any length (the whole clip in Whisper's 30 s windows)",
+    "whisper-tiny.en": "any length (the whole clip in Whisper's 30 s windows)",
 }
 
 

@@ -261,3 +261,14 @@ def test_bad_options_are_one_line(suite6, home, tmp_path, monkeypatch, capsys, e
     assert main(["eval", "--pred", str(suite6[0]), "--metrics", "event-sync", "--quiet", *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and needle in err
+
+
+def test_wer_reads_the_transcript_from_the_prompt_file(suite6, plain, home, tmp_path):
+    bare = E.evaluate(plain, metrics=["wer"], bootstrap=0, show_progress=False)["metrics"]["wer"]
+    assert bare["reason"].startswith("no clip has a transcript: give --prompts FILE")
+    rows = [{"id": c["id"], "caption": c["caption"], "transcript": "one two three"} for c in suite6[1]]
+    (tmp_path / "p.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    res = E.evaluate(plain, metrics=["wer"], bootstrap=0, show_progress=False, prompts=tmp_path / "p.jsonl")
+    wer = res["metrics"]["wer"]  # past the transcript check: now its recogniser's weights are what is missing
+    assert wer["status"] == "unavailable" and wer["reason"].startswith("weights file large-v3.pt not found")
+    assert wer["place"].endswith("large-v3.pt")

@@ -165,16 +165,17 @@ def learned_metrics(Metric) -> list:  # noqa: N803 - the registry's record class
                statistics="mean over clips of the mean over each clip's face tracks", unavailable=_SYNCNET_NONE),
         Metric(name="wer", description="preset whisper-large-v3: word error rate (a fraction, not %) of Whisper large-v3's "
                "greedy English transcript against the prompt's transcript, both through Whisper's English normaliser; "
-               "corpus-level", analysis="whisper-large-v3", better="lower", state=_word_errors, merge=WordErrors.merge,
+               "corpus-level", analysis="whisper-large-v3", better="lower", reads_text=("transcript",), state=_word_errors,
+               merge=WordErrors.merge,
                score=_corpus_wer, statistics="total word edits / total reference words over the clips with a transcript",
                unavailable=_WER_NONE),
         Metric(name="wer@clip-mean", description="preset clip-mean: wer as the mean of per-clip word error rates "
                "(Whisper large-v3; short clips weigh as much as long ones)", analysis="whisper-large-v3", better="lower",
-               state=_clip_wer, merge=ClipScores.merge, score=mean_score,
+               reads_text=("transcript",), state=_clip_wer, merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips with a transcript of edits / reference words", unavailable=_WER_NONE),
         Metric(name="wer@whisper-tiny.en", description="preset whisper-tiny.en: corpus-level wer with Whisper tiny.en "
                "(a quick check; not comparable with wer)", analysis="whisper-tiny.en", better="lower", state=_word_errors,
-               merge=WordErrors.merge, score=_corpus_wer,
+               reads_text=("transcript",), merge=WordErrors.merge, score=_corpus_wer,
                statistics="total word edits / total reference words over the clips with a transcript",
                unavailable=_WER_NONE),
         Metric(name="ib-av", description=f"preset av-benchmark: IB-score, {_IB}, video (0.5 fps pairs of the first 8 s, "

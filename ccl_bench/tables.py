@@ -167,15 +167,16 @@ def prompt_lines(result: dict, show: int = 5) -> list[str]:
 
     lines = [f"prompts {p['file']}: attached to {p['attached']} of {p['attached'] + len(p['clips_without_prompt'])} clips"]
     if p["clips_without_prompt"]:
-        lines.append(f"warning: {_count(p['clips_without_prompt'], 'clip')} no prompt (no caption, transcript or "
+        lines.append(f"warning: {_have(p['clips_without_prompt'], 'clip')} no prompt (no caption, transcript or "
                      f"category): {some(p['clips_without_prompt'])}")
     if p["prompts_without_clip"]:
-        lines.append(f"warning: {_count(p['prompts_without_clip'], 'prompt id')} no clip in the folder: "
+        lines.append(f"warning: {_have(p['prompts_without_clip'], 'prompt id')} no clip in the folder: "
                      f"{some(p['prompts_without_clip'])}")
     return lines
 
 
-def _count(ids: list, what: str) -> str:
+def _have(ids: list, what: str) -> str:
+    """`1 clip has` / `3 clips have`."""
     return f"1 {what} has" if len(ids) == 1 else f"{len(ids)} {what}s have"
 
 

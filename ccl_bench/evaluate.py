@@ -247,6 +247,10 @@ SHORT_CLIPS = {
     "syncnet": "a face track of 100 detections or fewer (about 4 s at 25 fps) is not scored; a clip with none has no value",
     "whisper-large-v3": "any length (the whole clip in Whisper's 30 s windows)",
     "whisper-tiny.en": "any length (the whole clip in Whisper's 30 s windows)",
+    "passt": "any length: the first 8 s zero-padded to 10 s (a clip without samples has no embedding)",
+    "clap-fadtk-audio": "any length: a window every 1 s, each zero-padded to 10 s",
+    "clap-fadtk-music": "any length: a window every 1 s, each zero-padded to 10 s",
+    "clap-av-benchmark": "any length: the clip repeated and zero-padded to 10 s (LAION-CLAP's repeatpad)",
 }
 
 

@@ -346,7 +346,7 @@ def weights_table(entries, folder) -> Table:
     from .weights import path_of
 
     table = Table("name", "file", "present", "checksum", "used by", "source", title=f"weights in {folder}")
-    table.columns[3].overflow = table.columns[5].overflow = "fold"  # checksums and URLs in full
+    table.columns[1].overflow = table.columns[3].overflow = table.columns[5].overflow = "fold"  # names, checksums, URLs in full
     for w in entries:
         # a shipped file (the suite-native encoders) is present without being in `folder`
         table.add_row(w.name, w.filename, "yes" if path_of(w.name, folder).is_file() else "no",

@@ -18,7 +18,8 @@ QUANTITIES = {
 
 def load_records(folder: str | Path) -> list[tuple[Path, dict]]:
     """Every record of every profiler JSON under `folder`; `<scale>-<mode>.json` files first (the
-    default clip), then the variants (e.g. `-1000-audio-tokens`), so the default wins a tie."""
+    default clip), then the variants (e.g. `-1000-audio-tokens`), and within that order records marked
+    as a `variant` (benchmarks/compute.py's one file per run) after the others, so the default wins a tie."""
     folder = Path(folder)
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     plain = [f for f in files if f.stem.count("-") <= 2 and f.stem.endswith(("-train", "-sample"))]
@@ -30,7 +31,7 @@ def load_records(folder: str | Path) -> list[tuple[Path, dict]]:
             continue
         if isinstance(d, dict) and isinstance(d.get("records"), list):
             out += [(f, r) for r in d["records"] if isinstance(r, dict) and "model" in r and "mode" in r]
-    return out
+    return sorted(out, key=lambda fr: bool(fr[1].get("variant")))  # stable: file order kept otherwise
 
 
 def quantity(records: list[tuple[Path, dict]], model: str, scale: str, name: str,

@@ -310,5 +310,25 @@ def _corrected(base: Metric) -> Metric:
 METRICS.update({f"{m.name}-cc": _corrected(m) for m in list(METRICS.values()) if m.chance_statistic is not None})
 
 
+# The streams each analysis reads ("video", "audio"): `ccl-bench run` scores a task with the metrics that read
+# what the task made, and only where every stream they read is in its clips. A new backbone joins here.
+ANALYSIS_STREAMS: dict[str, frozenset[str]] = {a: frozenset(s) for a, s in {
+    "i3d": {"video"}, "avsync-video": {"video"}, "clip-javisbench": {"video"}, "clip-javisbench-cv2": {"video"},
+    "vggish": {"audio"}, "avsync-audio": {"audio"}, "panns": {"audio"}, "passt": {"audio"},
+    "clap-fadtk-audio": {"audio"}, "clap-fadtk-music": {"audio"}, "clap-av-benchmark": {"audio"},
+    "whisper-large-v3": {"audio"}, "whisper-tiny.en": {"audio"},
+    "sync": {"video", "audio"}, "av-align": {"video", "audio"}, "syncnet": {"video", "audio"},
+    "synchformer-av-benchmark": {"video", "audio"}, "synchformer-javisbench": {"video", "audio"},
+    "synchformer-versebench": {"video", "audio"}, "imagebind-av-benchmark": {"video", "audio"},
+    "imagebind-javisscore": {"video", "audio"}, "imagebind-javisbench": {"video", "audio"},
+}.items()}
+_METRIC_STREAMS = {"ib-tv": frozenset({"video"}), "ib-ta": frozenset({"audio"})}  # one analysis, one stream each
+
+
+def streams_read(name: str) -> frozenset[str]:
+    """The streams metric `name` reads: {"video"}, {"audio"} or both."""
+    return _METRIC_STREAMS.get(name) or ANALYSIS_STREAMS[METRICS[name].analysis]
+
+
 def list_metrics() -> list[str]:
     return list(METRICS)

@@ -1,7 +1,7 @@
 """The metrics of the learned backbones (Metrics II): per-clip states and values over the analyses of
-`ccl_bench.features` (`panns`, `clip_score`, `synchformer`, `imagebind`, `syncnet`, `whisper_wer`). Each name
-without `@` is the preset the literature's first toolkit uses; `name@preset` are the others. Pure functions
-over arrays."""
+`ccl_bench.features` (`panns`, `passt`, `clip_score`, `synchformer`, `imagebind`, `syncnet`, `whisper_wer`, `clap`).
+Each name without `@` is the preset the literature's first toolkit uses; `name@preset` are the others. Pure
+functions over arrays."""
 
 from __future__ import annotations
 
@@ -139,6 +139,27 @@ def learned_metrics(Metric) -> list:  # noqa: N803 - the registry's record class
                "swapped, as JavisBench's default cv2 reader feeds them", analysis="clip-javisbench-cv2", better="higher",
                reads_text=("caption",), state=_score, merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of the mean frame-caption cosine (frames fed as BGR)",
+               unavailable="no clip has a caption (--prompts FILE, or a manifest.json with captions)"),
+        Metric(name="fd-passt", description="preset av-benchmark: Frechet distance of PaSST-S embeddings (768-d, one per "
+               "clip: its first 8 s zero-padded to 10 s at 32 kHz)", analysis="passt", needs_ref=True, better="lower",
+               min_clips=2, state=_rows, merge=FeatureRows.merge, interval="half-sampling", ddof=1, score=_fd,
+               statistics="Frechet over one embedding per clip, covariance / (N - 1) (av-benchmark's compute_fd)",
+               unavailable="too few embeddings for a covariance (a clip without samples has none)"),
+        Metric(name="fad-clap", description="preset fadtk: Frechet distance of LAION-CLAP HTSAT-tiny audio embeddings "
+               "(630k-audioset-best.pt, 512-d) of 10 s windows every 1 s", analysis="clap-fadtk-audio", needs_ref=True,
+               better="lower", state=_rows, merge=FeatureRows.merge, interval="half-sampling", ddof=1, score=_fd,
+               statistics="Frechet over every window of every clip, covariance / (N - 1) (fadtk clap-laion-audio)",
+               unavailable="too few window embeddings for a covariance"),
+        Metric(name="fad-clap@fadtk-music", description="preset fadtk-music: fad-clap with the HTSAT-base music checkpoint "
+               "(music_audioset_epoch_15_esc_90.14.pt)", analysis="clap-fadtk-music", needs_ref=True, better="lower",
+               state=_rows, merge=FeatureRows.merge, interval="half-sampling", ddof=1, score=_fd,
+               statistics="Frechet over every window of every clip, covariance / (N - 1) (fadtk clap-laion-music)",
+               unavailable="too few window embeddings for a covariance"),
+        Metric(name="clap-score", description="preset av-benchmark: cosine of the LAION-CLAP caption and audio embeddings "
+               "(HTSAT-base music_speech_audioset_epoch_15_esc_89.98.pt, first 8 s; raw in [-1, 1], not x100)",
+               analysis="clap-av-benchmark", better="higher", reads_text=("caption",), state=_score, merge=ClipScores.merge,
+               score=mean_score,
+               statistics="mean over clips of the caption-audio cosine",
                unavailable="no clip has a caption (--prompts FILE, or a manifest.json with captions)"),
         Metric(name="desync", description="preset av-benchmark: Synchformer offset, mean |offset| of the first and last "
                "4.8 s of the first 8 s (clips under 8 s unavailable)", analysis="synchformer-av-benchmark",

@@ -2,9 +2,11 @@
 with bootstrap 95% intervals -> one JSON-able result.
 
 A folder is a suite folder (`manifest.json`, as `ccl-bench suite build` and `ccl-bench sample` write)
-or a plain folder of clips (mp4/mkv/webm/mov, audio in the file or a same-stem wav/flac). Clips that
-cannot be decoded are listed with their fault and left out; a metric with too few clips, or whose
-weights are missing, is reported `unavailable` with the reason, never as a number.
+or a plain folder of clips (mp4/mkv/webm/mov, audio in the file or a same-stem wav/flac), with prompts from a
+sidecar CSV/JSONL (`io.prompts`, attached by file stem). The reference is a folder or a features file
+(`features.reference`). Clips that cannot be decoded are listed with their fault and left out; a metric with
+too few clips, without the caption or transcript it reads, or whose weights are missing, is reported
+`unavailable` with the reason, never as a number. The result's form: `ccl_bench/schema/result-v1.schema.json`.
 
 The pieces live where their concept does: clip sets in `io.clipset`, the analysis loop in
 `features.analyse`, the per-clip store in `features.store`, a metric's entry in `scoring`, the

@@ -1,5 +1,6 @@
 """Clip sets: a suite folder (`manifest.json`, as `ccl-bench suite build` and `ccl-bench sample` write)
-or a plain folder of clips (mp4/mkv/webm/mov, audio in the file or a same-stem wav/flac)."""
+or a plain folder of clips (mp4/mkv/webm/mov, audio in the file or a same-stem wav/flac); `attach_prompts`
+gives a set the captions, transcripts and categories of a prompt file (`io.prompts`)."""
 
 from __future__ import annotations
 

@@ -92,3 +92,19 @@ def test_an_eval_result_and_a_run_result_are_told_apart():
     both = copy.deepcopy(ev)
     both["tasks"] = run["tasks"]  # neither an eval result (it has tasks) nor a run result (no model, settings)
     assert validate_result(both) != []
+
+
+def test_a_run_records_its_suite_version_from_the_spec(tmp_path):
+    import dataclasses
+
+    from ccl_bench.runner.run import suite_version
+    from ccl_bench.suites import load_suite
+
+    spec = load_suite("av-sync")
+    v = suite_version(spec)
+    assert v.startswith("sha256:") and len(v) == len("sha256:") + 16
+    edited = tmp_path / "av-sync.yaml"
+    edited.write_text(Path(spec.path).read_text() + "\n# an edit\n")
+    assert suite_version(load_suite(str(edited))) != v  # any edit of the spec is another version
+    declared = dataclasses.make_dataclass("Spec", [("path", str), ("version", str)])(spec.path, "1.2")
+    assert suite_version(declared) == "1.2"  # a spec that declares its version is taken at its word

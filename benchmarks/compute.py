@@ -155,26 +155,45 @@ def run(args) -> None:
     report(out)
 
 
-def load(out: Path) -> tuple[dict, list[dict], list[dict]]:
-    """Provenance (the newest file's), model records and TARP attention records of every JSON in `out`."""
-    prov, records, tarp = {}, [], []
-    for f in sorted(out.glob("*.json"), key=lambda f: f.stat().st_mtime):
+def _record_key(r: dict) -> tuple:
+    """What one measurement is of: a later run's record of the same thing replaces an earlier one."""
+    if "kind" in r:  # TARP attention
+        return ("tarp", r.get("direction"), r.get("kind"), r.get("query_tokens"), r.get("key_tokens"))
+    return (r.get("scale"), r.get("model"), r.get("mode"), r.get("guidance"), r.get("audio_tokens"), r.get("variant"),
+            r.get("extrapolated_from_layers"))
+
+
+def load(out: Path) -> tuple[list[dict], list[dict], list[dict]]:
+    """(provenance of each run kept, model records, TARP attention records) of every JSON in `out`. Runs are
+    taken oldest first by their provenance date, so where two runs measured the same thing the newer one stands;
+    a run whose every record was replaced is dropped from the provenance list."""
+    runs = []
+    for f in out.glob("*.json"):
         d = json.loads(f.read_text())
-        if not isinstance(d, dict) or not isinstance(d.get("records"), list):
-            continue
-        prov = d.get("provenance", prov)
+        if isinstance(d, dict) and isinstance(d.get("records"), list):
+            runs.append((str((d.get("provenance") or {}).get("date_utc")), f.name, d))
+    latest: dict[tuple, tuple[int, dict]] = {}
+    for i, (_, _, d) in enumerate(sorted(runs, key=lambda t: t[:2])):
+        commit = str((d.get("provenance") or {}).get("commit"))[:12]
         for r in d["records"]:
-            (tarp if "kind" in r else records).append(r)
-    return prov, records, tarp
+            latest[_record_key(r)] = (i, {**r, "commit": commit})
+    ordered = sorted(runs, key=lambda t: t[:2])
+    used = sorted({i for i, _ in latest.values()})
+    provs = [{**(ordered[i][2].get("provenance") or {}), "file": ordered[i][1]} for i in used]
+    kept = [r for _, r in latest.values()]
+    return provs, [r for r in kept if "kind" not in r], [r for r in kept if "kind" in r]
 
 
 def report(out: Path, quiet: bool = False) -> None:
-    prov, records, tarp = load(out)
-    torch_version = prov.get("torch") or (prov.get("versions") or {}).get("torch")
-    lines = [f"# Compute of CCL and the baselines ({prov.get('device')}, torch {torch_version}, commit "
-             f"{str(prov.get('commit'))[:12]}, {prov.get('date_utc')})", "",
-             f"Random weights; bf16; measured bf16 matmul rate {prov.get('matmul_flops_per_s', 0) / 1e12:.0f} TFLOP/s "
-             "(the MFU denominator; MFU = model FLOPs / step time, training counting 3x the forward). Train = forward + "
+    provs, records, tarp = load(out)
+    prov = provs[-1] if provs else {}
+    rates = ", ".join(f"{p.get('matmul_flops_per_s', 0) / 1e12:.0f}" for p in provs)
+    lines = [f"# Compute of CCL and the baselines ({prov.get('device')})", "",
+             "Runs (where two measured the same thing, the newer row stands):", "",
+             *[f"- `{p['file']}`: commit {str(p.get('commit'))[:12]}, {p.get('date_utc')}, {p.get('device')}, torch "
+               f"{p.get('torch') or (p.get('versions') or {}).get('torch')}: `{p.get('command')}`" for p in provs], "",
+             f"Random weights; bf16; each run's own measured bf16 matmul rate ({rates} TFLOP/s, in the order above) "
+             "is the MFU denominator of its rows (MFU = model FLOPs / step time, training counting 3x the forward). Train = forward + "
              "backward + AdamW, batch 1. Step times: CUDA events, median after warm-up. FLOPs: torch's counter (checked "
              "against the analytic count: `check`). Time share: (step - `none`'s step) / step; FLOP share: the "
              "interaction's analytic FLOPs / the model's. `(c)`: compiled regions; `(ckpt p)`: activation checkpointing "
@@ -259,7 +278,8 @@ def floors(records: list[dict], tarp: list[dict] | None = None) -> list[str]:
         out.append("sampling step MFU >= 50% for every model: unavailable (no wan-1.3b sample rows)")
     for m in dict.fromkeys(r["model"] for r in sample):
         worst = min((r for r in sample if r["model"] == m), key=lambda r: r["mfu"])
-        out.append(f"sampling step MFU of {m} >= 50% (every scheme; lowest: {worst['guidance']}): {worst['mfu']:.1%} "
+        out.append(f"sampling step MFU of {m} >= 50% (every scheme; lowest: {worst['guidance']}, measured at commit "
+                   f"{worst.get('commit', '?')}): {worst['mfu']:.1%} "
                    f"-> {verdict(worst['mfu'] >= 0.5)}")
     c = train.get("ccl")
     if c is None or c.get("interaction_share") is None:

@@ -148,8 +148,10 @@ def _eval(args: argparse.Namespace) -> None:
     if args.suite:
         from .evaluate import evaluate_suite
 
-        if args.ref:
-            raise CCLBenchError(f"--ref: not with --suite {args.suite} (the suite's references come from its local copy)")
+        for option in ("ref", "prompts", "save_ref_features"):
+            if getattr(args, option):
+                raise CCLBenchError(f"--{option.replace('_', '-')}: not with --suite {args.suite} (its prompts and references "
+                                    "come from its local copy)")
         result = evaluate_suite(args.suite, args.pred, args.bench_root, metrics=metrics, device=args.device,
                                 weights_dir=args.weights_dir, cache_dir=args.cache_dir, bootstrap=args.bootstrap,
                                 seed=args.seed, show_progress=not args.quiet)
@@ -158,11 +160,15 @@ def _eval(args: argparse.Namespace) -> None:
     else:
         result = evaluate(args.pred, args.ref, metrics=metrics, protocol=args.protocol, device=args.device,
                           weights_dir=args.weights_dir, cache_dir=args.cache_dir, bootstrap=args.bootstrap, seed=args.seed,
-                          show_progress=not args.quiet)
+                          show_progress=not args.quiet, prompts=args.prompts, save_ref_features=args.save_ref_features)
     if not world().main:  # under torchrun, rank 0 reports
         return
     title = f"{args.pred}" + (f" vs {args.ref}" if args.ref else "") + (f" on {args.suite}" if args.suite else "")
     out.print(rich_table(result, title=title))
+    from .tables import prompt_lines
+
+    for line in prompt_lines(result):
+        out.print(line, highlight=False, soft_wrap=True)
     suite = result.get("suite")
     if isinstance(suite, dict) and suite.get("kind") == "benchmark":
         out.print(f"{suite['name']}: headline = {suite['headline'].replace('-', ' ')}"
@@ -185,9 +191,23 @@ def _eval(args: argparse.Namespace) -> None:
         for kind, conv in info["conversions"].items():
             for what, count in conv.items():
                 out.print(f"{side} {kind}: {what} ({count} clips)", highlight=False)
+        if "features_file" in info:
+            out.print(f"{side}: features of {info['clips']} clips from {info['features_file']} ({info['format']})",
+                      highlight=False)
+        for kind, note in info.get("notes", {}).items():
+            out.print(f"{side} {kind}: {note}", highlight=False)
+    if args.save_ref_features and result["clips"].get("ref", {}).get("saved_features"):
+        out.print(f"wrote reference features {args.save_ref_features} (use it as --ref)", highlight=False)
     if args.out:
         paths = write_result(result, args.out)
         out.print("wrote " + ", ".join(str(p) for p in paths))
+
+
+def _validate_result(args: argparse.Namespace) -> None:
+    from .schema import check_result_file
+
+    for f in args.files:
+        out.print(check_result_file(f), highlight=False)
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -428,7 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", parents=[common], help="compute metrics over a folder of clips")
     e.add_argument("--pred", required=True, help="the clips to evaluate: a suite folder (manifest.json) or a folder of clips")
-    e.add_argument("--ref", help="reference clips, for the distribution metrics (FVD, KVD, FAD)")
+    e.add_argument("--ref", help="reference clips (a folder) or reference features (a .npz from --save-ref-features, or "
+                   "JavisBench's FVD/FAD cache .pt), for the distribution metrics (FVD, KVD, FAD)")
+    e.add_argument("--prompts", help="CSV or JSONL with id,caption[,transcript][,category] (id = a clip's file stem): "
+                   "captions for the text metrics, categories for the per-category rows")
+    e.add_argument("--save-ref-features", metavar="FILE.npz", help="write the --ref folder's feature rows (with their "
+                   "backbone, weights checksum and preset), to pass as --ref FILE later")
     e.add_argument("--suite", help="a benchmark read from your local copy: verse-bench, javisbench, javisbench-mini, "
                    "t2av-compass (clips in --pred named by its ids; prompts, categories and metric list from the suite)")
     e.add_argument("--bench-root", help="the benchmark's local copy (default: the suite's environment variable, "
@@ -443,6 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=_eval)
+
+    v = sub.add_parser("validate-result", parents=[common], help="check result files against the result schema")
+    v.add_argument("files", nargs="+", help="result JSON files (`eval --out`, `run`)")
+    v.set_defaults(func=_validate_result)
 
     r = sub.add_parser("run", parents=[common], help="the main job: generate with a reference model, evaluate, profile")
     add_model_args(r)

@@ -132,6 +132,9 @@ def to_markdown(result: dict, title: str | None = None) -> str:
     suite = result.get("suite")  # a run's table names its suite; an eval of a benchmark suite describes it
     if isinstance(suite, dict) and suite.get("kind") == "benchmark":  # how the value column is made, in the benchmark's words
         lines += ["", f"{suite['name']} ({suite.get('version')}): {suite.get('protocol')}"]
+    prompts = prompt_lines(result)
+    if prompts:
+        lines += ["", "_" + "; ".join(prompts) + "_"]
     lines += ["", provenance_line(result.get("provenance", {}))]
     return "\n".join(lines) + "\n"
 
@@ -166,6 +169,31 @@ def family_markdown(every: list[dict]) -> list[str]:
              "|---|---|" + "---|" * len(fams)]
     lines += [f"| {task} | {metric} | " + " | ".join(c.get(f, "-") for f in fams) + " |" for (task, metric), c in cells.items()]
     return lines
+
+
+def prompt_lines(result: dict, show: int = 5) -> list[str]:
+    """What the screen says of `eval --prompts`: how many clips got a prompt, and the clips with none and the
+    prompts with no clip (the first `show` of each; the result file lists them all)."""
+    p = result.get("clips", {}).get("pred", {}).get("prompts")
+    if not p:
+        return []
+
+    def some(ids: list[str]) -> str:
+        return ", ".join(ids[:show]) + (f", ... ({len(ids) - show} more in the result file)" if len(ids) > show else "")
+
+    lines = [f"prompts {p['file']}: attached to {p['attached']} of {p['attached'] + len(p['clips_without_prompt'])} clips"]
+    if p["clips_without_prompt"]:
+        lines.append(f"warning: {_have(p['clips_without_prompt'], 'clip')} no prompt (no caption, transcript or "
+                     f"category): {some(p['clips_without_prompt'])}")
+    if p["prompts_without_clip"]:
+        lines.append(f"warning: {_have(p['prompts_without_clip'], 'prompt id')} no clip in the folder: "
+                     f"{some(p['prompts_without_clip'])}")
+    return lines
+
+
+def _have(ids: list, what: str) -> str:
+    """`1 clip has` / `3 clips have`."""
+    return f"1 {what} has" if len(ids) == 1 else f"{len(ids)} {what}s have"
 
 
 def write_result(result: dict, path: str | Path) -> list[Path]:

@@ -84,6 +84,7 @@ class Metric:
     chance_statistic: Callable[[Any], float | None] | None = None  # what `<name>-cc` corrects (None: no -cc)
     ideal: float | None = None  # that statistic's value for perfectly synchronous clips
     corrects: str | None = None  # a `-cc` record: the metric it corrects
+    reads_text: tuple[str, ...] = ()  # the clip's prompt fields it reads ("caption", "transcript"); `eval` checks for them
     protocol_name: str | None = None  # overrides the analysis's protocol name
     extra: dict = field(default_factory=dict)
 
@@ -283,12 +284,12 @@ METRICS.update({m.name: m for m in (
                  "prompt's family and colour"), analysis="avsync-video", better="higher",
                  state=lambda r, lab: AF.prompt_hit(r, lab, "video"), merge=ClipScores.merge,
                  score=lambda s, r, ctx: AF.accuracy(s), statistics=_PROMPT.format("colour"),
-                 unavailable="no clip has prompt labels (needs a manifest with each clip's label and caption)"),
+                 unavailable="no clip has prompt labels (needs each clip's category and caption: --prompts FILE or a manifest)"),
     PromptMetric(name="prompt-accuracy-audio", description=_AVSYNC.format("audio", "heads: share of clips sounding the "
                  "prompt's family and pitch"), analysis="avsync-audio", better="higher",
                  state=lambda r, lab: AF.prompt_hit(r, lab, "audio"), merge=ClipScores.merge,
                  score=lambda s, r, ctx: AF.accuracy(s), statistics=_PROMPT.format("pitch"),
-                 unavailable="no clip has prompt labels (needs a manifest with each clip's label and caption)"),
+                 unavailable="no clip has prompt labels (needs each clip's category and caption: --prompts FILE or a manifest)"),
 )})
 
 # Metrics II: the learned backbones' metrics (PANNs, CLIP, Synchformer), with their presets.

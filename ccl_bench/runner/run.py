@@ -24,6 +24,7 @@ from ..distributed import barrier, device_for, world
 from ..errors import CCLBenchError
 from ..metrics import streams_read
 from ..paths import checkpoint_dirs, portable
+from ..schema import SCHEMA_VERSION
 from ..suites import build_suite, load_suite
 
 TASKS = ("t2av", "a2v", "v2a", "t2v", "t2a")
@@ -58,6 +59,15 @@ def find_checkpoint(suite: str, model: str) -> Path:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def suite_version(spec) -> str:
+    """The suite spec's own `version` where it declares one, else `sha256:` + 16 hex digits of its YAML file
+    (any edit of the spec changes it)."""
+    declared = getattr(spec, "version", None)
+    if declared:
+        return str(declared)
+    return "sha256:" + sha256(Path(spec.path))[:16] if spec.path and Path(spec.path).is_file() else "unknown"
 
 
 class PeakMemory:
@@ -212,7 +222,8 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         build_suite(spec, ref_dir, split=cfg_run["split"], rendering=rendering, num=num, seed=seed, show_progress=False)
     barrier(w)
     reference_s = time.perf_counter() - start
-    result: dict = {"suite": spec.name, "model": model, "tasks": {}, "reference_s": reference_s, "settings": {
+    result: dict = {"schema_version": SCHEMA_VERSION, "suite": spec.name, "suite_version": suite_version(spec), "model": model,
+                    "tasks": {}, "reference_s": reference_s, "settings": {
         "rendering": rendering, "split": cfg_run["split"], "num_samples": num, "steps": steps, "sampler": cfg_run["sampler"],
         "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol, "overrides": overrides or {},
         "captions": captions}}

@@ -53,8 +53,11 @@ def suite(tmp_path, monkeypatch, capsys):
 def test_eval_without_weights_names_each_file_and_place_on_one_line(capsys, monkeypatch, tmp_path, suite):
     names = ["desync", "desync@javisbench", "clip-score", "fd-panns", "sync-c", "sync-d", "wer", "wer@whisper-tiny.en",
              "ib-av", "ib-tv", "javisscore", "fad-clap", "clap-score", "fd-passt"]
+    # wer reads a transcript, which av-sync clips have not: a prompt file gives one (else wer says that first).
+    (tmp_path / "p.csv").write_text("id,caption,transcript\ntest-00000,a ball bounces,one two three\n")
     code, out = run(capsys, monkeypatch, "eval", "--pred", str(suite), "--ref", str(suite), "--metrics", ",".join(names),
-                    "--weights-dir", str(tmp_path / "w"), "--cache-dir", str(tmp_path / "c"), "--quiet")
+                    "--weights-dir", str(tmp_path / "w"), "--cache-dir", str(tmp_path / "c"), "--quiet",
+                    "--prompts", str(tmp_path / "p.csv"))
     assert code == 0
     lines = [ln for ln in out.splitlines() if ": unavailable: place " in ln]
     files = {"desync": "synchformer_state_dict.pth", "desync@javisbench": "synchformer_state_dict.pth",

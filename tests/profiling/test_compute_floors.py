@@ -81,5 +81,25 @@ def test_a_run_writes_one_record_file_and_names_its_torch(tmp_path):
     compute.run(args)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["compute.md", "compute.png", "records-tarp.json"]
     md = (tmp_path / "compute.md").read_text()
-    assert f"torch {torch.__version__}," in md.splitlines()[0]
+    assert f"torch {torch.__version__}:" in md  # the runs list names each run's torch
     assert "| video | 84 | 1000 |" in md and "| audio | 84 | 157 |" in md
+
+
+def test_a_newer_run_replaces_the_rows_it_measured_again_and_each_row_keeps_its_commit(tmp_path):
+    import json
+
+    def run(name, commit, date, records):
+        (tmp_path / name).write_text(json.dumps({"provenance": {"commit": commit, "date_utc": date, "command": name},
+                                                 "records": records}))
+
+    # File names sort against the dates: the provenance date decides, not the name or the file time.
+    run("a-new.json", "new", "2026-11-26T00:00:00Z", [rec("joint", "sample", 0.55, guidance="ucg")])
+    run("z-old.json", "old", "2026-11-25T00:00:00Z", [rec("joint", "sample", 0.29, guidance="ucg"),
+                                                       rec("joint", "sample", 0.31, guidance="cfg")])
+    provs, records, tarp = compute.load(tmp_path)
+    got = {(r["guidance"], r["commit"]): r["mfu"] for r in records}
+    assert got == {("ucg", "new"): 0.55, ("cfg", "old"): 0.31} and tarp == []
+    assert [p["file"] for p in provs] == ["z-old.json", "a-new.json"]
+    run("b-newest.json", "newest", "2026-11-27T00:00:00Z", [rec("joint", "sample", 0.6, guidance="cfg")])
+    provs, records, _ = compute.load(tmp_path)
+    assert [p["file"] for p in provs] == ["a-new.json", "b-newest.json"]  # nothing of the old run stands

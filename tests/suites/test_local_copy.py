@@ -13,6 +13,7 @@ from ccl_bench import evaluate as E
 from ccl_bench.cli import main
 from ccl_bench.io import AVClip, write_clip
 from ccl_bench.metrics import METRICS
+from ccl_bench.schema import validate_result
 from ccl_bench.suites import list_suites, load_any_suite, load_benchmark, load_suite, read_local_copy
 from tests.conftest import event_clip
 
@@ -114,6 +115,10 @@ def test_verse_bench_headline_is_the_mean_of_subset_means(home, tmp_path):
     assert res["suite"]["headline"] == "mean-of-category-means" and "mean of category means" in res["suite"]["protocol"]
     md = out.with_suffix(".md").read_text()
     assert "Per subset: value" in md and "| set1 | set2 | set3 |" in md and "Headline: the mean of category means" in md
+    assert validate_result(res) == []
+    broken = json.loads(json.dumps(res))
+    broken["metrics"]["event-sync"]["per_category"]["subset"]["set2"]["value"] = -999  # the schema sees into the breakdown
+    assert validate_result(broken)
     rows = list(csv.DictReader(out.with_suffix(".csv").open()))
     assert {r["family"] for r in rows if r["metric"] == "event-sync"} == {"all", "subset: set1", "subset: set2", "subset: set3"}
 
@@ -125,7 +130,7 @@ def test_a_benchmark_eval_with_no_metric_ccl_bench_has_still_accounts_for_the_cl
     res = run_suite("verse-bench", pred, root, tmp_path, metrics=["audiobox-ce", "id-consistency"])
     assert [m["status"] for m in res["metrics"].values()] == ["unavailable"] * 2
     assert res["clips"]["pred"]["clips"] == 9 and len(res["clips"]["pred"]["missing"]) == 8
-    assert {"device", "decoder", "bootstrap", "fvd_protocol"} <= set(res["provenance"])
+    assert {"device", "decoder", "bootstrap", "fvd_protocol"} <= set(res["provenance"]) and validate_result(res) == []
 
 
 def test_verse_bench_text_rules_follow_the_publisher_and_a_spec_metric_is_never_dropped(home, tmp_path):
@@ -145,6 +150,7 @@ def test_verse_bench_text_rules_follow_the_publisher_and_a_spec_metric_is_never_
         assert m["status"] == "unavailable" and m["reason"] and m["benchmark"] == spec.metric(name).benchmark
     assert "real sounds" in res["metrics"]["fad-clap"]["reason"] or "not built" in res["metrics"]["fad-clap"]["reason"]
     assert "-999" not in json.dumps(res["metrics"]) and all("value" not in m for m in res["metrics"].values())
+    assert validate_result(res) == []
 
 
 # -- JavisBench: JavisBench.csv (text, audio_text, cat<k>_ind), clips sample_{row:04d}.mp4 + .wav ---------------------------
@@ -190,6 +196,7 @@ def test_javisbench_reads_the_csv_layout_and_breaks_every_metric_down_by_categor
     missing = res["clips"]["pred"]["missing"]
     assert [x["path"].rsplit("/", 1)[-1] for x in missing] == ["sample_0003.mp4"] and res["clips"]["pred"]["clips"] == 4
     assert res["suite"]["prompts"] == 4 and res["suite"]["headline"] == "pooled"
+    assert validate_result(res) == []
 
 
 def test_javisbench_mini_reads_its_own_table_from_the_same_copy(home, tmp_path, monkeypatch):
@@ -299,6 +306,52 @@ def test_a_malformed_prompt_file_names_the_file_and_the_fault(home, tmp_path):
         read_local_copy(load_benchmark("javisbench"), root)
 
 
+def test_javisbench_fvd_compares_each_clip_set_with_the_shipped_features_of_the_same_rows(home, tmp_path, monkeypatch):
+    import torch
+
+    from ccl_bench.features import I3DFeatures
+
+    # A stand-in for I3D (its weights and forward pass are tested in tests/features): 400 numbers of the preprocessed
+    # clip, so each clip has its own row; what is tested here is which reference rows each clip set meets.
+    def load(self):
+        self._model, self._sha = "stand-in", "0" * 64
+        self.protocol = {**self.preset.to_dict(), "weights_sha256": self._sha}
+
+    monkeypatch.setattr(I3DFeatures, "load", load)
+    monkeypatch.setattr(I3DFeatures, "compute_batch", lambda self, xs: np.stack([x.double().reshape(-1)[::997][:400].numpy()
+                                                                                   for x in xs]))
+    root = javis_copy(tmp_path / "JavisBench")
+    rows = torch.from_numpy(np.random.default_rng(0).normal(size=(len(JAVIS_ROWS), 400)))
+    (root / "cache" / "fvd_fad").mkdir(parents=True)
+    torch.save({"video": rows, "audio": torch.zeros(len(JAVIS_ROWS), 1024)}, root / "cache/fvd_fad/JavisBench-vanilla-max4s.pt")
+    flash = {0: 0.3, 2: 0.9, 3: 1.4}  # s: each clip its own picture
+
+    def clips(ids, folder):
+        for i in ids:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_clip(lagged(0.0, flash[i]), folder / f"sample_{i:04d}.mp4", sidecar="wav")
+        return folder
+
+    pred = clips([0, 2, 3], tmp_path / "samples")  # row 1 has no clip: its features row is not compared
+    res = E.evaluate_suite("javisbench", pred, root, metrics=["fvd"], cache_dir=tmp_path / "cache", bootstrap=10,
+                           show_progress=False)
+    fvd = res["metrics"]["fvd"]
+
+    def alone(ids, name):  # the hand computation: those clips against a file of their own rows only (eval --ref FILE)
+        torch.save({"video": rows[list(ids)]}, tmp_path / f"{name}.pt")
+        return E.evaluate(clips(ids, tmp_path / name), tmp_path / f"{name}.pt", metrics=["fvd"], protocol="javisbench",
+                          cache_dir=tmp_path / "cache", bootstrap=0, show_progress=False)["metrics"]["fvd"]
+
+    assert fvd["value"] == pytest.approx(alone([0, 2, 3], "all3")["value"]) and fvd["n_ref"] == 3
+    urban = fvd["per_category"]["Event Scenario"]["Urban Scenario"]  # clips 2 and 3, against rows 2 and 3
+    assert urban["value"] == pytest.approx(alone([2, 3], "urban")["value"]) and urban["n_ref"] == 2
+    assert fvd["per_category"]["Event Scenario"]["Natural Scenario"]["status"] == "unavailable"  # one clip (row 0)
+    (root / "cache/fvd_fad/JavisBench-vanilla-max4s.pt").unlink()
+    gone = E.evaluate_suite("javisbench", pred, root, metrics=["fvd"], cache_dir=tmp_path / "cache", bootstrap=0,
+                            show_progress=False)["metrics"]["fvd"]
+    assert gone["status"] == "unavailable" and "lacks cache/fvd_fad/JavisBench-vanilla-max4s.pt" in gone["reason"]
+
+
 # -- run --model PLUGIN --suite <benchmark>: prompts from the local copy to a generator plugin ------------------------------
 
 def test_run_sends_the_copys_prompts_to_a_plugin_and_scores_its_clips_under_the_benchmarks_names(home, tmp_path,
@@ -351,7 +404,7 @@ def test_run_sends_the_copys_prompts_to_a_plugin_and_scores_its_clips_under_the_
     assert {k: v["n"] for k, v in m["per_category"]["sound type"].items()} == {"Speech Sounds": 3, "Ambient Sounds": 2}
     animation = m["per_category"]["subject matter"]["Animation"]  # record 1 alone: it has a speech line, so 0.1 s late
     assert animation["n"] == 1 and animation["value"] == pytest.approx(100, abs=40)
-    assert res["metrics"]["nisqa"]["status"] == "unavailable"
+    assert res["metrics"]["nisqa"]["status"] == "unavailable" and validate_result(res) == []
     assert res["provenance"]["generator"]["name"] == "toy-t2av-bench"
     assert main(["run", "--model", "ccl", "--suite", "t2av-small", "--out", str(tmp_path / "runs")]) == 2
     assert "a reference model generates only the av-sync suite's clips" in one_error_line(capsys)

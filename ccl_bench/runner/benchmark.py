@@ -37,12 +37,9 @@ def run_benchmark(model: str, suite: str, out: str | Path = "runs", bench_root: 
 
     spec = load_benchmark(suite)
     root, items = read_local_copy(spec, bench_root)  # a missing copy is refused before any model loads
-    try:
-        from ..generators import HOW_TO_REGISTER, ClipFormat, GenerationRequest, Prompt, check_clips
-        from .generators import plugin_provenance, plugin_tasks, prompt_seed, resolve_model
-    except ImportError:  # this build predates the generator registry (Step 13, generator plugins)
-        raise CCLBenchError(f"run --suite {spec.name}: needs generator plugins, not in this build; generate the clips "
-                            f"yourself and run `ccl-bench eval --suite {spec.name} --pred DIR`") from None
+    from ..generators import HOW_TO_REGISTER, ClipFormat, GenerationRequest, Prompt, check_clips
+    from .generators import plugin_provenance, plugin_tasks, prompt_seed, resolve_model
+
     num = len(items) if num_samples is None else validate.positive_int("--num-samples", num_samples)
     items = items[:num]
     entry = resolve_model(model)

@@ -195,7 +195,8 @@ def report(out: Path, quiet: bool = False) -> None:
              f"Random weights; bf16; each run's own measured bf16 matmul rate ({rates} TFLOP/s, in the order above) "
              "is the MFU denominator of its rows (MFU = model FLOPs / step time, training counting 3x the forward). "
              "Train = forward + backward + AdamW, batch 1. Step times: CUDA events, median after warm-up. "
-             "FLOPs: torch's counter (checked against the analytic count: `check`). Time share: (step - `none`'s step) / step; FLOP share: the "
+             "FLOPs: torch's counter (checked against the analytic count: `check`). "
+             "Time share: (step - `none`'s step) / step; FLOP share: the "
              "interaction's analytic FLOPs / the model's. `(c)`: compiled regions; `(ckpt p)`: activation checkpointing "
              "of a fraction p of the layers. wan-14b rows marked `extrap. from k layers` were measured on the first k "
              "layers and scaled to 40.", ""]

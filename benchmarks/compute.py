@@ -7,18 +7,23 @@ issue 12 (Deliver 5) checked, each printed PASS / FAIL / unavailable:
 2. `sample`: one guided step of every model under every controlled scheme (ucg, ucg-joint, cfg, ltx2),
    plus `ovi-native` for ovi and `ltx2-native` for ltx2, 50 steps a clip;
 3. `audio1000`: training with 1,000 audio tokens (an audio latent at 200 Hz): ccl, gated, none;
-4. `tarp`: TARP's windowed cross-attention on each path against dense attention, 157 and 1,000 tokens;
+4. `tarp` (run first): TARP's windowed cross-attention on each path against dense attention, 157 and
+   1,000 audio tokens, both directions;
 5. `14b`: wan-14b (ccl, gated, none; train and ucg sampling) measured on the first `--layers-14b` layers
    and extrapolated linearly to its 40 (stated in every such row: `extrapolated_from_layers`).
 
 `--compile` (default on a GPU) runs each model with compiled regions (`DualStreamModel.compile_blocks`);
-a model whose compilation fails is measured eagerly and the row says so. Writes `OUT/<group>.json`
-(records + provenance) after each group, then `OUT/compute.md` (tables, floors) and `OUT/compute.png`.
-`--groups` runs some groups (several commands can fill one folder); `--plot-only` re-renders from the
+a model whose compilation fails is measured eagerly and the row says so. One run writes three files:
+`OUT/records-<groups>.json` (every record of the run + provenance), `OUT/compute.md` (tables, floors)
+and `OUT/compute.png`, all rewritten after each group (a run cut short keeps what it measured).
+`--groups` runs some groups (several commands can fill one folder: the tables read every JSON there);
+`--schemes` limits the sampling schemes; `--budget-s` starts no new measurement after that many seconds
+(each model's records are written as soon as they are measured); `--plot-only` re-renders from the
 JSON files of a folder.
 
     python benchmarks/compute.py --out results/compute
     python benchmarks/compute.py --scale tiny --groups train,sample --out /tmp/c   # CPU smoke run
+    python benchmarks/compute.py --groups tarp,sample --models ccl,joint,none --schemes ucg --no-compile --out /tmp/c
 """
 
 from __future__ import annotations
@@ -34,13 +39,14 @@ import torch
 MODELS = ["ccl", "gated", "ovi", "ltx2", "joint", "none"]
 SCHEMES = ["ucg", "ucg-joint", "cfg", "ltx2"]
 NATIVE = {"ovi": "ovi-native", "ltx2": "ltx2-native"}  # each baseline's own recipe, beside the controlled ones
-GROUPS = ("train", "sample", "audio1000", "tarp", "14b")
+GROUPS = ("tarp", "train", "sample", "audio1000", "14b")
 
 
 def provenance() -> dict:
     from ccl_bench.provenance import provenance as common
 
-    return common(0, {"cuda": torch.version.cuda, "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    return common(0, {"torch": torch.__version__, "cuda": torch.version.cuda, "device": device,
                       "weights": "random (seed 0 inputs; parameters from each module's default initialisation)"},
                   command=["(benchmarks/compute.py)", *sys.argv[1:]])
 
@@ -61,13 +67,27 @@ def run(args) -> None:
     bad = sorted(set(groups) - set(GROUPS))
     if bad:
         raise SystemExit(f"--groups: unknown {', '.join(bad)} (known: {', '.join(GROUPS)})")
+    schemes = [x.strip() for x in args.schemes.split(",") if x.strip()] if args.schemes else None
     t0 = time.time()
+    path = out / f"records-{'-'.join(g for g in GROUPS if g in groups)}.json"  # one file per run (transfer limits)
+    done: list[dict] = []
 
     def group(name: str, records: list[dict]) -> None:
-        if records and "model" in records[0]:
-            add_interaction_shares(records)
-        (out / f"{name}.json").write_text(json.dumps({"provenance": prov, "records": records}, indent=1))
+        """Keep a group's (or one model's) records: the run's file and the tables rewritten."""
+        for r in records:
+            r["group"] = name
+        done.extend(records)
+        add_interaction_shares([r for r in done if "model" in r])  # against `none` wherever it was measured
+        path.write_text(json.dumps({"provenance": prov, "records": done}, indent=1))
         print(f"[{time.time() - t0:5.0f} s] {name}: {len(records)} records", flush=True)
+        report(out, quiet=True)
+
+    def in_budget(what: str) -> bool:
+        """--budget-s: start no new measurement after this many seconds (a device call has a hard limit)."""
+        if args.budget_s and time.time() - t0 > args.budget_s:
+            print(f"[{time.time() - t0:5.0f} s] {what}: not started (--budget-s {args.budget_s:g} spent)", flush=True)
+            return False
+        return True
 
     def profile(model, scale, mode, **kw):
         kw = {"device": device, "clip": clip, "matmul_flops": rate, "repeats": args.repeats, **kw}
@@ -95,17 +115,24 @@ def run(args) -> None:
 
     scale = args.scale
     models = [m.strip() for m in args.models.split(",")]
-    if "train" in groups:
-        group(f"{scale}-train", [r for m in models for r in measure(m, scale, "train")])
-    if "sample" in groups:
-        group(f"{scale}-sample", [r for m in models for r in measure(
-            m, scale, "sample", guidance=SCHEMES + ([NATIVE[m]] if m in NATIVE else []), steps=args.steps)])
-    if "audio1000" in groups:
-        group(f"{scale}-train-1000-audio-tokens",
-              [r for m in ("ccl", "gated", "none") if m in models for r in measure(m, scale, "train", audio_rate=200.0)])
-    if "tarp" in groups:
-        group("tarp-attention", tarp_attention_bench(device=device))
-    if "14b" in groups:
+    if "tarp" in groups:  # first: the shortest, so a run cut short still has it
+        small = {} if device == "cuda" else {"video_tokens_grid": (21, 2, 2), "heads": 2, "head_dim": 16,
+                                             "dtype": torch.float32, "repeats": 1}  # a CPU smoke run
+        group("tarp-attention", tarp_attention_bench(device=device, **small))
+    for m in models if "train" in groups else []:
+        if in_budget(f"train {m}"):
+            group(f"{scale}-train", measure(m, scale, "train"))
+    for m in models if "sample" in groups else []:
+        if in_budget(f"sample {m}"):
+            group(f"{scale}-sample", measure(m, scale, "sample", steps=args.steps,
+                                             guidance=schemes or SCHEMES + ([NATIVE[m]] if m in NATIVE else [])))
+    for m in [m for m in ("ccl", "gated", "none") if m in models] if "audio1000" in groups else []:
+        if in_budget(f"audio1000 {m}"):
+            recs = measure(m, scale, "train", audio_rate=200.0)
+            for r in recs:
+                r["variant"] = "1000-audio-tokens"  # not the default clip's row (claims read the default first)
+            group(f"{scale}-train-1000-audio-tokens", recs)
+    if "14b" in groups and in_budget("14b"):
         layers, full = args.layers_14b, 40
         recs = [r for m in ("ccl", "gated", "none") if m in models
                 for mode, kw in (("train", {}), ("sample", {"guidance": ["ucg"], "steps": args.steps}))
@@ -128,23 +155,48 @@ def run(args) -> None:
     report(out)
 
 
-def load(out: Path) -> tuple[dict, list[dict], list[dict]]:
-    prov, records, tarp = {}, [], []
-    for f in sorted(out.glob("*.json")):
+def _record_key(r: dict) -> tuple:
+    """What one measurement is of: a later run's record of the same thing replaces an earlier one."""
+    if "kind" in r:  # TARP attention
+        return ("tarp", r.get("direction"), r.get("kind"), r.get("query_tokens"), r.get("key_tokens"))
+    return (r.get("scale"), r.get("model"), r.get("mode"), r.get("guidance"), r.get("audio_tokens"), r.get("variant"),
+            r.get("extrapolated_from_layers"))
+
+
+def load(out: Path) -> tuple[list[dict], list[dict], list[dict]]:
+    """(provenance of each run kept, model records, TARP attention records) of every JSON in `out`. Runs are
+    taken oldest first by their provenance date, so where two runs measured the same thing the newer one stands;
+    a run whose every record was replaced is dropped from the provenance list."""
+    runs = []
+    for f in out.glob("*.json"):
         d = json.loads(f.read_text())
-        prov = d["provenance"]
-        (tarp if f.stem == "tarp-attention" else records).extend(d["records"])
-    return prov, records, tarp
+        if isinstance(d, dict) and isinstance(d.get("records"), list):
+            runs.append((str((d.get("provenance") or {}).get("date_utc")), f.name, d))
+    latest: dict[tuple, tuple[int, dict]] = {}
+    for i, (_, _, d) in enumerate(sorted(runs, key=lambda t: t[:2])):
+        commit = str((d.get("provenance") or {}).get("commit"))[:12]
+        for r in d["records"]:
+            latest[_record_key(r)] = (i, {**r, "commit": commit})
+    ordered = sorted(runs, key=lambda t: t[:2])
+    used = sorted({i for i, _ in latest.values()})
+    provs = [{**(ordered[i][2].get("provenance") or {}), "file": ordered[i][1]} for i in used]
+    kept = [r for _, r in latest.values()]
+    return provs, [r for r in kept if "kind" not in r], [r for r in kept if "kind" in r]
 
 
-def report(out: Path) -> None:
-    prov, records, tarp = load(out)
-    lines = [f"# Compute of CCL and the baselines ({prov.get('device')}, torch {prov.get('torch')}, commit "
-             f"{str(prov.get('commit'))[:12]}, {prov.get('date_utc')})", "",
-             f"Random weights; bf16; measured bf16 matmul rate {prov.get('matmul_flops_per_s', 0) / 1e12:.0f} TFLOP/s "
-             "(the MFU denominator; MFU = model FLOPs / step time, training counting 3x the forward). Train = forward + "
-             "backward + AdamW, batch 1. Step times: CUDA events, median after warm-up. FLOPs: torch's counter (checked "
-             "against the analytic count: `check`). Time share: (step - `none`'s step) / step; FLOP share: the "
+def report(out: Path, quiet: bool = False) -> None:
+    provs, records, tarp = load(out)
+    prov = provs[-1] if provs else {}
+    rates = ", ".join(f"{p.get('matmul_flops_per_s', 0) / 1e12:.0f}" for p in provs)
+    lines = [f"# Compute of CCL and the baselines ({prov.get('device')})", "",
+             "Runs (where two measured the same thing, the newer row stands):", "",
+             *[f"- `{p['file']}`: commit {str(p.get('commit'))[:12]}, {p.get('date_utc')}, {p.get('device')}, torch "
+               f"{p.get('torch') or (p.get('versions') or {}).get('torch')}: `{p.get('command')}`" for p in provs], "",
+             f"Random weights; bf16; each run's own measured bf16 matmul rate ({rates} TFLOP/s, in the order above) "
+             "is the MFU denominator of its rows (MFU = model FLOPs / step time, training counting 3x the forward). "
+             "Train = forward + backward + AdamW, batch 1. Step times: CUDA events, median after warm-up. "
+             "FLOPs: torch's counter (checked against the analytic count: `check`). "
+             "Time share: (step - `none`'s step) / step; FLOP share: the "
              "interaction's analytic FLOPs / the model's. `(c)`: compiled regions; `(ckpt p)`: activation checkpointing "
              "of a fraction p of the layers. wan-14b rows marked `extrap. from k layers` were measured on the first k "
              "layers and scaled to 40.", ""]
@@ -158,10 +210,20 @@ def report(out: Path) -> None:
         lines += [row(r) for r in rows]
         lines.append("")
     if tarp:
-        lines += ["## TARP partitioned vs dense cross-attention (video queries over audio keys + 16 LCT)", "",
-                  "| video tokens | audio tokens | window | kind | ms | GFLOP |", "|---|---|---|---|---|---|"]
-        lines += [f"| {t['video_tokens']} | {t['audio_tokens']} | {t['window_tokens']} | {t['kind']} | {t['ms']:.3f} | "
+        lines += ["## TARP's windowed cross-attention on each path vs dense (queries over the partner + 16 LCT)", "",
+                  "Device time per call, calls queued back to back. `flex`: one FlexAttention call with a block mask; "
+                  "`gather`: per group on gathered keys; `dense-masked`: one call with the windows as a mask; `auto`: "
+                  "the path the model takes without gradients (sampling); `dense`: every partner token, no mask (the flash "
+                  "kernel). GFLOP: the scores each path computes. Where gradients flow, a flex plan with fewer than 16 key "
+                  "blocks (video queries over up to ~2,000 audio tokens) trains on the gather path instead: FlexAttention's "
+                  "backward would walk every query block in a few programs.", "",
+                  "| queries | video tokens | audio tokens | window | kind | ms | GFLOP |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {t.get('direction', 'video')} | {t['video_tokens']} | {t['audio_tokens']} | {t['window_tokens']} | "
+                  f"{t['kind']}{' (unfused: compile failed)' if t.get('flex_unfused') else ''} | {t['ms']:.3f} | "
                   f"{t['flops'] / 1e9:.1f} |" for t in tarp]
+        unfused = sorted({t["flex_unfused"] for t in tarp if t.get("flex_unfused")})
+        if unfused:
+            lines += ["", f"FlexAttention ran unfused (its compilation failed): {'; '.join(unfused)}."]
         lines.append("")
     ckpt = sorted({r["model"] for r in records if r.get("checkpointing")})
     if ckpt:
@@ -174,7 +236,8 @@ def report(out: Path) -> None:
     lines += ["## Floors (issue 12, Deliver 5)", ""] + [f"- {c}" for c in floors(records, tarp)]
     (out / "compute.md").write_text("\n".join(lines) + "\n")
     plot(records, out / "compute.png")
-    print("\n".join(lines))
+    if not quiet:
+        print("\n".join(lines))
 
 
 def row(r: dict) -> str:
@@ -216,7 +279,8 @@ def floors(records: list[dict], tarp: list[dict] | None = None) -> list[str]:
         out.append("sampling step MFU >= 50% for every model: unavailable (no wan-1.3b sample rows)")
     for m in dict.fromkeys(r["model"] for r in sample):
         worst = min((r for r in sample if r["model"] == m), key=lambda r: r["mfu"])
-        out.append(f"sampling step MFU of {m} >= 50% (every scheme; lowest: {worst['guidance']}): {worst['mfu']:.1%} "
+        out.append(f"sampling step MFU of {m} >= 50% (every scheme; lowest: {worst['guidance']}, measured at commit "
+                   f"{worst.get('commit', '?')}): {worst['mfu']:.1%} "
                    f"-> {verdict(worst['mfu'] >= 0.5)}")
     c = train.get("ccl")
     if c is None or c.get("interaction_share") is None:
@@ -231,15 +295,19 @@ def floors(records: list[dict], tarp: list[dict] | None = None) -> list[str]:
     if "ucg" in nfe and "ltx2" in nfe:
         out.append(f"ucg NFE per clip <= 2/3 of ltx2's: {nfe['ucg']} vs {nfe['ltx2']} -> "
                    f"{verdict(nfe['ucg'] <= 2 / 3 * nfe['ltx2'])}")
-    by = {(t["audio_tokens"], t["kind"].split(" ")[0]): t["ms"] for t in tarp or []}
-    for na in sorted({t["audio_tokens"] for t in tarp or []}):
-        if na >= 1000 and (na, "partitioned") in by:
-            p, d = by[(na, "partitioned")], by[(na, "dense")]
-            out.append(f"TARP partitioned faster than dense at {na} audio tokens: {p:.3f} vs {d:.3f} ms -> {verdict(p < d)}")
-        if (na, "auto") in by:
-            a, d = by[(na, "auto")], by[(na, "dense")]
-            out.append(f"TARP's automatic path at most as slow as dense at {na} audio tokens: {a:.3f} vs {d:.3f} ms -> "
-                       f"{verdict(a <= 1.05 * d)} (5% timing tolerance)")
+    # TARP (video queries, the large direction): the model's automatic path against plain dense attention.
+    video = [t for t in tarp or [] if t.get("direction", "video") == "video"]
+    by = {(t["audio_tokens"], t["kind"].split(" ")[0]): t for t in video}
+    for na in sorted({t["audio_tokens"] for t in video}):
+        if (na, "auto") not in by or (na, "dense") not in by:
+            continue
+        auto, d = by[(na, "auto")], by[(na, "dense")]["ms"]
+        a, path = auto["ms"], auto["kind"].partition(" ")[2].strip("()") or "?"
+        if na >= 1000:
+            out.append(f"TARP partitioned (automatic path: {path}) faster than dense at {na} audio tokens: {a:.3f} vs "
+                       f"{d:.3f} ms -> {verdict(a < d)}")
+        out.append(f"TARP's automatic path ({path}) at most as slow as dense at {na} audio tokens: {a:.3f} vs {d:.3f} ms "
+                   f"-> {verdict(a <= 1.05 * d)} (5% timing tolerance)")
     if not any(r["scale"] == "wan-14b" for r in records):
         out.append("wan-14b rows: unavailable (group 14b not run)")
     return out
@@ -287,9 +355,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--groups", default=",".join(GROUPS), help=f"some of {', '.join(GROUPS)}")
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--schemes", default=None, help=f"sampling schemes (default: {', '.join(SCHEMES)} and each "
+                    "baseline's native one)")
     ap.add_argument("--layers-14b", type=int, default=4, help="wan-14b layers measured (the rows extrapolate to 40)")
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                     help="compiled regions (default: on a GPU)")
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="start no new measurement after this many seconds (what was measured is kept)")
     ap.add_argument("--plot-only", action="store_true")
     args = ap.parse_args()
     if args.plot_only:

@@ -40,9 +40,9 @@ def _list(args: argparse.Namespace) -> None:
     from . import tables
 
     if args.what == "suites":
-        from .suites import list_suites, load_suite
+        from .suites import list_suites, load_any_suite
 
-        out.print(tables.suites_table([load_suite(name) for name in list_suites()]))
+        out.print(tables.suites_table([load_any_suite(name) for name in list_suites()]))
     elif args.what == "models":
         from .runner.models import describe_models
 
@@ -145,12 +145,38 @@ def _eval(args: argparse.Namespace) -> None:
         validate.result_files("--out", args.out)  # before the evaluation, not after it
     from .distributed import world
 
-    result = evaluate(args.pred, args.ref, metrics=metrics, protocol=args.protocol, device=args.device,
-                      weights_dir=args.weights_dir, cache_dir=args.cache_dir, bootstrap=args.bootstrap, seed=args.seed,
-                      show_progress=not args.quiet)
+    if args.suite:
+        from .evaluate import evaluate_suite
+
+        for option in ("ref", "prompts", "save_ref_features"):
+            if getattr(args, option):
+                raise CCLBenchError(f"--{option.replace('_', '-')}: not with --suite {args.suite} (its prompts and references "
+                                    "come from its local copy)")
+        result = evaluate_suite(args.suite, args.pred, args.bench_root, metrics=metrics, device=args.device,
+                                weights_dir=args.weights_dir, cache_dir=args.cache_dir, bootstrap=args.bootstrap,
+                                seed=args.seed, show_progress=not args.quiet)
+    elif args.bench_root:
+        raise CCLBenchError("--bench-root: give --suite too (verse-bench, javisbench, javisbench-mini, t2av-compass)")
+    else:
+        result = evaluate(args.pred, args.ref, metrics=metrics, protocol=args.protocol, device=args.device,
+                          weights_dir=args.weights_dir, cache_dir=args.cache_dir, bootstrap=args.bootstrap, seed=args.seed,
+                          show_progress=not args.quiet, prompts=args.prompts, save_ref_features=args.save_ref_features)
     if not world().main:  # under torchrun, rank 0 reports
         return
-    out.print(rich_table(result, title=f"{args.pred}" + (f" vs {args.ref}" if args.ref else "")))
+    title = f"{args.pred}" + (f" vs {args.ref}" if args.ref else "") + (f" on {args.suite}" if args.suite else "")
+    out.print(rich_table(result, title=title))
+    from .tables import prompt_lines
+
+    for line in prompt_lines(result):
+        out.print(line, highlight=False, soft_wrap=True)
+    suite = result.get("suite")
+    if isinstance(suite, dict) and suite.get("kind") == "benchmark":
+        out.print(f"{suite['name']}: headline = {suite['headline'].replace('-', ' ')}"
+                  + (f" over {suite['headline_over']}" if suite.get("headline_over") else "")
+                  + f"; per-category rows by {', '.join(suite['aspects'])}", highlight=False, soft_wrap=True)
+        missing = result["clips"]["pred"].get("missing") or []
+        if missing:
+            out.print(f"[yellow]pred: {len(missing)} of {suite['prompts']} prompts have no clip[/] (first: {missing[0]['path']})")
     for name, m in result["metrics"].items():  # one line per metric whose weights file is missing
         if m.get("place"):
             out.print(f"{name}: unavailable: place {Path(m['place']).name} at {m['place']} (from {m['source']})",
@@ -165,20 +191,41 @@ def _eval(args: argparse.Namespace) -> None:
         for kind, conv in info["conversions"].items():
             for what, count in conv.items():
                 out.print(f"{side} {kind}: {what} ({count} clips)", highlight=False)
+        if "features_file" in info:
+            out.print(f"{side}: features of {info['clips']} clips from {info['features_file']} ({info['format']})",
+                      highlight=False)
+        for kind, note in info.get("notes", {}).items():
+            out.print(f"{side} {kind}: {note}", highlight=False)
+    if args.save_ref_features and result["clips"].get("ref", {}).get("saved_features"):
+        out.print(f"wrote reference features {args.save_ref_features} (use it as --ref)", highlight=False)
     if args.out:
         paths = write_result(result, args.out)
         out.print("wrote " + ", ".join(str(p) for p in paths))
 
 
+def _validate_result(args: argparse.Namespace) -> None:
+    from .schema import check_result_file
+
+    for f in args.files:
+        out.print(check_result_file(f), highlight=False)
+
+
 def _run(args: argparse.Namespace) -> None:
     from . import validate
     from .distributed import world
-    from .runner.run import run_models
+    from .suites import load_any_suite
     from .tables import generation_lines, rich_table
 
     models = validate.name_list("--model", args.model) if not args.model.endswith((".yaml", ".yml")) else [args.model]
     if len(models) > 1 and args.checkpoint:
         raise CCLBenchError("--checkpoint goes with one --model")
+    if getattr(load_any_suite(args.suite), "kind", None) == "benchmark":  # prompts from the user's local copy
+        _run_benchmark(args, models)
+        return
+    if args.bench_root:
+        raise CCLBenchError(f"--bench-root: suite {args.suite} is rendered by ccl-bench, not read from a local copy")
+    from .runner.run import run_models
+
     kwargs = {"suite": args.suite, "out": args.out, "task": args.task, "guidance": args.guidance, "num_samples": args.num_samples,
               "steps": args.steps, "seed": args.seed, "device": args.device, "checkpoint": args.checkpoint,
               "overrides": parse_sets(args.set), "bootstrap": args.bootstrap, "weights_dir": args.weights_dir,
@@ -190,6 +237,24 @@ def _run(args: argparse.Namespace) -> None:
         for line in generation_lines(result):
             out.print(line, highlight=False)
         out.print(f"wrote {Path(args.out) / result['suite'] / (result['model'] + '.json')} (+ .csv, .md)", highlight=False)
+
+
+def _run_benchmark(args: argparse.Namespace, models: list[str]) -> None:
+    from .runner.benchmark import run_benchmark
+    from .tables import rich_table
+
+    for option in ("checkpoint", "task"):
+        if getattr(args, option):
+            raise CCLBenchError(f"--{option}: not with --suite {args.suite} (its T2AV prompts go to a generator plugin)")
+    for model in models:
+        result = run_benchmark(model, args.suite, args.out, args.bench_root, num_samples=args.num_samples, steps=args.steps,
+                               guidance=args.guidance, seed=args.seed, device=args.device, overrides=parse_sets(args.set),
+                               bootstrap=args.bootstrap, weights_dir=args.weights_dir, cache_dir=args.cache_dir,
+                               show_progress=not args.quiet)
+        out.print(rich_table(result, title=f"{model} on {args.suite}"))
+        g = result["generation"]
+        out.print(f"{model}: {g['clips']} clips in {g['sample_s']:.1f} s on {g['device']}", highlight=False)
+        out.print(f"wrote {Path(args.out) / args.suite / (model + '.json')} (+ .csv, .md)", highlight=False)
 
 
 def _compare(args: argparse.Namespace) -> None:
@@ -383,8 +448,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", parents=[common], help="compute metrics over a folder of clips")
     e.add_argument("--pred", required=True, help="the clips to evaluate: a suite folder (manifest.json) or a folder of clips")
-    e.add_argument("--ref", help="reference clips, for the distribution metrics (FVD, KVD, FAD)")
-    e.add_argument("--metrics", help="comma-separated (see `ccl-bench list metrics`; default: all)")
+    e.add_argument("--ref", help="reference clips (a folder) or reference features (a .npz from --save-ref-features, or "
+                   "JavisBench's FVD/FAD cache .pt), for the distribution metrics (FVD, KVD, FAD)")
+    e.add_argument("--prompts", help="CSV or JSONL with id,caption[,transcript][,category] (id = a clip's file stem): "
+                   "captions for the text metrics, categories for the per-category rows")
+    e.add_argument("--save-ref-features", metavar="FILE.npz", help="write the --ref folder's feature rows (with their "
+                   "backbone, weights checksum and preset), to pass as --ref FILE later")
+    e.add_argument("--suite", help="a benchmark read from your local copy: verse-bench, javisbench, javisbench-mini, "
+                   "t2av-compass (clips in --pred named by its ids; prompts, categories and metric list from the suite)")
+    e.add_argument("--bench-root", help="the benchmark's local copy (default: the suite's environment variable, "
+                   "e.g. $CCL_BENCH_JAVISBENCH)")
+    e.add_argument("--metrics", help="comma-separated (see `ccl-bench list metrics`; default: all, or the --suite's list)")
     e.add_argument("--protocol", default="videogpt", help="FVD/KVD preset: videogpt, javisbench, cd-fvd, stylegan-v")
     e.add_argument("--out", help="result file base: BASE.json, BASE.csv and BASE.md (a .json/.csv/.md suffix is dropped)")
     e.add_argument("--weights-dir", help="folder holding the metric weights (default: $CCL_BENCH_HOME/weights)")
@@ -395,9 +469,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=_eval)
 
+    v = sub.add_parser("validate-result", parents=[common], help="check result files against the result schema")
+    v.add_argument("files", nargs="+", help="result JSON files (`eval --out`, `run`)")
+    v.set_defaults(func=_validate_result)
+
     r = sub.add_parser("run", parents=[common], help="the main job: generate with a reference model, evaluate, profile")
     add_model_args(r)
-    r.add_argument("--suite", default="av-sync")
+    r.add_argument("--suite", default="av-sync", help="a rendered suite (av-sync) or a benchmark read from your local copy "
+                   "(verse-bench, javisbench, javisbench-mini, t2av-compass: with a generator plugin)")
+    r.add_argument("--bench-root", help="the benchmark's local copy (default: the suite's environment variable)")
     r.add_argument("--task", help="t2av, a2v, v2a, t2v, t2a or all (default: the suite's)")
     r.add_argument("--guidance", choices=["ucg", "ucg-joint", "cfg", "ltx2", "ovi-native", "ltx2-native"],
                    help="default: the suite's")

@@ -30,12 +30,15 @@ def _entry_row(common: dict, name: str, family: str, m: dict) -> dict:
 
 
 def _metric_rows(metrics: dict, task: str | None, prov: dict) -> list[dict]:
-    """Per metric: its row over the whole set (family `all`), then one per scene family."""
+    """Per metric: its row over the whole set (family `all`), then one per scene family, or per `aspect: category`
+    of a benchmark suite."""
     out = []
     common = {"task": task, "commit": prov.get("commit"), "seed": prov.get("seed")}
     for name, m in metrics.items():
         out.append(_entry_row(common, name, ALL, m))
         out += [_entry_row(common, name, fam, e) for fam, e in (m.get("per_family") or {}).items()]
+        out += [_entry_row(common, name, f"{aspect}: {cat}", e) for aspect, cats in (m.get("per_category") or {}).items()
+                for cat, e in cats.items()]  # a benchmark suite's breakdown (`aggregation`)
     return out
 
 
@@ -126,16 +129,32 @@ def to_markdown(result: dict, title: str | None = None) -> str:
             lines.append(f"| {task} | {r['metric']} | {fmt(r['value'])}{unit}{_fit(result, r)} | {interval(r)} | "
                          f"{r['n']} | {r['better']} |")
     lines += family_markdown(every)
+    suite = result.get("suite")  # a run's table names its suite; an eval of a benchmark suite describes it
+    if isinstance(suite, dict) and suite.get("kind") == "benchmark":  # how the value column is made, in the benchmark's words
+        lines += ["", f"{suite['name']} ({suite.get('version')}): {suite.get('protocol')}"]
+    prompts = prompt_lines(result)
+    if prompts:
+        lines += ["", "_" + "; ".join(prompts) + "_"]
     lines += ["", provenance_line(result.get("provenance", {}))]
     return "\n".join(lines) + "\n"
 
 
 def family_markdown(every: list[dict]) -> list[str]:
     """Per scene family (manifest `label`): one row per task and metric, one column per family, each cell
-    `value [lo, hi] (n)`. Empty when no metric has a breakdown."""
+    `value [lo, hi] (n)`. A benchmark suite's `aspect: category` rows make one such table per aspect. Empty
+    when no metric has a breakdown."""
     fams = sorted({r["family"] for r in every if r["family"] != ALL})
     if not fams:
         return []
+    aspects = list(dict.fromkeys(f.split(": ", 1)[0] for f in fams)) if all(": " in f for f in fams) else []
+    if aspects:  # in the order the suite lists them
+        aspects = list(dict.fromkeys(r["family"].split(": ", 1)[0] for r in every if r["family"] != ALL))
+        out = []
+        for a in aspects:
+            mine = [{**r, "family": r["family"].split(": ", 1)[1]} for r in every
+                    if r["family"] != ALL and r["family"].split(": ", 1)[0] == a]
+            out += [x.replace("Per scene family:", f"Per {a}:") for x in family_markdown(mine)]
+        return out
     cells: dict = {}
     for r in every:
         if r["family"] == ALL:
@@ -150,6 +169,31 @@ def family_markdown(every: list[dict]) -> list[str]:
              "|---|---|" + "---|" * len(fams)]
     lines += [f"| {task} | {metric} | " + " | ".join(c.get(f, "-") for f in fams) + " |" for (task, metric), c in cells.items()]
     return lines
+
+
+def prompt_lines(result: dict, show: int = 5) -> list[str]:
+    """What the screen says of `eval --prompts`: how many clips got a prompt, and the clips with none and the
+    prompts with no clip (the first `show` of each; the result file lists them all)."""
+    p = result.get("clips", {}).get("pred", {}).get("prompts")
+    if not p:
+        return []
+
+    def some(ids: list[str]) -> str:
+        return ", ".join(ids[:show]) + (f", ... ({len(ids) - show} more in the result file)" if len(ids) > show else "")
+
+    lines = [f"prompts {p['file']}: attached to {p['attached']} of {p['attached'] + len(p['clips_without_prompt'])} clips"]
+    if p["clips_without_prompt"]:
+        lines.append(f"warning: {_have(p['clips_without_prompt'], 'clip')} no prompt (no caption, transcript or "
+                     f"category): {some(p['clips_without_prompt'])}")
+    if p["prompts_without_clip"]:
+        lines.append(f"warning: {_have(p['prompts_without_clip'], 'prompt id')} no clip in the folder: "
+                     f"{some(p['prompts_without_clip'])}")
+    return lines
+
+
+def _have(ids: list, what: str) -> str:
+    """`1 clip has` / `3 clips have`."""
+    return f"1 {what} has" if len(ids) == 1 else f"{len(ids)} {what}s have"
 
 
 def write_result(result: dict, path: str | Path) -> list[Path]:
@@ -271,9 +315,13 @@ def generation_lines(result: dict) -> list[str]:
 
 
 def suites_table(specs: list) -> Table:
-    """`ccl-bench list suites`: one row per `SuiteSpec`."""
-    table = Table("suite", "renderings", "splits", "families", "spec", title="suites")
+    """`ccl-bench list suites`: one row per `SuiteSpec` (rendered) or `BenchmarkSpec` (read from a local copy)."""
+    table = Table("suite", "clips", "splits / local copy", "families / aspects", "spec", title="suites")
     for s in specs:
+        if getattr(s, "kind", None) == "benchmark":
+            table.add_row(s.name, f"yours, named {s.clip_id}", "$" + " or $".join(s.env), ", ".join(a.name for a in s.aspects),
+                          str(s.path))
+            continue
         rend = ", ".join(f"{r.name} {r.width}x{r.height} {r.fps:g}fps {r.duration:g}s" for r in s.renderings.values())
         table.add_row(s.name, rend, ", ".join(s.splits), ", ".join(s.families), str(s.path))
     return table
@@ -318,7 +366,7 @@ def weights_table(entries, folder) -> Table:
     from .weights import path_of
 
     table = Table("name", "file", "present", "checksum", "used by", "source", title=f"weights in {folder}")
-    table.columns[3].overflow = table.columns[5].overflow = "fold"  # checksums and URLs in full
+    table.columns[1].overflow = table.columns[3].overflow = table.columns[5].overflow = "fold"  # names, checksums, URLs in full
     for w in entries:
         # a shipped file (the suite-native encoders) is present without being in `folder`
         table.add_row(w.name, w.filename, "yes" if path_of(w.name, folder).is_file() else "no",

@@ -34,7 +34,7 @@ class WeightsFile:
     url: str
     source: str  # where the file is published
     used_by: str
-    fmt: str  # "state-dict" (torch pickle) | "torchscript" | "safetensors"
+    fmt: str  # "state-dict" (torch pickle) | "torchscript" | "safetensors" | "text" (UTF-8, e.g. a tokenizer's vocabulary)
     sha256: str | None = None  # published full checksum
     sha256_prefix: str | None = None  # published leading hex digits (torch.hub file-name convention)
     shipped: bool = False  # in SHIPPED_DIR (sha256 pinned here)
@@ -90,6 +90,29 @@ REGISTRY: dict[str, WeightsFile] = {w.name: w for w in (
                 "MMAudio release v0.1 (Synchformer AudioSet checkpoint 24-01-04T16-39-21 as a state dict); av-benchmark, "
                 "JavisBench", "desync (presets av-benchmark, javisbench, versebench)", "state-dict",
                 md5="5b2f5594b0730f70e41e549b7c94390c"),
+    # LAION-CLAP (the `lukewys/laion_clap` hub repository; no checksum published beside the files).
+    WeightsFile("clap-630k-audioset", "630k-audioset-best.pt",
+                "https://huggingface.co/lukewys/laion_clap/resolve/main/630k-audioset-best.pt",
+                "LAION-CLAP HTSAT-tiny, 630k + AudioSet, no fusion (lukewys/laion_clap); fadtk's clap-laion-audio",
+                "fad-clap", "state-dict"),
+    WeightsFile("clap-music-audioset", "music_audioset_epoch_15_esc_90.14.pt",
+                "https://huggingface.co/lukewys/laion_clap/resolve/main/music_audioset_epoch_15_esc_90.14.pt",
+                "LAION-CLAP HTSAT-base, music + AudioSet (lukewys/laion_clap); fadtk's clap-laion-music",
+                "fad-clap@fadtk-music", "state-dict"),
+    WeightsFile("clap-music-speech-audioset", "music_speech_audioset_epoch_15_esc_89.98.pt",
+                "https://huggingface.co/lukewys/laion_clap/resolve/main/music_speech_audioset_epoch_15_esc_89.98.pt",
+                "LAION-CLAP HTSAT-base, music + speech + AudioSet (lukewys/laion_clap); av-benchmark's LAION-CLAP score",
+                "clap-score", "state-dict"),
+    WeightsFile("passt-s-ap476", "passt-s-f128-p16-s10-ap.476-swa.pt",
+                "https://github.com/kkoutini/PaSST/releases/download/v0.0.1-audioset/passt-s-f128-p16-s10-ap.476-swa.pt",
+                "PaSST-S AudioSet, SWA (kkoutini/PaSST release v0.0.1-audioset; hear21passt's default, as av-benchmark loads it)",
+                "fd-passt", "state-dict"),
+    # RoBERTa-base's byte-level BPE files, which LAION-CLAP's tokenizer reads (in a folder of their own:
+    # other tokenizers ship files of the same names).
+    WeightsFile("roberta-vocab", "roberta-base/vocab.json", "https://huggingface.co/FacebookAI/roberta-base/resolve/main/vocab.json",
+                "FacebookAI/roberta-base (the tokenizer LAION-CLAP loads as `roberta-base`)", "clap-score", "text"),
+    WeightsFile("roberta-merges", "roberta-base/merges.txt", "https://huggingface.co/FacebookAI/roberta-base/resolve/main/merges.txt",
+                "FacebookAI/roberta-base (the tokenizer LAION-CLAP loads as `roberta-base`)", "clap-score", "text"),
     # syncnet_python's download_model.sh fetches it; no checksum is published (recorded on first use).
     WeightsFile("syncnet-v2", "syncnet_v2.model", "http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",
                 "joonson/syncnet_python (download_model.sh; Oxford VGG), as Wav2Lip's LSE-C/D and LatentSync use it",
@@ -214,22 +237,54 @@ def verify(name: str, folder: str | Path | None = None) -> tuple[Path, str, str]
     return path, digest, "matches the checksum recorded on first use"
 
 
+def _numpy_scalars():
+    """Let `torch.load(weights_only=True)` rebuild numpy scalars and dtypes (data, no code): training
+    checkpoints hold them (LAION-CLAP's learning rates are numpy floats), pickled under numpy 1's
+    `numpy.core` or numpy 2's `numpy._core` module."""
+    import numpy as np
+    import torch
+
+    core = getattr(np, "_core", None) or np.core
+    return torch.serialization.safe_globals([core.multiarray.scalar, (core.multiarray.scalar, "numpy.core.multiarray.scalar"),
+                                             np.dtype, *{type(np.dtype(t)) for t in "?bBhHiIlLqQefdgFDG"}])
+
+
+def _load_failure(exc: Exception) -> str:
+    """The one informative line of a failed `torch.load(weights_only=True)` (the class it would have to run)."""
+    import re
+
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln).strip() for ln in str(exc).splitlines() if ln.strip()]
+    hit = next((ln for ln in lines if "Unsupported global" in ln or "Unpickler error" in ln), lines[0] if lines else "")
+    return hit.split(" Please use")[0] or type(exc).__name__
+
+
 def _check_format(path: Path, fmt: str) -> None:
-    """A state dict must load with weights_only=True (which runs no code); TorchScript is a zip archive."""
+    """A state dict must load with weights_only=True (which runs no code); TorchScript is a zip archive;
+    a text file is UTF-8 and no HTML page."""
     import zipfile
 
     import torch
 
+    why = ""
     if fmt == "torchscript":
         ok = zipfile.is_zipfile(path) and any(n.endswith("constants.pkl") for n in zipfile.ZipFile(path).namelist())
+    elif fmt == "text":
+        try:
+            text = path.read_text(encoding="utf-8")
+            ok = bool(text.strip()) and not text.lstrip().lower().startswith(("<!doctype", "<html"))
+        except UnicodeDecodeError:
+            ok = False
     else:
         try:
-            ok = isinstance(torch.load(str(path), map_location="cpu", weights_only=True), dict)
-        except Exception:  # noqa: BLE001 - any failure means: not a state dict
-            ok = False
+            with _numpy_scalars():
+                ok = isinstance(torch.load(str(path), map_location="cpu", weights_only=True), dict)
+        except Exception as exc:  # noqa: BLE001 - any failure means: not a state dict
+            ok, why = False, ": " + _load_failure(exc)
     if not ok:
-        raise WeightsError(f"{path}: not a {'TorchScript archive' if fmt == 'torchscript' else 'torch state dict'} "
-                           "(an error page or a truncated download?); refusing to record its checksum")
+        kind = {"torchscript": "TorchScript archive", "text": "UTF-8 text file"}.get(fmt, "torch state dict readable "
+                                                                                         "without running its code")
+        raise WeightsError(f"{path}: not a {kind} (an error page or a truncated download?){why}; refusing to record "
+                           "its checksum")
 
 
 def load_state_dict(name: str, folder: str | Path | None = None) -> tuple[dict, str]:
@@ -241,11 +296,21 @@ def load_state_dict(name: str, folder: str | Path | None = None) -> tuple[dict, 
         from safetensors.torch import load_file
 
         return load_file(str(path)), digest
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    try:
+        with _numpy_scalars():
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - e.g. a training checkpoint that pickles more than tensors
+        raise WeightsError(f"{path}: cannot be read as a state dict without running its code: {_load_failure(exc)}") from None
     for wrapper in ("state_dict", "model"):  # training checkpoints keep the weights under one of these keys
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
     return state, digest
+
+
+def load_text(name: str, folder: str | Path | None = None) -> tuple[str, str]:
+    """A verified text file (a tokenizer's vocabulary) -> (its text, sha256)."""
+    path, digest, _ = verify(name, folder)
+    return path.read_text(encoding="utf-8"), digest
 
 
 def load_into(model, state: dict, name: str, skip: tuple[str, ...] = ("num_batches_tracked",)):
@@ -280,8 +345,8 @@ def fetch(name: str, folder: str | Path | None = None, timeout: float = 30.0) ->
     w, d = lookup(name), weights_dir(folder)
     if w.shipped:  # nothing to download: it comes with ccl-bench
         return verify(name, folder)[0]
-    d.mkdir(parents=True, exist_ok=True)
     path = d / w.filename
+    path.parent.mkdir(parents=True, exist_ok=True)  # a file may sit in a folder of its own
     if path.is_file():
         verify(name, folder)
         return path

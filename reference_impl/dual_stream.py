@@ -42,14 +42,22 @@ class DualStreamModel(nn.Module):
 
     def compile_blocks(self, **options) -> DualStreamModel:
         """Compiled regions: `torch.compile` each block's three stages and each interaction's exchange
-        (their element-wise work fused around the matmuls and attention; the forward's host-side set-up,
-        routing and partition plans stay eager). Same results; options go to `torch.compile`."""
+        with its residual additions (their element-wise work fused around the matmuls and attention; the
+        forward's host-side set-up, routing and partition plans stay eager). Same results; options go to
+        `torch.compile`."""
+        import torch._dynamo
+
+        # One compiled function per stage serves every block of every model in the process, with an entry
+        # per shape and route pattern (the host partner switches): room for them all, not dynamo's 8.
+        for name in ("recompile_limit", "cache_size_limit"):
+            if hasattr(torch._dynamo.config, name):
+                setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 64))
         for block in [*self.video_stream.blocks, *self.audio_stream.blocks]:
             for stage in ("self_attention", "text_attention", "feed_forward"):
                 setattr(block, stage, torch.compile(getattr(block, stage), **options))
         for key, inter in self.interactions.items():
             if key != "shared" and type(inter).exchange is not NoExchange.exchange:
-                inter.exchange = torch.compile(inter.exchange, **options)
+                inter.exchanged = torch.compile(inter.exchanged, **options)  # the exchange with its residual adds
         return self
 
     def route(self, batch: int, tasks: Sequence[Task | str] | None, device) -> Route:
@@ -73,11 +81,12 @@ class DualStreamModel(nn.Module):
         sv = StreamState(e=ev, e0=e0v, angles=vs.rope_angles(gv, video.device), context=vs.embed_text(text),
                          context_mask=text_mask, times=video_token_times(self.cfg, gv[0], video.device)[frame_of_token],
                          positions=frame_of_token, grid=gv, reads_partner=route.video_reads_audio, lct_on=route.lct_on,
-                         lct_may_be_off=route.lct_may_be_off)
+                         lct_may_be_off=route.lct_may_be_off, reads_partner_host=route.video_reads_audio_host)
         sa = StreamState(e=ea, e0=e0a, angles=aud.rope_angles(ga, audio.device), context=aud.embed_text(text),
                          context_mask=text_mask, times=audio_token_times(self.cfg, ga[0], audio.device),
                          positions=torch.arange(ga[0], device=audio.device), grid=ga,
-                         reads_partner=route.audio_reads_video, lct_on=route.lct_on, lct_may_be_off=route.lct_may_be_off)
+                         reads_partner=route.audio_reads_video, lct_on=route.lct_on, lct_may_be_off=route.lct_may_be_off,
+                         reads_partner_host=route.audio_reads_video_host)
         if "shared" in self.interactions:
             self.interactions["shared"](sv, sa)  # what every layer shares, computed once per forward
         first = next((m for k, m in self.interactions.items() if k != "shared"), None)

@@ -110,6 +110,11 @@ class Route:
     lct_may_be_off: bool | None = None
     may_perturb: bool | None = None
     perturb_mode: str = "skip"  # skip: self-attention skipped (STG, Ovi's SLG) | values: attention -> V (LTX-2)
+    # The two partner switches as host values, where the route is made from host data (a task list, a
+    # constant route), else None: attention can then drop its per-example mask or split the batch
+    # (joint attention on the fused kernel) without reading the device tensors back.
+    video_reads_audio_host: tuple[bool, ...] | None = None
+    audio_reads_video_host: tuple[bool, ...] | None = None
 
     def __post_init__(self):
         b, dev = self.video_reads_audio.shape[0], self.video_reads_audio.device
@@ -129,7 +134,9 @@ class Route:
         return cls(cat("video_reads_audio"), cat("audio_reads_video"), cat("lct_on"), cat("perturbed"),
                    routes[0].stg_layers, lct_may_be_off=any(r.lct_may_be_off for r in routes),
                    may_perturb=any(r.may_perturb for r in routes),
-                   perturb_mode=next((r.perturb_mode for r in routes if r.may_perturb), "skip"))
+                   perturb_mode=next((r.perturb_mode for r in routes if r.may_perturb), "skip"),
+                   video_reads_audio_host=_cat_host([r.video_reads_audio_host for r in routes]),
+                   audio_reads_video_host=_cat_host([r.audio_reads_video_host for r in routes]))
 
     @classmethod
     def for_tasks(cls, tasks: Sequence[Task | str] | torch.Tensor, routing: str, device=None) -> Route:
@@ -139,15 +146,25 @@ class Route:
         ids = tasks if isinstance(tasks, torch.Tensor) else task_ids(tasks, device)
         if routing == "always":
             ones = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
-            return cls(ones, ones.clone())
+            every = (True,) * ids.shape[0]
+            return cls(ones, ones.clone(), video_reads_audio_host=every, audio_reads_video_host=every)
         # 'task' and 't2av-only' route alike; they differ in the training task mix only.
         v = task_table("video_reads_audio", ids.device)[ids]
         a = task_table("audio_reads_video", ids.device)[ids]
-        return cls(v, a)
+        if isinstance(tasks, torch.Tensor):
+            return cls(v, a)
+        return cls(v, a, video_reads_audio_host=tuple(Task(t).video_reads_audio for t in tasks),
+                   audio_reads_video_host=tuple(Task(t).audio_reads_video for t in tasks))
 
     @classmethod
     def constant(cls, batch: int, video_reads_audio: bool, audio_reads_video: bool, lct_on: bool = True,
                  device=None) -> Route:
         """One route for the whole batch (e.g. UCG's LCT-only branch: no partner, LCT on)."""
         full = lambda b: torch.full((batch,), b, dtype=torch.bool, device=device)  # noqa: E731
-        return cls(full(video_reads_audio), full(audio_reads_video), full(lct_on), lct_may_be_off=not lct_on)
+        return cls(full(video_reads_audio), full(audio_reads_video), full(lct_on), lct_may_be_off=not lct_on,
+                   video_reads_audio_host=(video_reads_audio,) * batch, audio_reads_video_host=(audio_reads_video,) * batch)
+
+
+def _cat_host(parts: Sequence[tuple[bool, ...] | None]) -> tuple[bool, ...] | None:
+    """Host values of concatenated routes: known only where every part's are."""
+    return None if any(p is None for p in parts) else tuple(x for p in parts for x in p)

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -31,3 +33,22 @@ def flash_frame(video: np.ndarray) -> int:
 @pytest.fixture
 def clip() -> AVClip:
     return event_clip()
+
+
+@pytest.fixture(autouse=True)
+def _result_files_match_the_schema(monkeypatch):
+    """Every result file a test has `eval` or `run` write validates against the result schema (v1, strictly).
+    A result made by `evaluate` always records its decoder; a hand-made table (tests/test_tables.py) does not."""
+    from ccl_bench import tables
+    from ccl_bench.schema import validate_result
+
+    real = tables.write_result
+
+    def checked(result, path):
+        paths = real(result, path)
+        if "decoder" in result.get("provenance", {}):
+            faults = validate_result(json.loads(paths[0].read_text()))
+            assert not faults, f"{paths[0]} does not match the result schema: {faults[0]}"
+        return paths
+
+    monkeypatch.setattr(tables, "write_result", checked)

@@ -17,20 +17,26 @@ QUANTITIES = {
 
 
 def load_records(folder: str | Path) -> list[tuple[Path, dict]]:
-    """Every record of every profiler JSON under `folder`; `<scale>-<mode>.json` files first (the
-    default clip), then the variants (e.g. `-1000-audio-tokens`), so the default wins a tie."""
+    """Every record of every profiler JSON under `folder`, in the order `quantity` prefers them: the default
+    clip before the variants (a record marked `variant`, or a `<scale>-<mode>-<variant>.json` file such as
+    `-1000-audio-tokens`), and within each, the newest run first (its provenance `date_utc`), so a measurement
+    repeated at a later commit replaces the earlier one, as in benchmarks/compute.py's tables."""
     folder = Path(folder)
-    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    plain = [f for f in files if f.stem.count("-") <= 2 and f.stem.endswith(("-train", "-sample"))]
-    out = []
-    for f in plain + [f for f in files if f not in plain]:
+    rows = []
+    for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             d = json.loads(f.read_text())
         except json.JSONDecodeError:
             continue
-        if isinstance(d, dict) and isinstance(d.get("records"), list):
-            out += [(f, r) for r in d["records"] if isinstance(r, dict) and "model" in r and "mode" in r]
-    return out
+        if not (isinstance(d, dict) and isinstance(d.get("records"), list)):
+            continue
+        date = str((d.get("provenance") or {}).get("date_utc") or "")
+        variant_file = f.stem.startswith("wan-") and not f.stem.endswith(("-train", "-sample"))
+        for r in d["records"]:
+            if isinstance(r, dict) and "model" in r and "mode" in r:
+                rows.append((bool(r.get("variant")) or variant_file, date, f, r))
+    rows.sort(key=lambda t: t[1], reverse=True)  # newest first; stable within a run
+    return [(f, r) for variant, _, f, r in sorted(rows, key=lambda t: t[0])]
 
 
 def quantity(records: list[tuple[Path, dict]], model: str, scale: str, name: str,

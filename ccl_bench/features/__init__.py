@@ -267,6 +267,8 @@ class BackboneAnalysis(Analysis):
             if weights.lookup(n).fmt == "torchscript":  # e.g. OpenAI's CLIP archives: their weights are the state dict
                 module, shas[n] = weights.load_torchscript(n, self.weights_dir)
                 states[n] = module.state_dict()
+            elif weights.lookup(n).fmt == "text":  # a tokenizer's files: their text
+                states[n], shas[n] = weights.load_text(n, self.weights_dir)
             else:
                 states[n], shas[n] = weights.load_state_dict(n, self.weights_dir)
         self._model = self.build(states)
@@ -333,6 +335,12 @@ def _panns(weights_dir, device):
     return PANNsFeatures(weights_dir, device)
 
 
+def _passt(weights_dir, device):
+    from .passt import PaSSTFeatures
+
+    return PaSSTFeatures(weights_dir, device)
+
+
 def _clip(preset):
     def make(weights_dir, device):
         from .clip_score import ClipScoreFeatures
@@ -347,6 +355,15 @@ def _desync(preset):
         from .synchformer import DeSyncFeatures
 
         return DeSyncFeatures(preset, weights_dir, device)
+
+    return make
+
+
+def _clap(preset):
+    def make(weights_dir, device):
+        from .clap import ClapFeatures
+
+        return ClapFeatures(preset, weights_dir, device)
 
     return make
 
@@ -383,7 +400,8 @@ BACKBONES = {"avsync-video": lambda wd, dev: AVSyncEncoderFeatures("video", wd, 
              "panns": _panns, "clip-javisbench": _clip("javisbench"), "clip-javisbench-cv2": _clip("javisbench-cv2"),
              **{f"synchformer-{p}": _desync(p) for p in ("av-benchmark", "javisbench", "versebench")},
              "syncnet": _syncnet, **{f"whisper-{s}": _whisper(s) for s in ("large-v3", "tiny.en")},
-             **{f"imagebind-{p}": _imagebind(p) for p in ("av-benchmark", "javisbench", "javisscore")}}
+             **{f"imagebind-{p}": _imagebind(p) for p in ("av-benchmark", "javisbench", "javisscore")},
+             **{f"clap-{p}": _clap(p) for p in ("fadtk-audio", "fadtk-music", "av-benchmark")}, "passt": _passt}
 
 
 __all__ = ["BACKBONES", "AVAlignAnalysis", "AVSyncEncoderFeatures", "Analysis", "BackboneAnalysis", "FeatureCache",

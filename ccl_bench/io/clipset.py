@@ -1,5 +1,6 @@
 """Clip sets: a suite folder (`manifest.json`, as `ccl-bench suite build` and `ccl-bench sample` write)
-or a plain folder of clips (mp4/mkv/webm/mov, audio in the file or a same-stem wav/flac)."""
+or a plain folder of clips (mp4/mkv/webm/mov, audio in the file or a same-stem wav/flac); `attach_prompts`
+gives a set the captions, transcripts and categories of a prompt file (`io.prompts`)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,31 @@ class ClipSet:
     @property
     def task(self) -> str | None:
         return (self.manifest or {}).get("task")
+
+
+def attach_prompts(cs: ClipSet, prompts: dict, source: str) -> dict:
+    """Give each clip the prompt whose id is its id (a plain folder's clip id is its file stem): caption and
+    transcript into `ClipItem.text` (the text metrics), category into `ClipItem.label` (the per-category
+    breakdown); a prompt's field replaces the manifest's. `prompts`: `{id: io.prompts.Prompt}`; source: the
+    file, as the result names it. -> the record of what matched: `{"file", "attached", "clips_without_prompt":
+    [ids], "prompts_without_clip": [ids]}` (nothing is dropped unsaid)."""
+    ids = {i.id for i in cs.items} | {Path(m["path"]).stem for m in cs.missing}
+    if cs.items and not ids & set(prompts):  # surely the wrong file, or ids written otherwise: say so before any work
+        example = sorted(prompts)[0]
+        raise CCLBenchError(f"{source}: no prompt id matches a clip of {cs.folder} (a clip's id is its file stem, e.g. "
+                            f"{sorted(ids)[0]!r}; this file's ids are e.g. {example!r})")
+    attached = 0
+    for item in cs.items:
+        p = prompts.get(item.id)
+        if p is None:
+            continue
+        item.text = {**item.text, **p.text()}
+        if p.category:
+            item.label = p.category
+        attached += 1
+    return {"file": source, "attached": attached,
+            "clips_without_prompt": sorted(i.id for i in cs.items if i.id not in prompts),
+            "prompts_without_clip": sorted(k for k in prompts if k not in ids)}
 
 
 def load_clipset(folder: str | Path, require_files: bool = True) -> ClipSet:

@@ -84,6 +84,7 @@ class Metric:
     chance_statistic: Callable[[Any], float | None] | None = None  # what `<name>-cc` corrects (None: no -cc)
     ideal: float | None = None  # that statistic's value for perfectly synchronous clips
     corrects: str | None = None  # a `-cc` record: the metric it corrects
+    reads_text: tuple[str, ...] = ()  # the clip's prompt fields it reads ("caption", "transcript"); `eval` checks for them
     protocol_name: str | None = None  # overrides the analysis's protocol name
     extra: dict = field(default_factory=dict)
 
@@ -283,12 +284,12 @@ METRICS.update({m.name: m for m in (
                  "prompt's family and colour"), analysis="avsync-video", better="higher",
                  state=lambda r, lab: AF.prompt_hit(r, lab, "video"), merge=ClipScores.merge,
                  score=lambda s, r, ctx: AF.accuracy(s), statistics=_PROMPT.format("colour"),
-                 unavailable="no clip has prompt labels (needs a manifest with each clip's label and caption)"),
+                 unavailable="no clip has prompt labels (needs each clip's category and caption: --prompts FILE or a manifest)"),
     PromptMetric(name="prompt-accuracy-audio", description=_AVSYNC.format("audio", "heads: share of clips sounding the "
                  "prompt's family and pitch"), analysis="avsync-audio", better="higher",
                  state=lambda r, lab: AF.prompt_hit(r, lab, "audio"), merge=ClipScores.merge,
                  score=lambda s, r, ctx: AF.accuracy(s), statistics=_PROMPT.format("pitch"),
-                 unavailable="no clip has prompt labels (needs a manifest with each clip's label and caption)"),
+                 unavailable="no clip has prompt labels (needs each clip's category and caption: --prompts FILE or a manifest)"),
 )})
 
 # Metrics II: the learned backbones' metrics (PANNs, CLIP, Synchformer), with their presets.
@@ -307,6 +308,26 @@ def _corrected(base: Metric) -> Metric:
 
 
 METRICS.update({f"{m.name}-cc": _corrected(m) for m in list(METRICS.values()) if m.chance_statistic is not None})
+
+
+# The streams each analysis reads ("video", "audio"): `ccl-bench run` scores a task with the metrics that read
+# what the task made, and only where every stream they read is in its clips. A new backbone joins here.
+ANALYSIS_STREAMS: dict[str, frozenset[str]] = {a: frozenset(s) for a, s in {
+    "i3d": {"video"}, "avsync-video": {"video"}, "clip-javisbench": {"video"}, "clip-javisbench-cv2": {"video"},
+    "vggish": {"audio"}, "avsync-audio": {"audio"}, "panns": {"audio"}, "passt": {"audio"},
+    "clap-fadtk-audio": {"audio"}, "clap-fadtk-music": {"audio"}, "clap-av-benchmark": {"audio"},
+    "whisper-large-v3": {"audio"}, "whisper-tiny.en": {"audio"},
+    "sync": {"video", "audio"}, "av-align": {"video", "audio"}, "syncnet": {"video", "audio"},
+    "synchformer-av-benchmark": {"video", "audio"}, "synchformer-javisbench": {"video", "audio"},
+    "synchformer-versebench": {"video", "audio"}, "imagebind-av-benchmark": {"video", "audio"},
+    "imagebind-javisscore": {"video", "audio"}, "imagebind-javisbench": {"video", "audio"},
+}.items()}
+_METRIC_STREAMS = {"ib-tv": frozenset({"video"}), "ib-ta": frozenset({"audio"})}  # one analysis, one stream each
+
+
+def streams_read(name: str) -> frozenset[str]:
+    """The streams metric `name` reads: {"video"}, {"audio"} or both."""
+    return _METRIC_STREAMS.get(name) or ANALYSIS_STREAMS[METRICS[name].analysis]
 
 
 def list_metrics() -> list[str]:

@@ -1,7 +1,7 @@
 """The metrics of the learned backbones (Metrics II): per-clip states and values over the analyses of
-`ccl_bench.features` (`panns`, `clip_score`, `synchformer`, `imagebind`, `syncnet`, `whisper_wer`). Each name
-without `@` is the preset the literature's first toolkit uses; `name@preset` are the others. Pure functions
-over arrays."""
+`ccl_bench.features` (`panns`, `passt`, `clip_score`, `synchformer`, `imagebind`, `syncnet`, `whisper_wer`, `clap`).
+Each name without `@` is the preset the literature's first toolkit uses; `name@preset` are the others. Pure
+functions over arrays."""
 
 from __future__ import annotations
 
@@ -132,14 +132,35 @@ def learned_metrics(Metric) -> list:  # noqa: N803 - the registry's record class
                unavailable="too few embeddings for a covariance (clips under 0.31 s have none)"),
         Metric(name="clip-score", description="preset javisbench: mean cosine of the CLIP ViT-B/32 caption embedding and "
                "48 evenly spaced frames (raw in [-1, 1], not x100)", analysis="clip-javisbench", better="higher",
-               state=_score, merge=ClipScores.merge, score=mean_score,
+               reads_text=("caption",), state=_score, merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of the mean frame-caption cosine",
-               unavailable="no clip has a caption: clip-score reads `caption` per clip from the folder's manifest.json"),
+               unavailable="no clip has a caption (--prompts FILE, or a manifest.json with captions)"),
         Metric(name="clip-score@javisbench-cv2", description="preset javisbench-cv2: clip-score with the colour channels "
                "swapped, as JavisBench's default cv2 reader feeds them", analysis="clip-javisbench-cv2", better="higher",
-               state=_score, merge=ClipScores.merge, score=mean_score,
+               reads_text=("caption",), state=_score, merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of the mean frame-caption cosine (frames fed as BGR)",
-               unavailable="no clip has a caption: clip-score reads `caption` per clip from the folder's manifest.json"),
+               unavailable="no clip has a caption (--prompts FILE, or a manifest.json with captions)"),
+        Metric(name="fd-passt", description="preset av-benchmark: Frechet distance of PaSST-S embeddings (768-d, one per "
+               "clip: its first 8 s zero-padded to 10 s at 32 kHz)", analysis="passt", needs_ref=True, better="lower",
+               min_clips=2, state=_rows, merge=FeatureRows.merge, interval="half-sampling", ddof=1, score=_fd,
+               statistics="Frechet over one embedding per clip, covariance / (N - 1) (av-benchmark's compute_fd)",
+               unavailable="too few embeddings for a covariance (a clip without samples has none)"),
+        Metric(name="fad-clap", description="preset fadtk: Frechet distance of LAION-CLAP HTSAT-tiny audio embeddings "
+               "(630k-audioset-best.pt, 512-d) of 10 s windows every 1 s", analysis="clap-fadtk-audio", needs_ref=True,
+               better="lower", state=_rows, merge=FeatureRows.merge, interval="half-sampling", ddof=1, score=_fd,
+               statistics="Frechet over every window of every clip, covariance / (N - 1) (fadtk clap-laion-audio)",
+               unavailable="too few window embeddings for a covariance"),
+        Metric(name="fad-clap@fadtk-music", description="preset fadtk-music: fad-clap with the HTSAT-base music checkpoint "
+               "(music_audioset_epoch_15_esc_90.14.pt)", analysis="clap-fadtk-music", needs_ref=True, better="lower",
+               state=_rows, merge=FeatureRows.merge, interval="half-sampling", ddof=1, score=_fd,
+               statistics="Frechet over every window of every clip, covariance / (N - 1) (fadtk clap-laion-music)",
+               unavailable="too few window embeddings for a covariance"),
+        Metric(name="clap-score", description="preset av-benchmark: cosine of the LAION-CLAP caption and audio embeddings "
+               "(HTSAT-base music_speech_audioset_epoch_15_esc_89.98.pt, first 8 s; raw in [-1, 1], not x100)",
+               analysis="clap-av-benchmark", better="higher", reads_text=("caption",), state=_score, merge=ClipScores.merge,
+               score=mean_score,
+               statistics="mean over clips of the caption-audio cosine",
+               unavailable="no clip has a caption (--prompts FILE, or a manifest.json with captions)"),
         Metric(name="desync", description="preset av-benchmark: Synchformer offset, mean |offset| of the first and last "
                "4.8 s of the first 8 s (clips under 8 s unavailable)", analysis="synchformer-av-benchmark",
                better="lower", unit="s", state=_abs_offset, merge=ClipScores.merge, score=mean_score,
@@ -165,16 +186,17 @@ def learned_metrics(Metric) -> list:  # noqa: N803 - the registry's record class
                statistics="mean over clips of the mean over each clip's face tracks", unavailable=_SYNCNET_NONE),
         Metric(name="wer", description="preset whisper-large-v3: word error rate (a fraction, not %) of Whisper large-v3's "
                "greedy English transcript against the prompt's transcript, both through Whisper's English normaliser; "
-               "corpus-level", analysis="whisper-large-v3", better="lower", state=_word_errors, merge=WordErrors.merge,
+               "corpus-level", analysis="whisper-large-v3", better="lower", reads_text=("transcript",), state=_word_errors,
+               merge=WordErrors.merge,
                score=_corpus_wer, statistics="total word edits / total reference words over the clips with a transcript",
                unavailable=_WER_NONE),
         Metric(name="wer@clip-mean", description="preset clip-mean: wer as the mean of per-clip word error rates "
                "(Whisper large-v3; short clips weigh as much as long ones)", analysis="whisper-large-v3", better="lower",
-               state=_clip_wer, merge=ClipScores.merge, score=mean_score,
+               reads_text=("transcript",), state=_clip_wer, merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips with a transcript of edits / reference words", unavailable=_WER_NONE),
         Metric(name="wer@whisper-tiny.en", description="preset whisper-tiny.en: corpus-level wer with Whisper tiny.en "
                "(a quick check; not comparable with wer)", analysis="whisper-tiny.en", better="lower", state=_word_errors,
-               merge=WordErrors.merge, score=_corpus_wer,
+               reads_text=("transcript",), merge=WordErrors.merge, score=_corpus_wer,
                statistics="total word edits / total reference words over the clips with a transcript",
                unavailable=_WER_NONE),
         Metric(name="ib-av", description=f"preset av-benchmark: IB-score, {_IB}, video (0.5 fps pairs of the first 8 s, "
@@ -187,10 +209,10 @@ def learned_metrics(Metric) -> list:  # noqa: N803 - the registry's record class
                state=_ib("audio", "video"), merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of cos(video, audio) (JavisBench's ib_av, not x100)", unavailable=_IB_AV_NONE),
         Metric(name="ib-tv", description=f"preset javisbench: ib_tv, {_IB}, caption vs video", analysis="imagebind-javisbench",
-               better="higher", state=_ib("text", "video"), merge=ClipScores.merge, score=mean_score,
+               better="higher", reads_text=("caption",), state=_ib("text", "video"), merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of cos(caption, video) (JavisBench's ib_tv, not x100)", unavailable=_IB_TEXT_NONE),
         Metric(name="ib-ta", description=f"preset javisbench: ib_ta, {_IB}, caption vs audio", analysis="imagebind-javisbench",
-               better="higher", state=_ib("text", "audio"), merge=ClipScores.merge, score=mean_score,
+               better="higher", reads_text=("caption",), state=_ib("text", "audio"), merge=ClipScores.merge, score=mean_score,
                statistics="mean over clips of cos(caption, audio) (JavisBench's ib_ta, not x100)", unavailable=_IB_TEXT_NONE),
         Metric(name="javisscore", description="preset javisbench: JavisScore, ImageBind cosines of each 2 s audio window "
                "(every 0.5 s) with each of its frames, the mean of the lowest 40% per window, the mean over windows",

@@ -46,9 +46,11 @@ class Timing:
     device: str
 
 
-def time_call(fn: Callable[[], object], device: str, warmup: int = 2, repeats: int = 5) -> Timing:
+def time_call(fn: Callable[[], object], device: str, warmup: int = 2, repeats: int = 5, inner: int = 1) -> Timing:
     """Median wall time of `fn()` over `repeats` runs after `warmup`; CUDA events on a GPU (so only
-    device time between the two events counts), perf_counter on a CPU."""
+    device time between the two events counts), perf_counter on a CPU. inner > 1: each sample times
+    `inner` calls back to back and is divided by `inner` (a sub-millisecond kernel's device time, with
+    the host's launch work overlapped by the queued calls, as it is inside a model)."""
     for _ in range(warmup):
         fn()
     samples = []
@@ -57,15 +59,17 @@ def time_call(fn: Callable[[], object], device: str, warmup: int = 2, repeats: i
         for _ in range(repeats):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            fn()
+            for _ in range(inner):
+                fn()
             end.record()
             end.synchronize()
-            samples.append(start.elapsed_time(end))
+            samples.append(start.elapsed_time(end) / inner)
     else:
         for _ in range(repeats):
             t = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - t) * 1e3)
+            for _ in range(inner):
+                fn()
+            samples.append((time.perf_counter() - t) * 1e3 / inner)
     return Timing(statistics.median(samples), samples, device)
 
 

@@ -211,43 +211,62 @@ def add_interaction_shares(records: list[dict]) -> None:
             r["interaction_share_fwd"] = (r["fwd_ms"] - b["fwd_ms"]) / r["fwd_ms"]
 
 
-def tarp_attention_bench(video_tokens_grid=(21, 22, 40), audio_tokens=(157, 1000), heads=12, head_dim=128, lct=16,
-                         window=3, device=None, dtype=torch.bfloat16, repeats=10) -> list[dict]:
-    """TARP's windowed cross-attention (video queries reading audio keys + LCT, Wan-1.3B timeline, time
-    rule) on each path: `partitioned` (gathered per frame), `dense-masked` (one call, per-window mask),
-    `auto` (the model's choice); against `dense`, plain attention over every partner token."""
+def tarp_attention_bench(video_tokens_grid=(21, 22, 40), audio_tokens=(157, 1000), heads=6, head_dim=128, lct=16,
+                         window=3, device=None, dtype=torch.bfloat16, repeats=10, directions=("video", "audio"),
+                         inner: int | None = None) -> list[dict]:
+    """TARP's windowed cross-attention (Wan-1.3B timeline and CCL's cross-attention width: 6 heads of 128;
+    time rule, 16 LCT) on each path, per direction (`video`: video queries over audio keys; `audio`:
+    audio queries over video keys): `flex` (one FlexAttention call, block mask), `gather` (per group on
+    gathered keys), `dense-masked` (one call, per-window mask), `auto (<path>)` (the model's choice on
+    this device); against `dense`, plain attention over every partner token and the LCT. Device time per
+    call with `inner` calls queued back to back (default 20 on a GPU), as inside a model."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    inner = inner or (20 if device.startswith("cuda") else 1)
     f, h, w = video_tokens_grid
     out = []
-    for na in audio_tokens:
-        out += _tarp_pair(f, h * w, na, heads, head_dim, lct, window, device, dtype, repeats)
+    for direction in directions:
+        for na in audio_tokens:
+            out += _tarp_pair(direction, f, h * w, na, heads, head_dim, lct, window, device, dtype, repeats, inner)
     return out
 
 
-def _tarp_pair(f, per_frame, na, heads, head_dim, lct, window, device, dtype, repeats) -> list[dict]:
+def _tarp_pair(direction, f, per_frame, na, heads, head_dim, lct, window, device, dtype, repeats, inner) -> list[dict]:
     import reference_impl as R
     from reference_impl.interactions.tarp import PartitionPlan, partition_intervals, tarp_attention
     from reference_impl.streams.layers import attention
 
-    from ..profiling import count_flops, time_call
+    from ..profiling import time_call
 
     nv = f * per_frame
+    cfg = R.resolve_config("ccl", "wan-1.3b", tarp_window=window, audio_latent_rate=na / 5.0)  # na tokens in 5 s
+    (lo_v, hi_v), (lo_a, hi_a) = partition_intervals(cfg, (f, 1, per_frame), na)
+    nq, nk, lo, hi = (nv, na, lo_v, hi_v) if direction == "video" else (na, nv, lo_a, hi_a)
     g = torch.Generator().manual_seed(0)
-    q = torch.randn(1, nv, heads, head_dim, generator=g).to(device, dtype)
-    k = torch.randn(1, na, heads, head_dim, generator=g).to(device, dtype)
+    q = torch.randn(1, nq, heads, head_dim, generator=g).to(device, dtype)
+    k = torch.randn(1, nk, heads, head_dim, generator=g).to(device, dtype)
     v = torch.randn_like(k)
     ck = torch.randn(lct, heads, head_dim, generator=g).to(device, dtype)
     cv = torch.randn_like(ck)
-    cfg = R.resolve_config("ccl", "wan-1.3b", tarp_window=window, audio_latent_rate=na / 5.0)  # na tokens in 5 s
-    (lo, hi), _ = partition_intervals(cfg, (f, 1, per_frame), na)
-    plans = {path: PartitionPlan.make(lo, hi, na, lct, device, path) for path in ("partitioned", "dense", "auto")}
+    paths = {"flex": "flex", "gather": "partitioned", "dense-masked": "dense", "auto": "auto"}
+    if not device.startswith("cuda"):
+        paths.pop("flex")  # no fused kernel on a CPU (the unfused reference is what the tests check)
+    plans = {kind: PartitionPlan.make(lo, hi, nk, lct, device, path, head_dim) for kind, path in paths.items()}
     allowed = torch.ones(1, dtype=torch.bool, device=device)
-    kk, vv = torch.cat([ck[None], k], 1), torch.cat([cv[None], v], 1)
-    fns = {"partitioned": lambda: tarp_attention(q, k, v, plans["partitioned"], allowed, ck, cv),
-           "dense-masked": lambda: tarp_attention(q, k, v, plans["dense"], allowed, ck, cv),
-           f"auto ({'dense' if plans['auto'].dense else 'partitioned'})":
-               lambda: tarp_attention(q, k, v, plans["auto"], allowed, ck, cv),
-           "dense": lambda: attention(q, kk, vv)}
-    return [{"kind": kind, "video_tokens": nv, "audio_tokens": na, "window_tokens": int((hi - lo).max()), "lct": lct,
-             "ms": time_call(fn, device, warmup=3, repeats=repeats).median_ms, "flops": count_flops(fn), "device": device}
-            for kind, fn in fns.items()]
+    # The model's training and T2AV sampling case: every example reads its partner (a host fact of the route).
+    runs = [(kind if kind != "auto" else f"auto ({plan.kind})", plan.scores,
+             lambda plan=plan: tarp_attention(q, k, v, plan, allowed, ck, cv, partner_always=True))
+            for kind, plan in plans.items()]
+    # dense: the LCT joined to the keys inside the timed call, as every path (and the model) does
+    runs.append(("dense", nq * (lct + nk), lambda: attention(q, torch.cat([ck[None], k], 1), torch.cat([cv[None], v], 1))))
+    rows = []
+    from reference_impl.interactions import tarp as tarp_module
+
+    for kind, scores, fn in runs:
+        rows.append({"direction": direction, "kind": kind, "query_tokens": nq, "key_tokens": nk, "video_tokens": nv,
+                     "audio_tokens": na, "window_tokens": int((hi - lo).max()), "lct": lct, "heads": heads,
+                     "ms": time_call(fn, device, warmup=3, repeats=repeats, inner=inner).median_ms,
+                     "flops": 4 * scores * heads * head_dim,  # q.k and p.v over the scores the path computes
+                     "device": device})
+        if kind.startswith(("flex", "auto (flex")) and tarp_module.FLEX_UNFUSED:
+            rows[-1]["flex_unfused"] = tarp_module.FLEX_UNFUSED  # measured, but not on the fused kernel
+    return rows

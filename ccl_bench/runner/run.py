@@ -22,21 +22,28 @@ import torch
 
 from ..distributed import barrier, device_for, world
 from ..errors import CCLBenchError
-from ..metrics import METRICS
+from ..metrics import streams_read
 from ..paths import checkpoint_dirs, portable
+from ..schema import SCHEMA_VERSION
 from ..suites import build_suite, load_suite
 
 TASKS = ("t2av", "a2v", "v2a", "t2v", "t2a")
 # Which metrics a task's output can be judged by: the generated modality's distribution, and the
 # synchrony wherever sound and picture belong together (A2V/V2A: the kept stream's known events).
-TASK_READS = {"t2av": {"i3d", "vggish", "sync", "av-align", "avsync-video", "avsync-audio"}, "t2v": {"i3d", "avsync-video"},
-              "t2a": {"vggish", "avsync-audio"}, "a2v": {"i3d", "sync", "av-align", "avsync-video"},
-              "v2a": {"vggish", "sync", "av-align", "avsync-audio"}}
-# Lip sync (SyncNet) wherever a face and its voice are made or kept together; speech (wer) wherever sound is made.
-for _task, _reads in {"t2av": {"syncnet", "whisper-large-v3", "whisper-tiny.en"}, "a2v": {"syncnet"},
-                      "v2a": {"syncnet", "whisper-large-v3", "whisper-tiny.en"},
-                      "t2a": {"whisper-large-v3", "whisper-tiny.en"}}.items():
-    TASK_READS[_task] |= _reads
+# Per task: the streams it makes (scored) and the streams its clips hold (a metric must find all it reads there).
+TASK_MAKES = {"t2av": {"video", "audio"}, "t2v": {"video"}, "t2a": {"audio"}, "a2v": {"video"}, "v2a": {"audio"}}
+TASK_HOLDS = {"t2av": {"video", "audio"}, "t2v": {"video"}, "t2a": {"audio"}, "a2v": {"video", "audio"},
+              "v2a": {"video", "audio"}}
+
+
+def task_metrics(task: str, names) -> tuple[list[str], list[str]]:
+    """Split a suite's metric names into (scored for `task`, not applicable: they read no stream it makes or a
+    stream its clips lack)."""
+    keep, skip = [], []
+    for m in names:
+        reads = streams_read(m)
+        (keep if reads & TASK_MAKES[task] and reads <= TASK_HOLDS[task] else skip).append(m)
+    return keep, skip
 
 
 def find_checkpoint(suite: str, model: str) -> Path:
@@ -52,6 +59,15 @@ def find_checkpoint(suite: str, model: str) -> Path:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def suite_version(spec) -> str:
+    """The suite spec's own `version` where it declares one, else `sha256:` + 16 hex digits of its YAML file
+    (any edit of the spec changes it)."""
+    declared = getattr(spec, "version", None)
+    if declared:
+        return str(declared)
+    return "sha256:" + sha256(Path(spec.path))[:16] if spec.path and Path(spec.path).is_file() else "unknown"
 
 
 class PeakMemory:
@@ -206,7 +222,8 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         build_suite(spec, ref_dir, split=cfg_run["split"], rendering=rendering, num=num, seed=seed, show_progress=False)
     barrier(w)
     reference_s = time.perf_counter() - start
-    result: dict = {"suite": spec.name, "model": model, "tasks": {}, "reference_s": reference_s, "settings": {
+    result: dict = {"schema_version": SCHEMA_VERSION, "suite": spec.name, "suite_version": suite_version(spec), "model": model,
+                    "tasks": {}, "reference_s": reference_s, "settings": {
         "rendering": rendering, "split": cfg_run["split"], "num_samples": num, "steps": steps, "sampler": cfg_run["sampler"],
         "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol, "overrides": overrides or {},
         "captions": captions}}
@@ -238,7 +255,7 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
                                 captions=captions)
         memory = peak.read()
         timing = manifest["timing"]
-        names = [m for m in spec.metrics if METRICS[m].analysis in TASK_READS[t]]
+        names, _ = task_metrics(t, spec.metrics)
         start = time.perf_counter()
         res, pred_res, ref_res = evaluate(clip_dir, ref_dir, metrics=names, protocol=spec.protocol, device=device,
                                           weights_dir=weights_dir, cache_dir=cache_dir, bootstrap=bootstrap, seed=seed,

@@ -96,8 +96,27 @@ def list_suites() -> list[str]:
 
 
 def load_suite(name_or_path: str) -> SuiteSpec:
-    """A suite by registry name (`av-sync`) or by the path of its YAML file."""
+    """A procedural suite (rendered clips) by registry name (`av-sync`) or by the path of its YAML file."""
+    spec = load_any_suite(name_or_path)
+    if not isinstance(spec, SuiteSpec):
+        raise CCLBenchError(f"suite '{spec.name}' is a benchmark read from your local copy, not rendered: evaluate your "
+                            f"clips with `ccl-bench eval --suite {spec.name} --pred DIR --bench-root COPY`")
+    return spec
+
+
+def load_benchmark(name_or_path: str):
+    """A benchmark suite (`kind: benchmark`, read from the user's local copy: `local_copy.BenchmarkSpec`)."""
+    spec = load_any_suite(name_or_path)
+    if isinstance(spec, SuiteSpec):
+        raise CCLBenchError(f"suite '{spec.name}' is rendered by ccl-bench, not read from a local copy: drop --bench-root")
+    return spec
+
+
+def load_any_suite(name_or_path: str):
+    """A suite of either kind by name or YAML path: a `SuiteSpec` (procedural) or a `local_copy.BenchmarkSpec`."""
     import yaml
+
+    from .local_copy import benchmark_spec, is_benchmark
 
     p = Path(name_or_path)
     if p.suffix in SPEC_SUFFIXES:
@@ -111,6 +130,9 @@ def load_suite(name_or_path: str) -> SuiteSpec:
         path = files[name_or_path]
     try:
         raw = yaml.safe_load(path.read_text())
+        if is_benchmark(raw):
+            base = raw.get("extends")
+            return benchmark_spec(raw, path, _raw_spec(str(base), yaml) if base else None)
         renderings = {k: Rendering(name=k, **v) for k, v in raw["renderings"].items()}
         return SuiteSpec(
             name=raw["name"],
@@ -127,3 +149,11 @@ def load_suite(name_or_path: str) -> SuiteSpec:
         )
     except (yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as exc:
         raise CCLBenchError(f"{path}: not a valid suite spec ({type(exc).__name__}: {exc})") from None
+
+
+def _raw_spec(name: str, yaml) -> dict:
+    """The YAML mapping of the suite `name` (a benchmark spec's `extends` base)."""
+    files = _spec_files()
+    if name not in files:
+        raise UnknownNameError("suite (extends)", name, sorted(files))
+    return yaml.safe_load(files[name].read_text())

@@ -32,6 +32,12 @@ class StreamState:
     reads_partner: torch.Tensor  # [B] bool: the route lets this stream read the other's tokens
     lct_on: torch.Tensor  # [B] bool: learnable context tokens readable (where the model has them)
     lct_may_be_off: bool = True  # a Python fact of the route: False when lct_on is known to be all True
+    reads_partner_host: tuple[bool, ...] | None = None  # reads_partner's host values where the route knows them
+
+    @property
+    def always_reads_partner(self) -> bool:
+        """A Python fact: every example reads its partner (per-example partner masks can be dropped)."""
+        return self.reads_partner_host is not None and all(self.reads_partner_host)
     sa_perturb: Perturbation | None = None  # this layer's self-attention perturbed (a guidance pass), or None
     cache: dict = field(default_factory=dict)  # per-forward values every layer shares (rotary tables)
 
@@ -65,8 +71,15 @@ class Interaction(nn.Module):
         xa = ab.self_attention(xa, sa.e0, sa.angles, perturb=sa.sa_perturb)
         xv = vb.text_attention(xv, sv.context, sv.context_mask)
         xa = ab.text_attention(xa, sa.context, sa.context_mask)
+        xv, xa = self.exchanged(xv, xa, sv, sa)
+        return vb.feed_forward(xv, sv.e0), ab.feed_forward(xa, sa.e0)
+
+    def exchanged(self, xv, xa, sv: StreamState, sa: StreamState):
+        """Both residual streams after the exchange, `(xv + dv, xa + da)`: one region with `exchange`
+        (`DualStreamModel.compile_blocks` compiles this), so the residual additions fuse with the output
+        projections instead of writing and re-reading the updates in float32."""
         dv, da = self.exchange(xv, xa, sv, sa)  # both read the other's state before either changes
-        return vb.feed_forward(xv + dv, sv.e0), ab.feed_forward(xa + da, sa.e0)
+        return xv + dv, xa + da
 
     def exchange(self, xv, xa, sv: StreamState, sa: StreamState):
         """-> residual updates (dv `[B, Nv, Dv]`, da `[B, Na, Da]`); none by default."""

@@ -55,19 +55,22 @@ class CrossModalContextAttention(nn.Module):
         return q, k, v, ck, cv
 
     def forward(self, xq, xkv, times_q, times_kv, lo, hi, reads_partner, lct_on=None, rot_q=None, rot_kv=None,
-                plan: PartitionPlan | None = None, lct_may_be_off: bool = True):
+                plan: PartitionPlan | None = None, lct_may_be_off: bool = True, partner_always: bool = False):
         """xq `[B, Nq, Dq]`, xkv `[B, Nk, Dkv]`; times (s) `[Nq]`, `[Nk]`; key interval `[lo, hi)` of
         each query `[Nq]` (or its `plan`); reads_partner, lct_on `[B]` -> update `[B, Nq, Dq]`, exactly
         zero for an example with nothing to read (no partner, and no LCT or LCT switched off).
         One attention call whatever the route: where LCT are off, a key mask hides them.
-        lct_may_be_off=False (a Python fact of the route) drops that part of the mask."""
+        lct_may_be_off=False and partner_always=True (Python facts of the route: LCT on, partner read, for
+        every example) drop those parts of the mask and the final zeroing."""
         q, k, v, ck, cv = self.qkv(xq, xkv, times_q, times_kv, rot_q, rot_kv)  # [B, Nq, H, d], [B, Nk, H, d] x 2
         n_ctx = 0 if ck is None else ck.shape[0]
         plan = plan or PartitionPlan.make(lo, hi, xkv.shape[1], n_ctx, xq.device)
         if lct_on is None:
             lct_on, lct_may_be_off = torch.ones_like(reads_partner), False
         ctx_allowed = lct_on if lct_may_be_off else None
-        out = self.proj.output(tarp_attention(q, k, v, plan, reads_partner, ck, cv, ctx_allowed))  # [B, Nq, Dq]
+        out = self.proj.output(tarp_attention(q, k, v, plan, reads_partner, ck, cv, ctx_allowed, partner_always))  # [B, Nq, Dq]
+        if partner_always:
+            return out
         has_context = lct_on if ck is not None else torch.zeros_like(lct_on)
         return only_where(reads_partner | has_context, out)
 
@@ -90,7 +93,7 @@ class CCLInteraction(Interaction):
         plan_v, plan_a = sv.cache["tarp_plans"]
         rv, ra = sv.cache["tarp_rope"], sa.cache["tarp_rope"]
         dv = self.video_from_audio(xv, xa, sv.times, sa.times, None, None, sv.reads_partner, sv.lct_on, rv, ra,
-                                   plan_v, sv.lct_may_be_off)  # [B, Nv, Dv]
+                                   plan_v, sv.lct_may_be_off, sv.always_reads_partner)  # [B, Nv, Dv]
         da = self.audio_from_video(xa, xv, sa.times, sv.times, None, None, sa.reads_partner, sa.lct_on, ra, rv,
-                                   plan_a, sa.lct_may_be_off)  # [B, Na, Da]
+                                   plan_a, sa.lct_may_be_off, sa.always_reads_partner)  # [B, Na, Da]
         return dv, da

@@ -51,8 +51,10 @@ class JointInteraction(Interaction):
         kv, vv = ab.self_attn.project_kv(self.video_to_audio(hv.to(self.video_to_audio.weight.dtype)))
         kv = apply_rope(kv, sv.cached("joint_rope", lambda: Rotary(rope_angles_1d(sv.positions.double() * na / f,
                                                                                   ab.self_attn.head_dim))))
-        xv = vb.self_attention(xv, sv.e0, sv.angles, extra=(ka, va, sv.reads_partner), perturb=sv.sa_perturb)
-        xa = ab.self_attention(xa, sa.e0, sa.angles, extra=(kv, vv, sa.reads_partner), perturb=sa.sa_perturb)
+        xv = vb.self_attention(xv, sv.e0, sv.angles, extra=(ka, va, sv.reads_partner, sv.reads_partner_host),
+                               perturb=sv.sa_perturb)
+        xa = ab.self_attention(xa, sa.e0, sa.angles, extra=(kv, vv, sa.reads_partner, sa.reads_partner_host),
+                               perturb=sa.sa_perturb)
         xv = vb.text_attention(xv, sv.context, sv.context_mask)
         xa = ab.text_attention(xa, sa.context, sa.context_mask)
         return vb.feed_forward(xv, sv.e0), ab.feed_forward(xa, sa.e0)

@@ -14,10 +14,18 @@ Partitioning: each query reads only a window of the other modality, by one of tw
   audio tokens centred at `c // 2 + c i`, audio token j the frame `j F // N_audio`. It drifts from the
   frame's own time where `N_audio / F` is not whole (330 ms at Wan's 5 s: 21 frames, 157 tokens).
 
-Every window is a contiguous key interval `[lo, hi)`. `tarp_attention` computes the windows either per
-query group on gathered blocks (cost `N_query x window`) or as one dense masked attention, whichever
-computes fewer scores (a `PartitionPlan`, made once per shape on the host); `dense_partitioned_attention`
-is the plain masked reference both must equal."""
+Every window is a contiguous key interval `[lo, hi)`. `tarp_attention` computes the windows on one of
+five paths, chosen once per shape on the host by a cost rule (a `PartitionPlan`; never by timing):
+- `full`: every query reads every key, plain attention (the flash kernel where nothing is masked);
+- `flex`: one FlexAttention call with a block mask (`torch.nn.attention.flex_attention`): blocks of
+  128 queries x 128 keys outside every window are skipped, with no copy of the keys [GPU only: the
+  fused kernel is compiled, and FlexAttention has no CPU backward];
+- `math`: few queries over many keys (audio over video): scores made outright by two batched matmuls,
+  masked by the windows (the fused kernels would run a handful of programs, the gather path copy every
+  window's keys);
+- `gather`: per query group on gathered blocks of keys (cost `N_query x window` plus the copy);
+- `dense`: one attention call with the windows as a mask.
+`dense_partitioned_attention` is the plain masked reference every path must equal."""
 
 from __future__ import annotations
 
@@ -30,9 +38,20 @@ from ..streams.layers import attention
 from ..streams.rope import rope_angles_1d
 from ..timing import audio_token_times, video_token_duration, video_token_spans, video_token_times
 
-# The partitioned path is taken where it computes at most this fraction of the dense path's scores:
+# The gather path is taken where it computes at most this fraction of the dense path's scores:
 # gathering the blocks costs a copy of the keys, so a partition that saves little is not worth it.
 PARTITIONED_MAX_COST = 0.5
+# FlexAttention runs one program per (block of 128 queries, head, example): with fewer query blocks than
+# this, most of a GPU's ~100+ multiprocessors would idle while a few programs walk every key block
+# (TARP's audio queries: 157 tokens = 2 blocks), so the gather path, one batch entry per group, is kept.
+FLEX_MIN_QUERY_BLOCKS = 16
+# Its backward runs one program per (block of keys, head, example) for dK, dV, each walking every query
+# block that reads it: with fewer key blocks than this (video queries over 157 audio tokens: 2 blocks),
+# a few programs would walk ~150 query blocks each, so where gradients flow the plan's `grad_plan` runs.
+FLEX_MIN_KEY_BLOCKS = 16
+FLEX_BLOCK = 128  # FlexAttention's default block (queries and keys)
+PATHS = ("auto", "full", "flex", "math", "partitioned", "dense")  # `partitioned`: the gather path
+_CPU_NAMES = {"gather": "partitioned", "dense": "dense", "math": "math"}  # choose_path's kinds as `path` names
 
 
 def aligned_rope_angles(times_s: torch.Tensor, head_dim: int, rate: float, theta: float = 1e4) -> torch.Tensor:
@@ -144,37 +163,68 @@ class PartitionPlan:
     """How `tarp_attention` computes one direction, made once per shape on the host (so the attention
     itself has no device-to-host sync and can be compiled or captured in a CUDA graph).
 
-    Partitioned path: G groups of at most Lq queries, each reading at most Lk keys. Where the groups
-    are equal consecutive runs (video frames) the queries are a view, not a gather; where they read
-    disjoint consecutive blocks of keys (audio tokens of one frame each), so are the keys."""
+    `kind`: full | flex | gather | dense (see the module's docstring). Gather path: G groups of at most
+    Lq queries, each reading at most Lk keys. Where the groups are equal consecutive runs (video frames)
+    the queries are a view, not a gather; where they read disjoint consecutive blocks of keys (audio
+    tokens of one frame each), so are the keys. Flex path: a block mask over `[K context; Nk partner]`
+    keys (context first), every window as a `mask_mod` on the blocks it cuts."""
 
     num_queries: int
     num_keys: int
-    dense: bool  # the dense masked path is cheaper (or partitioning is off)
-    full: bool  # every query reads every key: no interval mask at all
-    q_idx: torch.Tensor | None  # [G, Lq] query index (clamped), or None: queries.view(G, Lq)
-    q_out: torch.Tensor | None  # [Nq]: where each query's output sits in the [G * Lq] result, or None
-    k_idx: torch.Tensor | None  # [G, Lk] key index (clamped), or None: keys.view(G, Lk)
-    k_valid: torch.Tensor | None  # [G, Lk] bool inside the group's interval, or None: all are
-    interval: torch.Tensor | None  # dense path: [Nq, Nk] bool, or None when `full`
-    groups: tuple[int, int, int]  # (G, Lq, Lk); dense: (1, Nq, Nk)
+    kind: str
+    q_idx: torch.Tensor | None  # gather: [G, Lq] query index (clamped), or None: queries.view(G, Lq)
+    q_out: torch.Tensor | None  # gather: [Nq] where each query's output sits in the [G * Lq] result, or None
+    k_idx: torch.Tensor | None  # gather: [G, Lk] key index (clamped), or None: keys.view(G, Lk)
+    k_valid: torch.Tensor | None  # gather: [G, Lk] bool inside the group's interval, or None: all are
+    interval: torch.Tensor | None  # dense, flex: [Nq, Nk] bool; math: [Nq, K + Nk] bool, context columns first
+    groups: tuple[int, int, int]  # (G, Lq, Lk); dense, full, flex, math: (1, Nq, Nk)
     scores: int  # attention scores computed per (example, head), context tokens included
+    block_mask: object | None = None  # flex: a `BlockMask` over [Nq, K + Nk]
+    grad_plan: PartitionPlan | None = None  # auto flex with few key blocks: the plan where gradients flow
+
+    @property
+    def dense(self) -> bool:
+        """One attention call over every key (masked or not)."""
+        return self.kind in ("dense", "full")
+
+    @property
+    def full(self) -> bool:
+        return self.kind == "full"
 
     @classmethod
     def make(cls, lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int = 0, device=None,
-             path: str = "auto") -> PartitionPlan:
-        """lo, hi `[Nq]`; context: learnable context tokens every query reads too; path: auto | dense
-        | partitioned."""
+             path: str = "auto", head_dim: int = 128) -> PartitionPlan:
+        """lo, hi `[Nq]`; context: learnable context tokens every query reads too; path: one of `PATHS`
+        (auto: `choose_path`'s cost rule; `partitioned` is the gather path); head_dim: the cost rule's."""
+        if path not in PATHS:
+            raise ValueError(f"tarp_attention_path must be one of {', '.join(PATHS)}, got '{path}'")
         lo, hi = lo.cpu(), hi.cpu()
         nq = len(lo)
         full = bool((lo == 0).all() and (hi == num_keys).all())
+        dense_scores = nq * (context + num_keys)
+        if full or path == "full":
+            if not full:
+                raise ValueError("tarp_attention_path 'full' needs windows that cover every key")
+            return cls(nq, num_keys, "full", None, None, None, None, None, (1, nq, num_keys), dense_scores)
         start, length, glo, ghi = query_groups(lo, hi)
         g, lq, lk = len(start), int(length.max()), max(1, int((ghi - glo).max()))
-        part_scores, dense_scores = g * lq * (context + lk), nq * (context + num_keys)
-        dense = full or (path == "dense") or (path == "auto" and part_scores > PARTITIONED_MAX_COST * dense_scores)
-        if dense:
-            interval = None if full else interval_mask(lo, hi, num_keys).to(device)
-            return cls(nq, num_keys, True, full, None, None, None, None, interval, (1, nq, num_keys), dense_scores)
+        part_scores = g * lq * (context + lk)
+        kind = {"partitioned": "gather", "flex": "flex", "dense": "dense", "math": "math"}.get(path)
+        grad_plan = None
+        if kind is None:
+            kind = choose_path(lo, hi, num_keys, context, torch.device(device or "cpu").type == "cuda", head_dim)
+            grad_kind = grad_path(kind, lo, hi, num_keys, context, head_dim)
+            if grad_kind is not None:
+                grad_plan = cls.make(lo, hi, num_keys, context, device, _CPU_NAMES[grad_kind], head_dim)
+        if kind == "flex":  # (the interval too: the dense path stands in where FLOPs are counted, see _flex_path)
+            return cls(nq, num_keys, "flex", None, None, None, None, interval_mask(lo, hi, num_keys).to(device),
+                       (1, nq, num_keys), flex_block_scores(lo, hi, num_keys, context),
+                       _block_mask(lo, hi, num_keys, context, device), grad_plan)
+        if kind in ("dense", "math"):
+            interval = interval_mask(lo, hi, num_keys)
+            if kind == "math":
+                interval = torch.cat([torch.ones(nq, context, dtype=torch.bool), interval], 1)
+            return cls(nq, num_keys, kind, None, None, None, None, interval.to(device), (1, nq, num_keys), dense_scores)
         q_idx = start[:, None] + torch.arange(lq)[None]
         q_valid = torch.arange(lq)[None] < length[:, None]
         k_idx = glo[:, None] + torch.arange(lk)[None]
@@ -184,9 +234,105 @@ class PartitionPlan:
         # An index, not a boolean mask: selecting by a mask needs a device-to-host sync (no CUDA graphs).
         q_out = torch.nonzero(q_valid.flatten()).flatten()
         to = lambda x: x.to(device)  # noqa: E731
-        return cls(nq, num_keys, False, False, None if q_view else to(q_idx.clamp(max=nq - 1)),
+        return cls(nq, num_keys, "gather", None if q_view else to(q_idx.clamp(max=nq - 1)),
                    None if q_view else to(q_out), None if k_view else to(k_idx.clamp(max=max(num_keys - 1, 0))),
                    None if bool(k_valid.all()) else to(k_valid), None, (g, lq, lk), part_scores)
+
+
+def flex_block_scores(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int = 0) -> int:
+    """Scores the flex path computes per example and head: the `FLEX_BLOCK`-square blocks of
+    `[Nq, K + Nk]` that hold at least one readable key (the context's blocks, and each window's), x the
+    block area. lo, hi `[Nq]` (CPU)."""
+    nq, nkb = len(lo), -(-(context + num_keys) // FLEX_BLOCK)
+    key_block = torch.arange(nkb)
+    first, last = (lo + context) // FLEX_BLOCK, (hi + context - 1) // FLEX_BLOCK  # [Nq]: the window's key blocks
+    touched = (key_block[None] >= first[:, None]) & (key_block[None] <= last[:, None]) & (hi > lo)[:, None]
+    if context:
+        touched |= key_block[None] <= (context - 1) // FLEX_BLOCK
+    pad = -nq % FLEX_BLOCK  # the last query block's missing rows touch nothing
+    per_block = torch.nn.functional.pad(touched, (0, 0, 0, pad)).view(-1, FLEX_BLOCK, nkb).any(1)  # [Nq blocks, Nk blocks]
+    return int(per_block.sum()) * FLEX_BLOCK * FLEX_BLOCK
+
+
+def choose_path(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int, on_gpu: bool,
+                head_dim: int = 128) -> str:
+    """The cost rule of `PartitionPlan.make` (auto) for windows `[lo, hi)` (not all full). Pure: from the
+    windows' sizes only, never from timing. Per example and head:
+    1. `flex` on a GPU where there are at least `FLEX_MIN_QUERY_BLOCKS` query blocks (enough programs),
+       every window is non-empty and its computed blocks (x 128 x 128) are no more than the dense scores;
+    2. with fewer query blocks (few queries over many keys), `math` where its materialised scores move
+       fewer bytes than the gather path's copies: ~12 bytes a score (float32 written and read, bf16
+       probabilities written and read) against ~8 d bytes a gathered key (k and v, written and read);
+    3. `gather` where its scores are at most `PARTITIONED_MAX_COST` of the dense ones; else `dense`."""
+    nq = len(lo)
+    dense_scores = nq * (context + num_keys)
+    few_queries = -(-nq // FLEX_BLOCK) < FLEX_MIN_QUERY_BLOCKS
+    if (on_gpu and not few_queries and bool((hi > lo).all())
+            and flex_block_scores(lo, hi, num_keys, context) <= dense_scores):
+        return "flex"
+    start, length, glo, ghi = query_groups(lo, hi)
+    lk = context + max(1, int((ghi - glo).max()))
+    if few_queries and 12 * dense_scores < 8 * head_dim * len(start) * lk:
+        return "math"
+    part_scores = len(start) * int(length.max()) * lk
+    return "gather" if part_scores <= PARTITIONED_MAX_COST * dense_scores else "dense"
+
+
+def grad_path(kind: str, lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int, head_dim: int = 128) -> str | None:
+    """Where gradients flow, the path instead of `kind` (None: the same): a flex plan with fewer than
+    `FLEX_MIN_KEY_BLOCKS` key blocks trains on the path the rule picks without flex."""
+    if kind != "flex" or -(-(context + num_keys) // FLEX_BLOCK) >= FLEX_MIN_KEY_BLOCKS:
+        return None
+    return choose_path(lo, hi, num_keys, context, False, head_dim)
+
+
+def _block_mask(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int, device):
+    """FlexAttention `BlockMask` `[Nq, K + Nk]`: key n < K (a context token) or `lo_q <= n - K < hi_q`."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    lo_d, hi_d = (x.to(device) + context for x in (lo, hi))
+
+    def in_window(b, h, q, n):
+        return (n < context) | ((n >= lo_d[q]) & (n < hi_d[q]))
+
+    return create_block_mask(in_window, None, None, len(lo), context + num_keys, device=str(torch.device(device or "cpu")),
+                             BLOCK_SIZE=FLEX_BLOCK)
+
+
+_COMPILED_FLEX = None
+FLEX_UNFUSED: str | None = None  # why FlexAttention runs unfused on a GPU (its compilation failed), or None
+
+
+def _dispatch_mode_on() -> bool:
+    """A Python dispatch mode is active (torch's FLOP counter): FlexAttention's operator has no rule for
+    such modes in every torch version, so the dense masked path (the same function) runs instead."""
+    from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+    return _get_current_dispatch_mode() is not None
+
+
+def _flex_attention(q, k, v, score_mod, block_mask):
+    """FlexAttention `[B, H, N, d]`: its fused (compiled) kernel on a GPU; inside a compiled region the
+    caller's compilation traces it; on a CPU the unfused reference (tests)."""
+    import warnings
+
+    from torch.nn.attention.flex_attention import flex_attention
+
+    global _COMPILED_FLEX, FLEX_UNFUSED
+    if torch.compiler.is_compiling():  # traced into the caller's graph (no context manager here: a graph break)
+        return flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask)
+    if q.device.type == "cuda" and FLEX_UNFUSED is None:
+        if _COMPILED_FLEX is None:
+            _COMPILED_FLEX = torch.compile(flex_attention, dynamic=False)  # one kernel per shape
+        try:
+            return _COMPILED_FLEX(q, k, v, score_mod=score_mod, block_mask=block_mask)
+        except Exception as exc:  # noqa: BLE001 - a compiler fault: the same function, unfused, and say so
+            FLEX_UNFUSED = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            warnings.warn(f"FlexAttention's fused kernel failed to compile ({FLEX_UNFUSED}); running it unfused",
+                          stacklevel=2)
+    with warnings.catch_warnings():  # the unfused reference warns that it is unfused
+        warnings.filterwarnings("ignore", message="flex_attention called without torch.compile")
+        return flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask)
 
 
 def _key_mask(b, n_context, n_keys, partner_allowed, context_allowed, device):
@@ -199,43 +345,107 @@ def _key_mask(b, n_context, n_keys, partner_allowed, context_allowed, device):
     return torch.cat(parts, 1)
 
 
+def _with_context(k, v, context_k, context_v):
+    """k, v `[B, Nk, H, d]` -> `[B, K + Nk, H, d]`, the context tokens first."""
+    b = k.shape[0]
+    return (torch.cat([context_k.to(k.dtype).expand(b, -1, -1, -1), k], 1),
+            torch.cat([context_v.to(v.dtype).expand(b, -1, -1, -1), v], 1))
+
+
 def tarp_attention(q, k, v, plan: PartitionPlan, partner_allowed, context_k=None, context_v=None,
-                   context_allowed=None):
+                   context_allowed=None, partner_always: bool = False):
     """`dense_partitioned_attention`'s result, on the plan's path. q `[B, Nq, H, d]`, k/v `[B, Nk, H, d]`,
     partner_allowed `[B]` bool, context_k/v `[K, H, d]` readable where context_allowed `[B]` (default:
-    everywhere). Masks stay per example (and per query window on the dense path), never `[.., Nq, Nk]`
-    per head; the context tokens are part of the same single attention call."""
+    everywhere). partner_always: a Python fact that partner_allowed is all True (the per-example
+    masking is then skipped). Masks stay per example (and per query window on the dense path), never
+    `[.., Nq, Nk]` per head; the context tokens are part of the same single attention call."""
+    if plan.grad_plan is not None and torch.is_grad_enabled() and (q.requires_grad or k.requires_grad):
+        plan = plan.grad_plan  # a training step: the flex backward would run too few programs (see FLEX_MIN_KEY_BLOCKS)
     b, nq, h, d = q.shape
     kk = 0 if context_k is None else context_k.shape[0]
-    if plan.dense:
+    if plan.kind == "flex" and (torch.compiler.is_compiling() or not _dispatch_mode_on()):
+        return _flex_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always)
+    if plan.kind == "math":
+        return _math_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always)
+    if plan.kind in ("dense", "full", "flex"):  # flex here: under a dispatch mode (FLOP counting), the same result
         if kk:
-            k = torch.cat([context_k.to(k.dtype).expand(b, -1, -1, -1), k], 1)  # [B, K + Nk, H, d]
-            v = torch.cat([context_v.to(v.dtype).expand(b, -1, -1, -1), v], 1)
-        mask = _key_mask(b, kk, plan.num_keys, partner_allowed, context_allowed, q.device)[:, None, None]  # [B, 1, 1, K + Nk]
+            k, v = _with_context(k, v, context_k, context_v)  # [B, K + Nk, H, d]
+        mask = None
+        if not (partner_always and context_allowed is None):
+            mask = _key_mask(b, kk, plan.num_keys, partner_allowed, context_allowed, q.device)[:, None, None]  # [B, 1, 1, K + Nk]
         if plan.interval is not None:  # [1, 1, Nq, K + Nk]: one window per query, the same for every example
             own = torch.ones(nq, kk, dtype=torch.bool, device=q.device)
-            mask = mask & torch.cat([own, plan.interval], 1)[None, None]
+            window = torch.cat([own, plan.interval], 1)[None, None]
+            mask = window if mask is None else mask & window
         return attention(q, k, v, mask)
     g, lq, lk = plan.groups
     qg = q.view(b, g, lq, h, d) if plan.q_idx is None else q[:, plan.q_idx]  # [B, G, Lq, H, d]
     kg = k.view(b, g, lk, h, d) if plan.k_idx is None else k[:, plan.k_idx]  # [B, G, Lk, H, d]
     vg = v.view(b, g, lk, h, d) if plan.k_idx is None else v[:, plan.k_idx]
-    mask = partner_allowed[:, None, None].expand(b, g, lk)  # [B, G, Lk]
-    if plan.k_valid is not None:
-        mask = mask & plan.k_valid[None]
     if kk:
         kg = torch.cat([context_k.to(kg.dtype).expand(b, g, -1, -1, -1), kg], 2)  # [B, G, K + Lk, H, d]
         vg = torch.cat([context_v.to(vg.dtype).expand(b, g, -1, -1, -1), vg], 2)
-        ctx = torch.ones(b, dtype=torch.bool, device=q.device) if context_allowed is None else context_allowed
-        mask = torch.cat([ctx[:, None, None].expand(b, g, kk), mask], 2)
-    out = attention(qg, kg, vg, mask[:, :, None, None, :])  # [B, G, Lq, H, d]; mask [B, G, 1, 1, K + Lk]
+    if partner_always and context_allowed is None and plan.k_valid is None:
+        mask = None  # every key of every block is read: the unmasked (flash) kernel
+    else:
+        mask = partner_allowed[:, None, None].expand(b, g, lk)  # [B, G, Lk]
+        if plan.k_valid is not None:
+            mask = mask & plan.k_valid[None]
+        if kk:
+            ctx = torch.ones(b, dtype=torch.bool, device=q.device) if context_allowed is None else context_allowed
+            mask = torch.cat([ctx[:, None, None].expand(b, g, kk), mask], 2)
+        mask = mask[:, :, None, None, :]  # [B, G, 1, 1, K + Lk]
+    out = attention(qg, kg, vg, mask)  # [B, G, Lq, H, d]
     out = out.reshape(b, g * lq, h, d)
     return out if plan.q_out is None else out.index_select(1, plan.q_out)  # [B, Nq, H, d]
 
 
+def _flex_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always):
+    """One FlexAttention call over `[K context; Nk partner]` keys with the plan's block mask. The
+    per-example switches (partner, context) act as a `score_mod`, so the block mask stays one per shape.
+    An example that may read nothing reads every key of its windows instead (so no row is all -inf, whose
+    softmax and gradient would be NaN) and its output is then zeroed."""
+    kk = 0 if context_k is None else context_k.shape[0]
+    if kk:
+        k, v = _with_context(k, v, context_k, context_v)  # [B, K + Nk, H, d]
+    score_mod = active = None
+    if not (partner_always and context_allowed is None):
+        b = q.shape[0]
+        ctx = torch.ones(b, dtype=torch.bool, device=q.device) if context_allowed is None else context_allowed
+        active = partner_allowed | ctx if kk else partner_allowed  # [B]: reads at least one key
+        keep_ctx, keep_partner = ctx | ~active, partner_allowed | ~active  # [B] each
+
+        def score_mod(score, b, h, qi, n):
+            return torch.where(torch.where(n < kk, keep_ctx[b], keep_partner[b]), score, float("-inf"))
+
+    out = _flex_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), score_mod, plan.block_mask)
+    out = out.transpose(1, 2)  # [B, Nq, H, d]
+    if active is not None:
+        out = torch.where(active[:, None, None, None], out, torch.zeros((), dtype=out.dtype, device=out.device))
+    return out
+
+
+def _math_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always):
+    """Few queries over many keys (audio tokens over the video): the scores `[B, H, Nq, K + Nk]` made
+    outright (two batched matmuls, which spread over the whole GPU) and masked by the plan's windows
+    `[Nq, K + Nk]` and the per-example switches. A query with no key gets an exact zero."""
+    kk = 0 if context_k is None else context_k.shape[0]
+    if kk:
+        k, v = _with_context(k, v, context_k, context_v)  # [B, K + Nk, H, d]
+    mask = plan.interval[None, None]  # [1, 1, Nq, K + Nk]
+    if not (partner_always and context_allowed is None):
+        keys = _key_mask(q.shape[0], kk, plan.num_keys, partner_allowed, context_allowed, q.device)  # [B, K + Nk]
+        mask = mask & keys[:, None, None]
+    any_key = mask.any(-1, keepdim=True)  # [B | 1, 1, Nq, 1]
+    scores = torch.einsum("bqhd,bnhd->bhqn", q, k).float() * q.shape[-1] ** -0.5  # [B, H, Nq, K + Nk]
+    scores = scores.masked_fill(~(mask | ~any_key), float("-inf"))  # a row with no key reads all, zeroed below
+    out = torch.einsum("bhqn,bnhd->bqhd", torch.softmax(scores, -1).to(v.dtype), v)  # [B, Nq, H, d]
+    return torch.where(any_key[:, 0, :, :, None], out, torch.zeros((), dtype=out.dtype, device=out.device))
+
+
 def partitioned_attention(q, k, v, lo, hi, partner_allowed, context_k=None, context_v=None,
                           plan: PartitionPlan | None = None, context_allowed=None):
-    """`tarp_attention` on the partitioned path, the plan made here from (lo, hi) if not given."""
+    """`tarp_attention` on the gather path, the plan made here from (lo, hi) if not given."""
     k_ctx = 0 if context_k is None else context_k.shape[0]
     plan = plan or PartitionPlan.make(lo, hi, k.shape[1], k_ctx, q.device, path="partitioned")
     return tarp_attention(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed)
@@ -249,11 +459,12 @@ def tarp_plans(cfg: ModelConfig, video_grid: tuple[int, int, int], n_audio: int,
     the host once per configuration and shape, then reused (outside any compiled region)."""
     fields = ("tarp_partition", "tarp_partition_rule", "tarp_window", "tarp_video_frames", "tarp_attention_path",
               "video_fps", "video_temporal_compression", "video_causal_first_frame", "video_patch", "audio_latent_rate",
-              "audio_patch", "lct", "lct_tokens")
+              "audio_patch", "lct", "lct_tokens", "cross_head_dim")
     key = (tuple(getattr(cfg, f) for f in fields), tuple(video_grid), n_audio, str(device))
     if key not in _PLANS:
         (lo_v, hi_v), (lo_a, hi_a) = partition_intervals(cfg, video_grid, n_audio)
         k, path, nv = cfg.lct_tokens if cfg.lct else 0, cfg.tarp_attention_path, len(lo_v)
-        _PLANS[key] = (PartitionPlan.make(lo_v, hi_v, n_audio, k, device, path),
-                       PartitionPlan.make(lo_a, hi_a, nv, k, device, path))
+        hd = cfg.cross_head_dim
+        _PLANS[key] = (PartitionPlan.make(lo_v, hi_v, n_audio, k, device, path, hd),
+                       PartitionPlan.make(lo_a, hi_a, nv, k, device, path, hd))
     return _PLANS[key]

@@ -49,24 +49,41 @@ class WanSelfAttention(nn.Module):
         k = self.norm_k(self.k(x)).unflatten(-1, (self.heads, self.head_dim))
         return k, self.v(x).unflatten(-1, (self.heads, self.head_dim))
 
-    def forward(self, x, angles, extra: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
-                values_only: torch.Tensor | None = None):
-        """x `[B, N, dim]`, angles a `Rotary` (or `[N, d/2]`); extra: (k, v, allowed) more keys `[B, M, heads, d]`
-        (RoPE already applied) with `allowed` `[B]` bool, for joint attention over both streams;
-        values_only `[B]` bool: those examples' attention replaced by their own values."""
+    def forward(self, x, angles, extra: tuple | None = None, values_only: torch.Tensor | None = None):
+        """x `[B, N, dim]`, angles a `Rotary` (or `[N, d/2]`); extra: (k, v, allowed[, allowed_host]) more keys
+        `[B, M, heads, d]` (RoPE already applied) with `allowed` `[B]` bool, for joint attention over both
+        streams; allowed_host: the same as host values (a tuple of bools) where the route knows them, or
+        None; values_only `[B]` bool: those examples' attention replaced by their own values."""
         q = apply_rope(self.project_q(x), angles)  # [B, N, H, d]
         k, v = self.project_kv(x)  # [B, N, H, d] each
         k = apply_rope(k, angles)
-        own_v, mask = v, None
-        if extra is not None:
-            ek, ev, allowed = extra
-            k, v = torch.cat([k, ek], 1), torch.cat([v, ev], 1)  # [B, N + M, H, d]
-            own = torch.ones(x.shape[0], x.shape[1], dtype=torch.bool, device=x.device)
-            mask = torch.cat([own, allowed[:, None].expand(-1, ek.shape[1])], 1)[:, None, None, :]
-        out = attention(q, k, v, mask)  # [B, N, H, d]
+        own_v = v
+        if extra is None:
+            out = attention(q, k, v)  # [B, N, H, d]
+        else:
+            out = _attention_with_extra_keys(q, k, v, *extra)
         if values_only is not None:
             out = torch.where(values_only[:, None, None, None], own_v, out)
         return self.o(out.flatten(-2))  # [B, N, dim]
+
+
+def _attention_with_extra_keys(q, k, v, ek, ev, allowed, allowed_host: tuple[bool, ...] | None = None):
+    """q `[B, N, H, d]` over `[k; ek]` where `allowed` `[B]`, else over k alone. With the host values known,
+    no mask: each run of examples alike is one unmasked call over its own keys (the flash kernel); else a
+    per-example key mask `[B, 1, 1, N + M]` (the memory-efficient kernel)."""
+    if allowed_host is None:
+        own = torch.ones(k.shape[0], k.shape[1], dtype=torch.bool, device=k.device)
+        mask = torch.cat([own, allowed[:, None].expand(-1, ek.shape[1])], 1)[:, None, None, :]
+        return attention(q, torch.cat([k, ek], 1), torch.cat([v, ev], 1), mask)
+    outs, start = [], 0
+    while start < len(allowed_host):  # runs of equal values (a plain loop: traced as such when compiled)
+        on, end = allowed_host[start], start + 1
+        while end < len(allowed_host) and allowed_host[end] == on:
+            end += 1
+        ks, vs = (torch.cat([a[start:end], b[start:end]], 1) if on else a[start:end] for a, b in ((k, ek), (v, ev)))
+        outs.append(attention(q[start:end], ks, vs))  # [run, N, H, d]
+        start = end
+    return outs[0] if len(outs) == 1 else torch.cat(outs, 0)
 
 
 class WanTextCrossAttention(WanSelfAttention):

@@ -74,3 +74,23 @@ def test_profiler_records_prefer_the_default_clip_file(tmp_path):
     recs = load_records(tmp_path)
     assert quantity(recs, "ccl", "wan-1.3b", "flops_fwd_train", None)[0] == 157
     assert quantity(recs, "ccl", "wan-14b", "flops_fwd_train", None) is None
+
+
+def test_a_run_file_with_the_1000_token_variant_first_still_gives_the_default_clip(tmp_path):
+    """benchmarks/compute.py writes one file a run; its variant rows (1,000 audio tokens) lose a tie."""
+    rec = lambda ms, **kw: {"model": "ccl", "scale": "wan-1.3b", "mode": "train", "step_ms": ms, **kw}  # noqa: E731
+    (tmp_path / "records-train-audio1000.json").write_text(json.dumps({"records": [
+        rec(926.0, audio_tokens=1000, variant="1000-audio-tokens"), rec(901.0, audio_tokens=157)]}))
+    value, path = quantity(load_records(tmp_path), "ccl", "wan-1.3b", "step_ms_train", None)
+    assert value == 901.0 and path.name == "records-train-audio1000.json"
+
+
+def test_a_later_run_of_the_same_measurement_stands(tmp_path):
+    """A row re-measured at a later commit replaces the earlier one (as in benchmarks/compute.py's tables),
+    whatever the files' names."""
+    run = lambda ms, date: {"provenance": {"date_utc": date}, "records": [  # noqa: E731
+        {"model": "ccl", "scale": "wan-1.3b", "mode": "train", "step_ms": ms}]}
+    (tmp_path / "wan-1.3b-train.json").write_text(json.dumps(run(950.0, "2026-11-25T22:00:00Z")))
+    (tmp_path / "records-train.json").write_text(json.dumps(run(881.0, "2026-11-26T00:24:00Z")))
+    value, path = quantity(load_records(tmp_path), "ccl", "wan-1.3b", "step_ms_train", None)
+    assert value == 881.0 and path.name == "records-train.json"

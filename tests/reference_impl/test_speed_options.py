@@ -15,7 +15,7 @@ def test_compiled_regions_give_the_eager_outputs():
         model.compile_blocks(backend="eager", fullgraph=True)  # traced by dynamo in one graph per region
         got = model(**x, tasks=["t2av", "t2v"])
     assert hasattr(model.video_stream.blocks[0].feed_forward, "_torchdynamo_orig_callable")
-    assert hasattr(model.interactions["0"].exchange, "_torchdynamo_orig_callable")
+    assert hasattr(model.interactions["0"].exchanged, "_torchdynamo_orig_callable")
     for g, w in zip(got, want, strict=True):
         torch.testing.assert_close(g, w, rtol=0, atol=0)
 
@@ -43,3 +43,28 @@ def test_selective_checkpointing_recomputes_part_of_the_layers_with_the_same_gra
     assert len(calls) == 2  # two of the four layers recomputed
     for g0, g1 in zip(plain, half, strict=True):
         torch.testing.assert_close(g0, g1)
+
+
+def test_joint_batch_runs_and_the_flex_path_trace_in_one_graph():
+    """No graph break (which would leave the attention outside the compiled region, unfused): joint
+    attention split by the route's host values, and TARP's FlexAttention call with its score_mod."""
+    from reference_impl.interactions.tarp import PartitionPlan, partition_intervals, tarp_attention
+
+    torch.manual_seed(0)
+    model = trained_like(R.build_model("joint", "tiny")).eval()
+    x = inputs(model.cfg, batch=3)
+    with torch.no_grad():
+        want = model(**x, tasks=["t2av", "t2v", "t2av"])
+        model.compile_blocks(backend="eager", fullgraph=True)
+        got = model(**x, tasks=["t2av", "t2v", "t2av"])
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=0, atol=0)
+    (lo, hi), _ = partition_intervals(R.resolve_config("ccl", "wan-1.3b"), (21, 1, 4), 157)
+    plan = PartitionPlan.make(lo, hi, 157, 4, path="flex")
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, n, 2, 16, generator=g) for n in (84, 157, 157))
+    ck, cv = torch.randn(4, 2, 16, generator=g), torch.randn(4, 2, 16, generator=g)
+    allowed, ctx = torch.tensor([True, False]), torch.tensor([False, True])
+    fn = lambda q, k, v, a, c: tarp_attention(q, k, v, plan, a, ck, cv, c)  # noqa: E731
+    torch.testing.assert_close(torch.compile(fn, backend="eager", fullgraph=True)(q, k, v, allowed, ctx),
+                               fn(q, k, v, allowed, ctx), rtol=0, atol=0)

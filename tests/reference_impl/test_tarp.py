@@ -165,21 +165,69 @@ def test_index_rule_stays_as_an_option_and_drifts_where_the_ratio_is_not_whole()
 
 @pytest.mark.parametrize("name", list(TIMELINES))
 def test_every_attention_path_equals_the_dense_masked_reference_on_real_timelines(name):
+    """Both directions, every path (flex: torch's unfused FlexAttention reference on the CPU, with this
+    module's block mask and per-example score_mod; the fused GPU kernel computes the same function)."""
     cfg, frames, na = timeline(name)
-    per_frame, b, h, d, k_lct = 2, 3, 2, 8, 4
+    per_frame, b, h, d, k_lct = 2, 4, 2, 8, 4
     g = torch.Generator().manual_seed(na)
     (lo_v, hi_v), (lo_a, hi_a) = partition_intervals(cfg, (frames, 1, per_frame), na)
     nv = frames * per_frame
-    allowed, ctx_on = torch.tensor([True, False, True]), torch.tensor([True, True, False])  # LCT off in the last
+    # partner / LCT per example: both, LCT only, partner only, nothing to read (an exact zero)
+    allowed, ctx_on = torch.tensor([True, False, True, False]), torch.tensor([True, True, False, False])
     ck, cv = torch.randn(k_lct, h, d, generator=g), torch.randn(k_lct, h, d, generator=g)
     for nq, nk, lo, hi in ((nv, na, lo_v, hi_v), (na, nv, lo_a, hi_a)):
         q, k, v = (torch.randn(b, n, h, d, generator=g) for n in (nq, nk, nk))
         ref = dense_partitioned_attention(q, k, v, lo, hi, allowed, ck, cv, ctx_on)
-        for path in ("partitioned", "dense", "auto"):
+        assert (ref[3] == 0).all() and ref[:3].abs().sum(-1).gt(0).all()
+        kinds = {"partitioned": ("gather",), "dense": ("dense",), "flex": ("flex",), "math": ("math",),
+                 "auto": ("gather", "dense", "math")}
+        for path, kind in kinds.items():  # (auto on a CPU: never flex, which has no CPU backward)
             plan = PartitionPlan.make(lo, hi, nk, k_lct, path=path)
-            if path != "auto":
-                assert plan.dense == (path == "dense")
-            torch.testing.assert_close(tarp_attention(q, k, v, plan, allowed, ck, cv, ctx_on), ref, atol=1e-5, rtol=1e-5)
+            assert plan.kind in kind
+            out = tarp_attention(q, k, v, plan, allowed, ck, cv, ctx_on)
+            assert torch.isfinite(out).all()
+            torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+        # every example reads its partner, LCT on (training, T2AV sampling): the masks dropped, same result
+        every = torch.ones(b, dtype=torch.bool)
+        ref = dense_partitioned_attention(q, k, v, lo, hi, every, ck, cv)
+        for path in ("flex", "math", "partitioned", "dense"):
+            plan = PartitionPlan.make(lo, hi, nk, k_lct, path=path)
+            out = tarp_attention(q, k, v, plan, every, ck, cv, partner_always=True)
+            torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(TIMELINES))
+def test_flex_block_count_and_the_cost_rule(name):
+    """The chooser's block count equals FlexAttention's own block mask; on a GPU the video queries (many
+    query blocks) take the flex path, the audio queries (a few blocks) the gather path; never flex on a CPU."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    from reference_impl.interactions.tarp import FLEX_BLOCK, choose_path, flex_block_scores
+
+    cfg, frames, na = timeline(name)
+    per_frame = 880 if name.startswith("wan") else 32  # Wan 352 x 640: 22 x 40 tokens a frame
+    (lo_v, hi_v), (lo_a, hi_a) = partition_intervals(cfg, (frames, 1, per_frame), na)
+    nv = frames * per_frame
+    for lo, hi, nk in ((lo_v, hi_v, na), (lo_a, hi_a, nv)):
+        def in_window(b, h, q, n, lo=lo, hi=hi):
+            return (n < 16) | ((n >= lo[q] + 16) & (n < hi[q] + 16))
+
+        bm = create_block_mask(in_window, None, None, len(lo), 16 + nk, device="cpu", BLOCK_SIZE=FLEX_BLOCK)
+        blocks = int(bm.kv_num_blocks.sum()) + int(bm.full_kv_num_blocks.sum())
+        assert flex_block_scores(lo, hi, nk, 16) == blocks * FLEX_BLOCK**2
+        assert flex_block_scores(lo, hi, nk, 16) <= len(lo) * (16 + nk) + FLEX_BLOCK * (16 + nk + FLEX_BLOCK)
+        assert choose_path(lo, hi, nk, 16, on_gpu=False) != "flex"
+    assert choose_path(lo_v, hi_v, na, 16, on_gpu=True) == "flex"
+    assert choose_path(lo_a, hi_a, nv, 16, on_gpu=True) == "gather"  # one frame per audio token: the keys are a view
+    if name == "wan-5s":  # three frames per audio token: the gather would copy every key thrice
+        wide = R.resolve_config("ccl", "wan-1.3b", tarp_video_frames=3)
+        _, (lo3, hi3) = partition_intervals(wide, (frames, 1, per_frame), na)
+        assert choose_path(lo3, hi3, nv, 16, on_gpu=True, head_dim=128) == "math"
+        assert choose_path(lo3, hi3, nv, 16, on_gpu=True, head_dim=16) == "gather"  # narrow heads: copies are cheap
+    # at 1,000 audio tokens the flex path skips most blocks of the dense computation
+    wide = R.resolve_config("ccl", "wan-1.3b", audio_latent_rate=200.0)
+    (lo, hi), _ = partition_intervals(wide, (21, 1, 880), 1000)
+    assert flex_block_scores(lo, hi, 1000, 16) < 0.4 * 21 * 880 * 1016
 
 
 def test_automatic_path_takes_the_partition_where_it_saves_work():
@@ -192,3 +240,53 @@ def test_automatic_path_takes_the_partition_where_it_saves_work():
     wide = R.resolve_config("ccl", "wan-1.3b", tarp_window=41)  # a window as long as the clip: dense
     (lo_w, hi_w), _ = partition_intervals(wide, (frames, 22, 40), 157)
     assert PartitionPlan.make(lo_w, hi_w, 157, 16).dense
+
+
+def test_flex_plan_under_the_flop_counter_runs_the_dense_path_with_the_same_result():
+    """torch's FLOP counter (a dispatch mode) has no rule for FlexAttention in every torch version: the
+    flex plan then computes the same function on the dense masked path, and is counted as such."""
+    from ccl_bench.profiling import count_flops
+
+    (lo, hi), _ = partition_intervals(R.resolve_config("ccl", "wan-1.3b"), (21, 1, 4), 157)
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, n, 2, 16, generator=g) for n in (84, 157, 157))
+    ck, cv = torch.randn(4, 2, 16, generator=g), torch.randn(4, 2, 16, generator=g)
+    allowed, ctx = torch.tensor([True, False]), torch.tensor([False, True])
+    plan = PartitionPlan.make(lo, hi, 157, 4, path="flex")
+    out = {}
+    flops = count_flops(lambda: out.setdefault("o", tarp_attention(q, k, v, plan, allowed, ck, cv, ctx)))
+    assert flops == 4 * 2 * 2 * 16 * 84 * (4 + 157)  # q.k and p.v over every key: the dense path's count
+    torch.testing.assert_close(out["o"], dense_partitioned_attention(q, k, v, lo, hi, allowed, ck, cv, ctx),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_a_training_step_takes_the_grad_plan_of_a_flex_plan_with_few_key_blocks():
+    """Video queries over 157 (or 1,000) audio tokens: 2 (8) key blocks, too few programs for FlexAttention's
+    backward, so gradients run the gather path; with many key blocks flex serves both."""
+    import dataclasses
+
+    from reference_impl.interactions.tarp import grad_path
+
+    cfg = R.resolve_config("ccl", "wan-1.3b")
+    (lo, hi), _ = partition_intervals(cfg, (21, 1, 880), 157)
+    assert grad_path("flex", lo, hi, 157, 16) == "gather" and grad_path("gather", lo, hi, 157, 16) is None
+    long = R.resolve_config("ccl", "wan-1.3b", audio_latent_rate=800.0)  # 4,000 tokens: 32 key blocks
+    (lo4, hi4), _ = partition_intervals(long, (21, 1, 880), 4000)
+    assert grad_path("flex", lo4, hi4, 4000, 16) is None
+    # a flex plan with a gather grad_plan: FlexAttention has no CPU backward, so a gradient through it here
+    # proves the switch, and the gradient equals the dense reference's
+    (lo, hi), _ = partition_intervals(cfg, (21, 1, 4), 157)
+    plan = dataclasses.replace(PartitionPlan.make(lo, hi, 157, 4, path="flex"),
+                               grad_plan=PartitionPlan.make(lo, hi, 157, 4, path="partitioned"))
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, n, 2, 16, generator=g, requires_grad=True) for n in (84, 157, 157))
+    ck, cv = torch.randn(4, 2, 16, generator=g), torch.randn(4, 2, 16, generator=g)
+    every = torch.ones(2, dtype=torch.bool)
+    got = torch.autograd.grad(tarp_attention(q, k, v, plan, every, ck, cv, partner_always=True).square().sum(), (q, k, v))
+    ref = torch.autograd.grad(dense_partitioned_attention(q, k, v, lo, hi, every, ck, cv).square().sum(), (q, k, v))
+    for a, b in zip(got, ref, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    q, k, v = q.detach(), k.detach(), v.detach()
+    with torch.no_grad():  # no gradient: the flex path itself
+        torch.testing.assert_close(tarp_attention(q, k, v, plan, every, ck, cv, partner_always=True),
+                                   dense_partitioned_attention(q, k, v, lo, hi, every, ck, cv), atol=1e-5, rtol=1e-5)

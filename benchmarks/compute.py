@@ -159,7 +159,8 @@ def _record_key(r: dict) -> tuple:
     """What one measurement is of: a later run's record of the same thing replaces an earlier one."""
     if "kind" in r:  # TARP attention
         return ("tarp", r.get("direction"), r.get("kind"), r.get("query_tokens"), r.get("key_tokens"))
-    return (r.get("scale"), r.get("model"), r.get("mode"), r.get("guidance"), r.get("audio_tokens"), r.get("variant"),
+    # The clip variant is in the token counts (older runs did not name it).
+    return (r.get("scale"), r.get("model"), r.get("mode"), r.get("guidance"), r.get("video_tokens"), r.get("audio_tokens"),
             r.get("extrapolated_from_layers"))
 
 

@@ -31,7 +31,6 @@ fadtk converts files to 48 kHz 16-bit with SoX first; ccl-bench resamples with t
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -39,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import BackboneAnalysis, mono_at
+from .logmel import LogMel, LogMelFrontEnd, LogMelSpec, Spectrogram
 from .roberta import CONTEXT, ByteLevelBPE, RobertaConfig, RobertaModel
 
 RATE = 48000
@@ -46,7 +46,7 @@ WINDOW = 1024  # samples; also the FFT size
 HOP = 480
 MELS = 64
 F_MIN, F_MAX = 50.0, 14000.0
-AMIN = 1e-10
+FRONT_END = LogMelSpec(RATE, WINDOW, HOP, MELS, F_MIN, F_MAX)  # torchlibrosa's, stored in the checkpoint
 CLIP_SAMPLES = 480000  # 10 s: the encoder's input
 SPEC = 256  # the Swin image side
 FREQ_RATIO = SPEC // MELS  # 4 time strips stacked along frequency
@@ -69,56 +69,6 @@ class HTSATConfig:
 
 
 AUDIO_MODELS = {"HTSAT-tiny": HTSATConfig(), "HTSAT-base": HTSATConfig(width=128, depths=(2, 2, 12, 2))}
-
-
-# ---- front end (torchlibrosa's Spectrogram + LogmelFilterBank, their weights in the checkpoint) ------
-
-@lru_cache(1)
-def dft_kernels() -> tuple[np.ndarray, np.ndarray]:
-    """`[WINDOW/2 + 1, 1, WINDOW]` (real, imaginary) Conv1d weights: `w[n] cos(2 pi k n / N)`,
-    `-w[n] sin(2 pi k n / N)`, w the periodic Hann window."""
-    n = np.arange(WINDOW)
-    w = 0.5 - 0.5 * np.cos(2 * np.pi * n / WINDOW)
-    phase = 2 * np.pi * np.outer(np.arange(WINDOW // 2 + 1), n) / WINDOW
-    return (w * np.cos(phase))[:, None], (-w * np.sin(phase))[:, None]
-
-
-@lru_cache(1)
-def mel_weights() -> np.ndarray:
-    """`[WINDOW/2 + 1, MELS]` Slaney mel filters (librosa's defaults), as `melW` stores them."""
-    import librosa
-
-    return librosa.filters.mel(sr=RATE, n_fft=WINDOW, n_mels=MELS, fmin=F_MIN, fmax=F_MAX).T
-
-
-class STFT(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv_real = nn.Conv1d(1, WINDOW // 2 + 1, WINDOW, stride=HOP, bias=False)
-        self.conv_imag = nn.Conv1d(1, WINDOW // 2 + 1, WINDOW, stride=HOP, bias=False)
-        self.requires_grad_(False)
-
-
-class Spectrogram(nn.Module):
-    """`[B, N]` -> power `[B, 1, 1 + N // HOP, WINDOW/2 + 1]`."""
-
-    def __init__(self):
-        super().__init__()
-        self.stft = STFT()
-
-    def forward(self, x):
-        x = F.pad(x[:, None], (WINDOW // 2, WINDOW // 2), mode="reflect")
-        re, im = self.stft.conv_real(x), self.stft.conv_imag(x)
-        return (re**2 + im**2).transpose(1, 2)[:, None]
-
-
-class LogMel(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.melW = nn.Parameter(torch.zeros(WINDOW // 2 + 1, MELS), requires_grad=False)
-
-    def forward(self, power):
-        return 10.0 * torch.log10(torch.clamp(power @ self.melW, min=AMIN))
 
 
 def fold_to_image(mel: torch.Tensor) -> torch.Tensor:
@@ -262,13 +212,13 @@ class PatchEmbed(nn.Module):
         return self.norm(self.proj(x).flatten(2).transpose(1, 2))
 
 
-class HTSAT(nn.Module):
+class HTSAT(LogMelFrontEnd, nn.Module):
     """`[B, 480000]` 48 kHz audio -> the mean of the last stage's normalised tokens `[B, cfg.features]`."""
 
     def __init__(self, cfg: HTSATConfig = HTSATConfig()):
         super().__init__()
-        self.spectrogram_extractor = Spectrogram()
-        self.logmel_extractor = LogMel()
+        self.spectrogram_extractor = Spectrogram(FRONT_END)
+        self.logmel_extractor = LogMel(FRONT_END)
         self.bn0 = nn.BatchNorm2d(MELS)
         self.patch_embed = PatchEmbed(cfg)
         grid = SPEC // cfg.patch
@@ -280,19 +230,6 @@ class HTSAT(nn.Module):
         sf = SPEC // 2 ** (len(cfg.depths) - 1) // cfg.patch // FREQ_RATIO
         self.tscam_conv = nn.Conv2d(cfg.features, CLASSES, (sf, 3), padding=(0, 1))
         self.head = nn.Linear(CLASSES, CLASSES)
-
-    def init_front_end(self) -> HTSAT:
-        """Fill the fixed front end from its definition (a checkpoint brings its own)."""
-        real, imag = dft_kernels()
-        with torch.no_grad():
-            self.spectrogram_extractor.stft.conv_real.weight.copy_(torch.from_numpy(real))
-            self.spectrogram_extractor.stft.conv_imag.weight.copy_(torch.from_numpy(imag))
-            self.logmel_extractor.melW.copy_(torch.from_numpy(mel_weights()))
-        return self
-
-    def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
-        """`[B, N]` -> `[B, 1, 1 + N // 480, 64]` (dB)."""
-        return self.logmel_extractor(self.spectrogram_extractor(audio))
 
     def forward(self, audio):
         x = self.log_mel(audio)

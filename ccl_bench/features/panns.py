@@ -21,63 +21,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import BackboneAnalysis, mono_at  # the package imports this module lazily, so no cycle
+from .logmel import LogMel, LogMelFrontEnd, LogMelSpec, Spectrogram
 
 RATE = 16000
 WINDOW = 512  # samples; also the FFT size
 HOP = 160
 MELS = 64
 F_MIN, F_MAX = 50.0, 8000.0
-AMIN = 1e-10
+FRONT_END = LogMelSpec(RATE, WINDOW, HOP, MELS, F_MIN, F_MAX)
 CLASSES = 527
 EMBEDDING = 2048
 MIN_FRAMES = 32  # 2 ** 5 average poolings in time
 MIN_SECONDS = (MIN_FRAMES - 1) * HOP / RATE  # centred STFT: 1 + N // HOP frames
-
-
-def dft_kernels() -> tuple[np.ndarray, np.ndarray]:
-    """The windowed DFT as Conv1d weights `[WINDOW/2 + 1, 1, WINDOW]` (real, imaginary): row k holds
-    `w[n] cos(2 pi k n / N)` and `-w[n] sin(2 pi k n / N)`, w the periodic Hann window."""
-    n = np.arange(WINDOW)
-    w = 0.5 - 0.5 * np.cos(2 * np.pi * n / WINDOW)
-    phase = 2 * np.pi * np.outer(np.arange(WINDOW // 2 + 1), n) / WINDOW
-    return (w * np.cos(phase))[:, None], (-w * np.sin(phase))[:, None]
-
-
-def mel_weights() -> np.ndarray:
-    """`[WINDOW/2 + 1, MELS]` Slaney mel filters (librosa.filters.mel's defaults), as `melW` holds them."""
-    import librosa
-
-    return librosa.filters.mel(sr=RATE, n_fft=WINDOW, n_mels=MELS, fmin=F_MIN, fmax=F_MAX).T
-
-
-class STFT(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv_real = nn.Conv1d(1, WINDOW // 2 + 1, WINDOW, stride=HOP, bias=False)
-        self.conv_imag = nn.Conv1d(1, WINDOW // 2 + 1, WINDOW, stride=HOP, bias=False)
-        self.requires_grad_(False)  # a fixed transform, stored with the weights
-
-
-class Spectrogram(nn.Module):
-    """`[B, N]` audio -> power spectrogram `[B, 1, frames, WINDOW/2 + 1]` through the stored DFT kernels."""
-
-    def __init__(self):
-        super().__init__()
-        self.stft = STFT()
-
-    def forward(self, x):
-        x = F.pad(x[:, None], (WINDOW // 2, WINDOW // 2), mode="reflect")  # centred frames
-        re, im = self.stft.conv_real(x), self.stft.conv_imag(x)  # [B, F, frames]
-        return (re**2 + im**2).transpose(1, 2)[:, None]
-
-
-class LogMel(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.melW = nn.Parameter(torch.zeros(WINDOW // 2 + 1, MELS), requires_grad=False)
-
-    def forward(self, power):
-        return 10.0 * torch.log10(torch.clamp(power @ self.melW, min=AMIN))  # dB re 1.0, no top_db
 
 
 class ConvBlock(nn.Module):
@@ -94,33 +49,20 @@ class ConvBlock(nn.Module):
         return F.avg_pool2d(x, pool) if pool > 1 else x
 
 
-class Cnn14(nn.Module):
+class Cnn14(LogMelFrontEnd, nn.Module):
     """`[B, N]` mono 16 kHz audio -> `{"embedding": [B, 2048], "logits": [B, 527]}` (eval mode).
     `widths` may be narrowed for fast tests of the same code (the checkpoint's are 64 ... 2048)."""
 
     def __init__(self, widths: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048), classes: int = CLASSES):
         super().__init__()
-        self.spectrogram_extractor = Spectrogram()
-        self.logmel_extractor = LogMel()
+        self.spectrogram_extractor = Spectrogram(FRONT_END)
+        self.logmel_extractor = LogMel(FRONT_END)
         self.bn0 = nn.BatchNorm2d(MELS)
         cins = (1, *widths[:-1])
         for i, (cin, cout) in enumerate(zip(cins, widths, strict=True), start=1):
             setattr(self, f"conv_block{i}", ConvBlock(cin, cout))
         self.fc1 = nn.Linear(widths[-1], widths[-1])
         self.fc_audioset = nn.Linear(widths[-1], classes)
-
-    def init_front_end(self) -> Cnn14:
-        """Fill the fixed front end from its definition (a fresh model; a checkpoint brings its own)."""
-        real, imag = dft_kernels()
-        with torch.no_grad():
-            self.spectrogram_extractor.stft.conv_real.weight.copy_(torch.from_numpy(real))
-            self.spectrogram_extractor.stft.conv_imag.weight.copy_(torch.from_numpy(imag))
-            self.logmel_extractor.melW.copy_(torch.from_numpy(mel_weights()))
-        return self
-
-    def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
-        """`[B, N]` -> log-mel `[B, 1, frames, 64]` (dB)."""
-        return self.logmel_extractor(self.spectrogram_extractor(audio))
 
     def forward(self, audio):
         x = self.log_mel(audio)

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import BackboneAnalysis, mono_at
+from .layers import Mlp
 from .logmel import LogMel, LogMelFrontEnd, LogMelSpec, Spectrogram
 from .roberta import CONTEXT, ByteLevelBPE, RobertaConfig, RobertaModel
 
@@ -134,15 +135,6 @@ class WindowAttention(nn.Module):
             bias = (bias + mask[:, None]).repeat(bw // mask.shape[0], 1, 1, 1)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
         return self.proj(y.transpose(1, 2).reshape(bw, n, c))
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class SwinBlock(nn.Module):

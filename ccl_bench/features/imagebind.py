@@ -63,6 +63,7 @@ from torch import nn
 
 from . import BackboneAnalysis, mono_at
 from .clip_score import MEAN, STD, preprocess_frame
+from .layers import Mlp
 
 SIZE = 224
 RATE = 16000
@@ -155,15 +156,6 @@ class TextTokens(nn.Module):
 
     def forward(self, tokens):
         return self.token_embedding(tokens) + self.pos_embed
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class Block(nn.Module):

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import BackboneAnalysis, mono_at
+from .layers import Mlp
 
 RATE = 32000
 INPUT_SAMPLES = 320000  # 10 s
@@ -101,21 +102,12 @@ class Attention(nn.Module):
         return self.proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, c))
 
 
-class Mlp(nn.Module):
-    def __init__(self, dim: int):
-        super().__init__()
-        self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
-
-
 class Block(nn.Module):
     def __init__(self, dim: int, heads: int):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(dim, eps=1e-6), nn.LayerNorm(dim, eps=1e-6)
         self.attn = Attention(dim, heads)
-        self.mlp = Mlp(dim)
+        self.mlp = Mlp(dim, 4 * dim)
 
     def forward(self, x):
         x = x + self.attn(self.norm1(x))

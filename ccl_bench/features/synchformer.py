@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import BackboneAnalysis, mono_at
+from .layers import Mlp
 
 FPS = 25.0
 RATE = 16000
@@ -215,15 +216,6 @@ class DividedAttention(nn.Module):
         out = (out.transpose(2, 3) if over == "time" else out).flatten(2, 3)  # back to (frame, patch) order
         out = torch.cat([cls_out, out], dim=2).transpose(1, 2).reshape(b, n, d)
         return self.proj(out)
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class DividedSpaceTimeBlock(nn.Module):

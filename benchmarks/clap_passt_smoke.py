@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,18 +23,9 @@ from ccl_bench.features import clap as C
 from ccl_bench.features import passt as P
 from ccl_bench.features import roberta as R
 from ccl_bench.io import AVClip
+from ccl_bench.profiling import timed_once
 
 CAPTION = "a dog barks twice while rain falls on a tin roof"
-
-
-def timed(device: str, fn):
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    out = fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return out, time.perf_counter() - t0
 
 
 def byte_tokenizer() -> R.ByteLevelBPE:
@@ -93,7 +83,7 @@ def main() -> None:
         feats.compute(clips[0])  # warm-up
         times, shapes = [], None
         for c in clips:
-            out, dt = timed(args.device, lambda c=c, f=feats, k=key: f.compute(c)[0][k])
+            out, dt = timed_once(lambda c=c, f=feats, k=key: f.compute(c)[0][k], args.device)
             times.append(dt)
             shapes = list(out.shape)
         entry = {"s_per_clip_median": float(np.median(times)), "s_per_clip": times, "output_shape": shapes,

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from ccl_bench.features import synchformer as S
+from ccl_bench.profiling import timed_once
 from ccl_bench.suites import load_suite, make_clip, parse_perturbation
 
 
@@ -46,15 +47,10 @@ def main(argv=None) -> None:
         for off in (float(x) for x in args.offsets.split(",")):
             for i in range(args.num):
                 clip = make_clip(spec, "test", rendering, i, 0, args.num, parse_perturbation(f"offset={off}"))
-                if args.device.startswith("cuda"):
-                    torch.cuda.synchronize()
-                t0 = time.perf_counter()
-                res, conv = feats.compute(clip)
-                if args.device.startswith("cuda"):
-                    torch.cuda.synchronize()
+                (res, conv), seconds = timed_once(partial(feats.compute, clip), args.device)
                 rows.append({"preset": preset, "offset_s": off, "clip": i, "offsets": res["offsets"].tolist(),
                              "windows": res["windows"].tolist(), "conversions": conv,
-                             "seconds": round(time.perf_counter() - t0, 3)})
+                             "seconds": round(seconds, 3)})
                 print(json.dumps(rows[-1]))
     params = sum(p.numel() for p in (random_model or feats.model).parameters())
     out = Path(args.out)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from ccl_bench.features import imagebind as IB
 from ccl_bench.metrics.learned import cosine, javis_score
+from ccl_bench.profiling import timed_once
 from ccl_bench.suites import load_suite, make_clip, parse_perturbation
 
 TINY = IB.ImageBindConfig(out_dim=8, vision_dim=16, vision_depth=1, vision_heads=2, text_dim=16, text_depth=1,
@@ -55,13 +56,8 @@ def main(argv=None) -> None:
             clip = make_clip(spec, "test", rendering, i, 0, max(args.num, 2), pert)
             row = {"perturbation": name, "clip": i, "caption": clip.metadata.get("caption")}
             for key, a in analyses.items():
-                if args.device.startswith("cuda"):
-                    torch.cuda.synchronize()
-                t0 = time.perf_counter()
-                res, conv = a.compute(clip)
-                if args.device.startswith("cuda"):
-                    torch.cuda.synchronize()
-                row[f"{key}_seconds"] = round(time.perf_counter() - t0, 3)
+                (res, conv), seconds = timed_once(partial(a.compute, clip), args.device)
+                row[f"{key}_seconds"] = round(seconds, 3)
                 if key == "javisscore":
                     row["javisscore"], row["javisscore_windows"] = javis_score(res["cosines"]), list(res["cosines"].shape)
                     continue

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,22 +23,13 @@ from ccl_bench.features import s3fd as D
 from ccl_bench.features import syncnet as S
 from ccl_bench.features import whisper_wer as A
 from ccl_bench.io import AVClip
+from ccl_bench.profiling import timed_once
 
 DIMS = {"tiny.en": {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 384, "n_audio_head": 6, "n_audio_layer": 4,
                     "n_vocab": 51864, "n_text_ctx": 448, "n_text_state": 384, "n_text_head": 6, "n_text_layer": 4},
         "large-v3": {"n_mels": 128, "n_audio_ctx": 1500, "n_audio_state": 1280, "n_audio_head": 20, "n_audio_layer": 32,
                      "n_vocab": 51866, "n_text_ctx": 448, "n_text_state": 1280, "n_text_head": 20, "n_text_layer": 32}}
 TRANSCRIPT = "the quick brown fox jumps over the lazy dog"
-
-
-def timed(device: str, fn):
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    out = fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return out, round(time.perf_counter() - t0, 3)
 
 
 def main(argv=None) -> None:
@@ -70,14 +60,16 @@ def main(argv=None) -> None:
         face = D.S3FD().eval().to(dev)
         feats._detector = lambda frame: D.detect(face, frame, dev)
         feats._model = S.SyncNet(**narrow).eval().to(dev)
-    (res, conv), sec = timed(dev, lambda: feats.compute(clip))
+    (res, conv), sec = timed_once(lambda: feats.compute(clip), dev)
+    sec = round(sec, 3)
     rows["s3fd_pipeline"] = {"seconds": sec, "tracks": len(res["confidence"]), "confidence": res["confidence"].tolist(),
                              "distance": res["distance"].tolist(), "conversions": conv}
     # SyncNet alone on one face box held over the whole clip
     box = np.array([[w / 2 - 80, h / 2 - 80, w / 2 + 80, h / 2 + 80]])
     fixed = S.SyncNetFeatures(args.weights_dir, dev, detector=lambda frame: box, widths=narrow)
     fixed._model = feats.model
-    (res, conv), sec = timed(dev, lambda: fixed.compute(clip))
+    (res, conv), sec = timed_once(lambda: fixed.compute(clip), dev)
+    sec = round(sec, 3)
     rows["syncnet_fixed_box"] = {"seconds": sec, "confidence": res["confidence"].tolist(),
                                  "distance": res["distance"].tolist(), "offset": res["offset"].tolist(), "conversions": conv}
     print(json.dumps(rows["syncnet_fixed_box"]))
@@ -87,7 +79,8 @@ def main(argv=None) -> None:
     if not args.weights_dir:
         with torch.device(dev):  # built in place: large-v3 has 1.55 B parameters
             wer._model = A.build_model(DIMS[size]).float().eval()
-    (res, conv), sec = timed(dev, lambda: wer.compute(clip))
+    (res, conv), sec = timed_once(lambda: wer.compute(clip), dev)
+    sec = round(sec, 3)
     rows["whisper"] = {"size": size, "seconds": sec, "hypothesis": str(res["hypothesis"][0]),
                        "errors": res["errors"].tolist(), "words": res["words"].tolist(), "conversions": conv}
     print(json.dumps(rows["whisper"]))

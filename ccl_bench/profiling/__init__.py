@@ -73,6 +73,18 @@ def time_call(fn: Callable[[], object], device: str, warmup: int = 2, repeats: i
     return Timing(statistics.median(samples), samples, device)
 
 
+def timed_once(fn: Callable[[], object], device: str) -> tuple[object, float]:
+    """(`fn()`, its wall seconds) for one call, the device synchronised before and after: a whole
+    per-clip latency (host preprocessing included), where `time_call` gives a kernel's median."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    out = fn()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return out, time.perf_counter() - t
+
+
 def peak_memory(fn: Callable[[], object], device: str) -> float | None:
     """Peak allocated GPU memory (GB) while `fn()` runs; None on a CPU."""
     if not device.startswith("cuda"):

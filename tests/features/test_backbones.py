@@ -13,6 +13,7 @@ from ccl_bench.features import I3DFeatures, VGGishFeatures
 from ccl_bench.features import i3d as I3D
 from ccl_bench.features import vggish as V
 from ccl_bench.io import AVClip
+from tests.features.norms import randomise_norm_statistics
 
 
 @pytest.fixture
@@ -25,12 +26,7 @@ def save_i3d_file(folder, seed=0):
     """A random InceptionI3d state dict as VideoGPT's file holds it (no BatchNorm num_batches_tracked)."""
     torch.manual_seed(seed)
     model = I3D.InceptionI3d()
-    with torch.no_grad():
-        for name, b in model.named_buffers():
-            if name.endswith("running_var"):
-                b.uniform_(0.5, 2.0)
-            elif name.endswith("running_mean"):
-                b.normal_(0, 0.1)
+    randomise_norm_statistics(model)
     state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(state, folder / "i3d_pretrained_400.pt")

@@ -10,6 +10,7 @@ import torch
 from ccl_bench import weights as W
 from ccl_bench.features import panns as P
 from ccl_bench.io import AVClip
+from tests.features.norms import randomise_norm_statistics
 
 SMALL = (4, 4, 8, 8, 8, 16)  # the same code at narrow widths, so a forward pass takes milliseconds
 
@@ -39,12 +40,7 @@ def test_full_layout_is_the_published_checkpoints():
 def save_checkpoint(folder, seed=0):
     torch.manual_seed(seed)
     model = P.Cnn14(SMALL).init_front_end()
-    with torch.no_grad():
-        for name, b in model.named_buffers():
-            if name.endswith("running_var"):
-                b.uniform_(0.5, 2.0)
-            elif name.endswith("running_mean"):
-                b.normal_(0, 1.0)
+    randomise_norm_statistics(model, mean_std=1.0)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "Cnn14_16k_mAP=0.438.pth"
     torch.save({"model": model.state_dict(), "iteration": 0}, path)  # as the Zenodo checkpoint wraps it

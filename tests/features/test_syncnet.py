@@ -15,6 +15,7 @@ from ccl_bench import weights as W
 from ccl_bench.features import syncnet as S
 from ccl_bench.io import AVClip
 from ccl_bench.metrics import METRICS, Context
+from tests.features.norms import randomise_norm_statistics
 
 NARROW = {"lip": (4, 8, 16), "aud": (4, 8, 8, 8, 8, 16), "embed": 32}  # fast tests of the same code
 
@@ -139,12 +140,7 @@ def test_crops_equal_an_independent_rendition():
 def save_syncnet(folder, seed=0):
     torch.manual_seed(seed)
     model = S.SyncNet(**NARROW)
-    with torch.no_grad():
-        for name, b in model.named_buffers():
-            if name.endswith("running_var"):
-                b.uniform_(0.5, 2.0)
-            elif name.endswith("running_mean"):
-                b.normal_(0, 0.1)
+    randomise_norm_statistics(model)
     folder.mkdir(parents=True, exist_ok=True)
     # the official file predates PyTorch's zip format: save in the legacy one, which weights_only loading reads too
     torch.save(model.state_dict(), folder / "syncnet_v2.model", _use_new_zipfile_serialization=False)

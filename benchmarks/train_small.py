@@ -43,8 +43,8 @@ from pathlib import Path
 
 import torch
 
-CLAIMS_MODELS = ("ccl", "ccl-no-tarp", "ccl-no-lct", "ccl-no-dcr", "gated", "ovi", "ltx2", "joint", "none",
-                 "gated-mt", "ovi-mt", "ltx2-mt", "joint-mt")
+CLAIMS_MODELS = ("ccl", "ccl-no-tarp", "ccl-rope-only", "ccl-partition-only", "ccl-no-lct", "ccl-no-dcr", "gated", "ovi",
+                 "ltx2", "joint", "none", "gated-mt", "ovi-mt", "ltx2-mt", "joint-mt")
 PORTABLE = ("ema.safetensors", "config.json", "metrics.jsonl", "state.safetensors", "target.json")
 
 
@@ -62,15 +62,24 @@ class RunSpec:
 
 
 def plan(models, seeds, steps: int, stream_steps: int, audio_stream_steps: int, batch_size: int,
-         only: str = "all") -> list[RunSpec]:
-    """The campaign's runs in the order they are started."""
+         only: str = "all", order: str = "seed") -> list[RunSpec]:
+    """The campaign's runs in the order they are started: stage 1, then stage 2 seed-major (`order="seed"`:
+    a partial campaign has whole seeds) or model-major (`"model"`: a partial campaign has whole models, each
+    with every seed, as a claim's comparison needs; consecutive runs also share compiled code)."""
     runs = []
     if only in ("all", "streams"):
         runs += [RunSpec("streams-video", "streams", "none", 0, stream_steps, batch_size, ("video",)),
                  RunSpec("streams-audio", "streams", "none", 0, audio_stream_steps, batch_size, ("audio",))]
     if only in ("all", "models"):
-        runs += [RunSpec(f"{m}/seed-{s}", "joint", m, s, steps, batch_size) for s in seeds for m in models]
+        pairs = [(m, s) for s in seeds for m in models] if order == "seed" else [(m, s) for m in models for s in seeds]
+        runs += [RunSpec(f"{m}/seed-{s}", "joint", m, s, steps, batch_size) for m, s in pairs]
     return runs
+
+
+def gpu_slots(gpus: str, per_gpu: int) -> list[str]:
+    """Worker slots: `per_gpu` concurrent runs on each GPU index ("0", "0:1", "1", "1:1", ...). Two runs on
+    one GPU hide each other's compile warm-up (CPU-bound, about half of a short run) behind training."""
+    return [g if k == 0 else f"{g}:{k}" for g in (x.strip() for x in gpus.split(",")) for k in range(per_gpu)]
 
 
 def target_steps(folder: Path, spec: RunSpec) -> int:
@@ -234,7 +243,7 @@ def coordinate(args, out: Path, specs: list[RunSpec]) -> dict:
     t0 = time.time()
     deadline = t0 + args.budget_s - args.reserve_s
     prepare_data(out, args.scale, args.clips)
-    slots = [g.strip() for g in args.gpus.split(",")] if args.device.startswith("cuda") else ["cpu"]
+    slots = gpu_slots(args.gpus, args.per_gpu) if args.device.startswith("cuda") else ["cpu"]
     running: dict[str, tuple[subprocess.Popen, RunSpec, float]] = {}
     touched, events = [], []
     env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=str((out / ".cache" / "inductor").resolve()))
@@ -257,7 +266,7 @@ def coordinate(args, out: Path, specs: list[RunSpec]) -> dict:
                        *(["--streams-until-budget"] if args.streams_until_budget else []),
                        "--clips", str(args.clips), "--state-mib", str(args.state_mib), "--log-every", str(args.log_every),
                        "--device", "cuda" if slot != "cpu" else "cpu", "--plan-file", str(out / "plan.json")]
-                wenv = dict(env, CUDA_VISIBLE_DEVICES=slot) if slot != "cpu" else env
+                wenv = dict(env, CUDA_VISIBLE_DEVICES=slot.split(":")[0]) if slot != "cpu" else env
                 log = (out / "logs").joinpath(spec.name.replace("/", "_") + ".log")
                 log.parent.mkdir(parents=True, exist_ok=True)
                 proc = subprocess.Popen(cmd, env=wenv, stdout=log.open("a"), stderr=subprocess.STDOUT)
@@ -368,7 +377,7 @@ def export(out: Path, dest: Path, names: list[str], args) -> list[Path]:
         for name in ["plan.json", "summary.json", "summary.md"]:
             if (out / name).is_file():
                 tar.add(out / name, arcname=name)
-        if (out / "streams").is_dir():
+        if (out / "streams").is_dir() and args.only != "models":  # stage 2 alone: the streams are already shipped
             for f in ("ema.safetensors", "config.json"):
                 tar.add(out / "streams" / f, arcname=f"streams/{f}")
         for n in names:
@@ -395,7 +404,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--budget-s", type=float, default=420.0, help="wall seconds for this session, all included")
     ap.add_argument("--reserve-s", type=float, default=60.0, help="of the budget: stopping, export and pictures")
     ap.add_argument("--min-run-s", type=float, default=90.0, help="start no run with less time left (compile warm-up)")
-    ap.add_argument("--gpus", default="0", help="GPU indices, one run on each at a time")
+    ap.add_argument("--gpus", default="0", help="GPU indices")
+    ap.add_argument("--per-gpu", type=int, default=1, help="concurrent runs on each GPU")
+    ap.add_argument("--order", choices=["seed", "model"], default="seed", help="stage-2 order: seed-major or model-major")
     ap.add_argument("--only", choices=["all", "streams", "models"], default="all")
     ap.add_argument("--models", default=",".join(CLAIMS_MODELS))
     ap.add_argument("--seeds", default="0,1,2")
@@ -408,6 +419,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--state-mib", type=int, default=12, help="portable state per run: AdamW moments only if they fit")
     ap.add_argument("--export", help="folder for the transfer package: tar parts, summary.md, loss curves, sample sheets")
+    ap.add_argument("--export-runs", choices=["touched", "done"], default="touched",
+                    help="export every run this session touched, or only the finished ones (the transfer limit; a "
+                         "partial run then continues from the GPU machine's own folder in the next call)")
     ap.add_argument("--part-mib", type=int, default=15)
     ap.add_argument("--max-parts", type=int, default=5)
     ap.add_argument("--sheets", default="auto", help="sample sheets to draw into --export: auto (streams, ccl seed 0), none")
@@ -435,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
         shutil.copytree(src, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".cache", "logs"))
     out.mkdir(parents=True, exist_ok=True)
     specs = plan(models, [int(s) for s in args.seeds.split(",")], args.steps, args.stream_steps, args.audio_stream_steps,
-                 args.batch_size, args.only)
+                 args.batch_size, args.only, args.order)
     old = json.loads((out / "plan.json").read_text()) if (out / "plan.json").is_file() else {"runs": []}
     known = {r["name"]: r for r in old["runs"]}
     for s in specs:  # a run already begun keeps its target, batch and seed: equal footing across sessions
@@ -462,7 +476,11 @@ def main(argv: list[str] | None = None) -> None:
             if "ccl/seed-0" in session["touched"] and (ccl / "ema.safetensors").is_file():
                 sample_sheet(ccl, dest / "samples_ccl.png", 4, 25, args.device, "ccl seed 0, T2AV (UCG)")
         shutil.copy(out / "summary.md", dest / "summary.md")
-        parts = export(out, dest, session["touched"], args)
+        names = session["touched"]
+        if args.export_runs == "done":
+            by_name = {sp.name: sp for sp in specs}
+            names = [n for n in names if n in by_name and run_state(out / "runs" / n, by_name[n])[0] == "done"]
+        parts = export(out, dest, names, args)
         print(f"exported {len(parts)} part(s) to {dest}; join with: cat campaign.tar.* | tar -x -C CAMPAIGN_FOLDER", flush=True)
 
 

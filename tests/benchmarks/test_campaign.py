@@ -27,6 +27,13 @@ def test_plan_order_is_streams_then_seed_major():
     assert [s.name for s in specs] == ["streams-video", "streams-audio", "ccl/seed-0", "gated/seed-0", "ccl/seed-1",
                                        "gated/seed-1"]
     assert specs[1].steps == 30 and specs[1].streams == ("audio",)
+    by_model = train_small.plan(["ccl", "gated"], [0, 1], 10, 20, 30, 4, only="models", order="model")
+    assert [s.name for s in by_model] == ["ccl/seed-0", "ccl/seed-1", "gated/seed-0", "gated/seed-1"]
+
+
+def test_slots_share_a_gpu_by_its_index():
+    assert train_small.gpu_slots("0,1", 2) == ["0", "0:1", "1", "1:1"]
+    assert train_small.gpu_slots("3", 1) == ["3"]
 
 
 def test_campaign_resumes_a_half_done_matrix(tmp_path, capsys):

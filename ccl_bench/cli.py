@@ -478,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--suite", default="av-sync", help="a rendered suite (av-sync) or a benchmark read from your local copy "
                    "(verse-bench, javisbench, javisbench-mini, t2av-compass: with a generator plugin)")
     r.add_argument("--bench-root", help="the benchmark's local copy (default: the suite's environment variable)")
-    r.add_argument("--task", help="t2av, a2v, v2a, t2v, t2a or all (default: the suite's)")
+    r.add_argument("--task", help="t2av, a2v, v2a, t2v, t2a, a comma list of them (one table) or all (default: the suite's)")
     r.add_argument("--guidance", choices=["ucg", "ucg-joint", "cfg", "ltx2", "ovi-native", "ltx2-native"],
                    help="default: the suite's")
     r.add_argument("--num-samples", type=int, help="prompts of the suite's test split (default: the suite's)")

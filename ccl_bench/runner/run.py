@@ -183,7 +183,7 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         factory = entry.load()
         can = plugin_tasks(entry, factory)  # class attributes: known before the plugin loads any weights
         check_options(entry, factory, overrides or {})
-    tasks = list(can) if task == "all" else [task] if task else list(cfg_run["tasks"])
+    tasks = list(can) if task == "all" else list(dict.fromkeys(task.split(","))) if task else list(cfg_run["tasks"])
     for t in tasks:
         if t not in TASKS:
             raise CCLBenchError(f"unknown task '{t}' (known: {', '.join(TASKS)}, all)")

@@ -264,3 +264,11 @@ def test_a2v_prompts_carry_the_suites_audio_read_only_and_mismatched_captions_sw
 
 def clip_shape(rend) -> tuple[int, int, int, int]:
     return (rend.num_frames, rend.height, rend.width, 3)
+
+
+def test_a_comma_list_of_tasks_gives_one_table_with_those_tasks(toy, tmp_path):
+    out = tmp_path / "runs"
+    assert run_cli(out, "--model", "toy", "--task", "v2a,t2av,v2a", "--num", "2", "--steps", "2") == 0
+    res = json.loads((out / "av-sync" / "toy.json").read_text())
+    assert list(res["tasks"]) == ["v2a", "t2av"]  # in the order given, each once
+    assert run_cli(out, "--model", "toy", "--task", "t2av,a2v", "--num", "2", "--steps", "2") != 0  # toy makes no A2V

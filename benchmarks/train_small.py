@@ -78,7 +78,8 @@ def plan(models, seeds, steps: int, stream_steps: int, audio_stream_steps: int, 
 
 def gpu_slots(gpus: str, per_gpu: int) -> list[str]:
     """Worker slots: `per_gpu` concurrent runs on each GPU index ("0", "0:1", "1", "1:1", ...). Two runs on
-    one GPU hide each other's compile warm-up (CPU-bound, about half of a short run) behind training."""
+    one GPU overlap one's compile with the other's steps, but the GPU time-slices them: measured on an H200, no net
+    gain over one run per GPU in model-major order (results/training/campaign/stage2-session-2026-11-26.md)."""
     return [g if k == 0 else f"{g}:{k}" for g in (x.strip() for x in gpus.split(",")) for k in range(per_gpu)]
 
 
@@ -405,7 +406,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reserve-s", type=float, default=60.0, help="of the budget: stopping, export and pictures")
     ap.add_argument("--min-run-s", type=float, default=90.0, help="start no run with less time left (compile warm-up)")
     ap.add_argument("--gpus", default="0", help="GPU indices")
-    ap.add_argument("--per-gpu", type=int, default=1, help="concurrent runs on each GPU")
+    ap.add_argument("--per-gpu", type=int, default=1, help="concurrent runs on each GPU (1: measured no slower)")
     ap.add_argument("--order", choices=["seed", "model"], default="seed", help="stage-2 order: seed-major or model-major")
     ap.add_argument("--only", choices=["all", "streams", "models"], default="all")
     ap.add_argument("--models", default=",".join(CLAIMS_MODELS))

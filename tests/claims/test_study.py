@@ -175,3 +175,15 @@ def test_a_task_the_primary_pools_that_a_run_lacks_is_a_missing_run(tmp_path):
     spec.write_text(spec.read_text().replace("tasks: [t2av]", "tasks: [t2av, a2v]"))
     x = _row(run_claims(spec, runs, tmp_path / "o", compute=None))
     assert x["status"] == "not run" and "has no task a2v" in x["reason"]
+
+
+def test_every_metric_the_shipped_study_names_is_a_registry_metric():
+    from ccl_bench.metrics import METRICS
+
+    study = load_study("av-sync")
+    named = set()
+    for c in study.claims:
+        parts = c.primary.parts if c.primary.kind == "all" else (c.primary,)
+        named |= {p.name for p in parts if p.kind in ("metric", "convergence")}
+        named |= {s["metric"] for s in c.secondary if "metric" in s}
+    assert named and not named - set(METRICS), sorted(named - set(METRICS))

@@ -204,5 +204,16 @@ def write_measure(runs: str | Path, seed: int, measure: str, model: str, ids: li
     p = Path(runs) / f"seed{seed}" / "measures" / measure / f"{model}.json"
     p.parent.mkdir(parents=True, exist_ok=True)
     vals = [None if not np.isfinite(x) else float(x) for x in np.asarray(values, dtype=np.float64)]
-    p.write_text(json.dumps({"measure": measure, "model": model, "ids": list(ids), "values": vals, **(info or {})}, indent=1))
+    prov = measure_provenance(info.get("checkpoint") if info else None)
+    p.write_text(json.dumps({"measure": measure, "model": model, "ids": list(ids), "values": vals, **(info or {}),
+                             "provenance": prov}, indent=1))
     return p
+
+
+def measure_provenance(checkpoint: str | Path | None) -> dict:
+    """The shared run provenance plus the measured weights' sha256."""
+    from ..provenance import provenance
+    from ..weights import sha256_of
+
+    ema = Path(checkpoint) / "ema.safetensors" if checkpoint else None
+    return provenance(extra={"checkpoint_sha256": sha256_of(ema) if ema is not None and ema.is_file() else None})

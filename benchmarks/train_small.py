@@ -170,7 +170,8 @@ def work(out: Path, spec: RunSpec, args) -> int:
         init_from = str(out / "streams")
     cfg = TrainConfig(steps=spec.steps, batch_size=spec.batch_size, seed=spec.seed, lr=lrs["lr"], lr_cross=lrs["lr_cross"],
                       stage=spec.stage, init_from=init_from, log_every=args.log_every, checkpoint_every=10**9,
-                      checkpoint_seconds=60.0, task_probs=stage1_task_probs(spec.streams) if spec.streams else None)
+                      checkpoint_seconds=60.0, snapshot_every=args.snapshot_every,
+                      task_probs=stage1_task_probs(spec.streams) if spec.streams else None)
     meta = {"suite": "av-sync", "rendering": "tiny", "scale": args.scale, "name": spec.name, "train_clips": args.clips,
             "data_seed": 0, **d["meta"], "campaign_run": asdict(spec), "provenance": provenance(args.device)}
     if spec.streams:
@@ -266,6 +267,7 @@ def coordinate(args, out: Path, specs: list[RunSpec]) -> dict:
                 cmd = [sys.executable, __file__, "--worker", spec.name, "--out", str(out), "--scale", args.scale,
                        *(["--streams-until-budget"] if args.streams_until_budget else []),
                        "--clips", str(args.clips), "--state-mib", str(args.state_mib), "--log-every", str(args.log_every),
+                       "--snapshot-every", str(args.snapshot_every),
                        "--device", "cuda" if slot != "cpu" else "cpu", "--plan-file", str(out / "plan.json")]
                 wenv = dict(env, CUDA_VISIBLE_DEVICES=slot.split(":")[0]) if slot != "cpu" else env
                 log = (out / "logs").joinpath(spec.name.replace("/", "_") + ".log")
@@ -418,6 +420,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scale", default="small", help="model scale (tiny: a CPU smoke test)")
     ap.add_argument("--clips", type=int, default=2048)
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--snapshot-every", type=int, default=0,
+                    help="also export the EMA every N steps to runs/<run>/snapshots/step-<N>/ (claim 6; not exported)")
     ap.add_argument("--state-mib", type=int, default=12, help="portable state per run: AdamW moments only if they fit")
     ap.add_argument("--export", help="folder for the transfer package: tar parts, summary.md, loss curves, sample sheets")
     ap.add_argument("--export-runs", choices=["touched", "done"], default="touched",

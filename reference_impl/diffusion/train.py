@@ -59,6 +59,9 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 200
     checkpoint_seconds: float = 60.0  # a kill loses at most this much training
+    # Evaluation snapshots (claim 6, convergence): every N steps, and at the last step, the EMA is also
+    # exported to `out/snapshots/step-<N>/` (ema.safetensors + config.json). 0: none.
+    snapshot_every: int = 0
     seed: int = 0
     bf16: bool | None = None  # None: on when training on CUDA
     # Replay forward and backward as CUDA graphs: a small model is otherwise bound by the CPU's
@@ -467,6 +470,9 @@ class Trainer:
                 if due or self._stop_signal is not None:
                     self.save_checkpoint()
                     mark = time.perf_counter()  # checkpoint writing is not training time
+                if self.cfg.snapshot_every and (self.step % self.cfg.snapshot_every == 0 or self.step == self.cfg.steps):
+                    self.export(self.out / "snapshots" / f"step-{self.step}")
+                    mark = time.perf_counter()
                 if self._stop_signal is not None:
                     if log is not None:
                         log.flush()
@@ -484,18 +490,21 @@ class Trainer:
         self.export()
         return self.out
 
-    def export(self) -> Path:
-        """EMA weights in bf16 (`ema.safetensors`) and `config.json` (model, train and `meta` fields)."""
+    def export(self, folder: Path | None = None) -> Path:
+        """EMA weights in bf16 (`ema.safetensors`) and `config.json` (model, train and `meta` fields), in
+        `folder` (default: the run's own folder; a snapshot's elsewhere)."""
         from safetensors.torch import save_file
 
         _, ema, _ = full_state(None, self.ema, None, self.cfg.parallel == "fsdp" and self.world > 1)
-        path = self.out / "ema.safetensors"
+        folder = self.out if folder is None else Path(folder)
+        path = folder / "ema.safetensors"
         if self.rank != 0:
             return path
+        folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().to("cpu", torch.bfloat16).contiguous() for k, v in ema.items()}
         save_file(state, str(path.with_suffix(".tmp")))
         os.replace(path.with_suffix(".tmp"), path)
         cfg = {"model": self.model.cfg.to_dict(), "train": asdict(self.cfg), "steps_done": self.step,
                "partner_absent_examples": int(self.partner_absent), **self.meta}
-        (self.out / "config.json").write_text(json.dumps(cfg, indent=1, default=str))
+        (folder / "config.json").write_text(json.dumps(cfg, indent=1, default=str))
         return path

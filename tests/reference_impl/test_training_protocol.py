@@ -194,3 +194,29 @@ def test_per_task_losses_are_the_batch_means(tmp_path):
         sel = batch.tasks == i
         if sel.any():
             assert record[f"loss_{task.value}"] == pytest.approx(per[sel].mean().item(), rel=1e-5)
+
+
+def test_snapshots_are_the_ema_at_their_step(tmp_path):
+    """Claim 6's evaluation snapshots: every `snapshot_every` steps and at the last, each the EMA the run
+    held then (a run stopped at step 4 exports the same weights as the snapshot of step 4)."""
+    from safetensors.torch import load_file
+
+    whole = _fit("ccl", tmp_path / "whole", steps=6, snapshot_every=4)
+    snaps = sorted(p.name for p in (tmp_path / "whole" / "snapshots").iterdir())
+    assert snaps == ["step-4", "step-6"]
+    assert json.loads((tmp_path / "whole" / "snapshots" / "step-4" / "config.json").read_text())["steps_done"] == 4
+    final, last = (load_file(str(p)) for p in (tmp_path / "whole" / "ema.safetensors",
+                                                tmp_path / "whole" / "snapshots" / "step-6" / "ema.safetensors"))
+    assert all(torch.equal(final[k], last[k]) for k in final)
+    torch.manual_seed(0)
+    model = R.build_model("ccl", "tiny")
+    short = Trainer(model, _data(model.cfg), TrainConfig(steps=4, batch_size=4, log_every=1, warmup_steps=2),
+                    tmp_path / "short")
+    short.cfg.steps = 6  # the same schedule as `whole` (warm-up and decay see 6 steps), stopped after 4
+    short.fit(stop_after=4)
+    short.export()
+    early, mid = (load_file(str(p)) for p in (tmp_path / "short" / "ema.safetensors",
+                                               tmp_path / "whole" / "snapshots" / "step-4" / "ema.safetensors"))
+    assert all(torch.equal(early[k], mid[k]) for k in early)
+    assert not all(torch.equal(mid[k], last[k]) for k in mid)
+    assert whole.step == 6

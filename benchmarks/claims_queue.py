@@ -49,8 +49,9 @@ def out_of(line: str) -> str:
     return m.group(1) if m else line
 
 
-def run(lines: list[str], jobs: int, log: Path) -> int:
-    """Run `lines` (groups by output folder, `jobs` groups at once); returns how many failed."""
+def run(lines: list[str], jobs: int, log: Path, stop_after_s: float | None = None) -> int:
+    """Run `lines` (groups by output folder, `jobs` groups at once); returns how many failed. After
+    `stop_after_s` no line starts (the running ones finish; the rest wait for the next call)."""
     log.mkdir(parents=True, exist_ok=True)
     done_file = log / "done.txt"
     done = set(done_file.read_text().splitlines()) if done_file.is_file() else set()
@@ -93,6 +94,8 @@ def run(lines: list[str], jobs: int, log: Path) -> int:
             print(f"[{time.time() - t0:6.0f} s] {'done' if ok else f'FAILED ({proc.returncode}), see {n:03d}.log'} "
                   f"in {time.time() - t:.0f} s: {line}", flush=True)
             del running[slot]
+            if stop_after_s is not None and time.time() - t0 > stop_after_s:
+                continue
             if rest:
                 start(slot, rest)
             elif queue:
@@ -111,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--jobs", type=int, default=4)
     ap.add_argument("--log", required=True, help="logs and done.txt (the resume record)")
+    ap.add_argument("--stop-after-s", type=float, help="start no line after this many seconds (resume later)")
     ap.add_argument("--dry-run", action="store_true", help="print the lines, run nothing")
     args = ap.parse_args(argv)
     lines = read_commands(Path(args.commands)) if args.commands else []
@@ -122,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.dry_run:
         print("\n".join(lines))
         return
-    sys.exit(1 if run(lines, args.jobs, Path(args.log)) else 0)
+    sys.exit(1 if run(lines, args.jobs, Path(args.log), args.stop_after_s) else 0)
 
 
 if __name__ == "__main__":

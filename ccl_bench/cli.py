@@ -298,7 +298,7 @@ def _claims(args: argparse.Namespace) -> None:
         from .claims import load_study
         from .claims.plan import plan
 
-        for line in plan(load_study(args.suite), args.plan, args.runs):
+        for line in plan(load_study(args.suite), args.plan, args.runs, missing=args.missing):
             print(line)
         return
 
@@ -521,6 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--check", help="a committed verdicts.json: fail if a verdict or interval bound moved")
     cl.add_argument("--tolerance", type=float, default=1e-6, help="allowed move of a bound, as a share of the interval width")
     cl.add_argument("--plan", metavar="CHECKPOINTS", help="print the commands that make the runs (CHECKPOINTS/seed<k>/<model>)")
+    cl.add_argument("--missing", action="store_true", help="with --plan: only the runs and measures --runs lacks")
     cl.set_defaults(func=_claims)
 
     pr = sub.add_parser("profile", parents=[common], help="compute, memory and time of reference models (random weights)")

@@ -125,12 +125,28 @@ def test_plan_prints_the_runs_every_claim_needs(capsys):
     trained = [ln for ln in runs if "--checkpoint" in ln]
     cascade = [ln for ln in runs if "--model cascade" in ln]  # a plugin: each seed's stage models, no checkpoint of its own
     assert len(trained) % 3 == 0 and len(cascade) == 3 and len(runs) == len(trained) + len(cascade) + 2
-    assert all("--task all" in ln for ln in runs)
-    assert ("ccl-bench run --model ccl --suite av-sync --checkpoint CK/seed2/ccl --task all --guidance ucg-joint "
+    # each run samples the tasks its claims read: claim 4's A2V/V2A; ccl's UCG runs serve claims 3, 5 and 8
+    assert ("ccl-bench run --model ccl --suite av-sync --checkpoint CK/seed2/ccl --task a2v,v2a --guidance ucg-joint "
             "--captions mismatched --device cuda --quiet --out R/seed2/ucg-joint-captions-mismatched") in runs
+    assert ("ccl-bench run --model ccl --suite av-sync --checkpoint CK/seed0/ccl --task t2av,a2v,v2a --guidance ucg "
+            "--device cuda --quiet --out R/seed0/ucg") in runs
+    assert all("--task all" in ln for ln in runs if "--out R/frame" in ln)
     assert any("--model gated" in ln and "--guidance cfg" in ln for ln in runs)  # a baseline samples its own way
     assert any(ln.startswith("python benchmarks/claims_measures.py") for ln in lines)
     assert "ccl-bench run --model floor --suite av-sync --task all --device cuda --quiet --out R/frame" in lines
+
+
+def test_plan_missing_leaves_out_what_the_matrix_holds(tmp_path, capsys):
+    runs = tmp_path / "R"
+    done = runs / "seed1" / "ucg-joint-captions-mismatched" / "av-sync"
+    done.mkdir(parents=True)
+    (done / "ccl.json").write_text(json.dumps({"tasks": {"a2v": {}, "v2a": {}}}))
+    part = runs / "seed2" / "ucg-joint-captions-mismatched" / "av-sync"
+    part.mkdir(parents=True)
+    (part / "ccl.json").write_text(json.dumps({"tasks": {"a2v": {}}}))  # a run without all its tasks is still missing
+    assert main(["claims", "--suite", "av-sync", "--plan", "CK", "--runs", str(runs), "--missing"]) == 0
+    joint = [ln for ln in capsys.readouterr().out.splitlines() if "ucg-joint" in ln]
+    assert [ln.split("--out ")[1] for ln in joint] == [f"{runs}/seed{k}/ucg-joint-captions-mismatched" for k in (0, 2)]
 
 
 def test_a_primary_of_several_metrics_needs_them_all_and_checks_each_part(tmp_path):

@@ -165,3 +165,40 @@ def exact_difference(t: float | None, c: float | None, better: str, what: str, e
 
 def _seeds_text(seeds: list[str]) -> str:
     return f"seeds {', '.join(seeds)}" if seeds else "no runs"
+
+
+@dataclass
+class Estimate:
+    """One side's value pooled over its training seeds and units, with the hierarchical bootstrap's interval."""
+
+    value: float | None
+    ci: tuple[float, float] | None
+    seeds: list[str]
+    units: int
+    replicates: int = 0
+
+
+def pooled_estimate(runs: dict[tuple[str, str], RunStatistic], replicates: int = 2000, level: float = 0.95,
+                    seed: int = 0) -> Estimate:
+    """A side's value alone (a quality bar, not a comparison): the mean over its runs of each run's statistic,
+    its interval by the same hierarchical draw as `paired_difference` (seeds with replacement, then each drawn
+    run's units with replacement)."""
+    seeds = sorted({s for s, _ in runs})
+    groups = [[runs[k] for k in sorted(runs) if k[0] == s] for s in seeds]
+    units = sum(len(r.ids) for g in groups for r in g)
+    if not seeds:
+        return Estimate(None, None, [], 0)
+
+    def value(draw: list) -> float | None:
+        vals = [groups[g][i].statistic(d) for g, draws in draw for i, d in enumerate(draws)]
+        return None if any(v is None or not np.isfinite(v) for v in vals) else float(np.mean(vals))
+
+    def draw(rng: np.random.Generator) -> list:
+        return [(g, [rng.integers(0, len(r.ids), len(r.ids)) for r in groups[g]])
+                for g in rng.integers(0, len(groups), len(groups))]
+
+    point = value([(g, [np.arange(len(r.ids)) for r in groups[g]]) for g in range(len(groups))])
+    reps = paired_bootstrap([lambda d: 0.0, value], draw, replicates, seed)[0]
+    if point is None or len(reps) < replicates // 2:
+        return Estimate(point, None, seeds, units, len(reps))
+    return Estimate(point, percentile_interval(reps, level), seeds, units, len(reps))

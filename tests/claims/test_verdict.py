@@ -4,7 +4,7 @@ planted effects, identical models and swapped sides (pure, no files)."""
 import numpy as np
 import pytest
 
-from ccl_bench.claims.verdict import NOT_RUN, Outcome, RunStatistic, combine, paired_difference, verdict
+from ccl_bench.claims.verdict import NOT_RUN, Outcome, RunStatistic, combine, paired_difference, pooled_estimate, verdict
 
 
 def test_the_rule_is_direction_aware():
@@ -102,3 +102,13 @@ def test_the_bootstrap_resamples_seeds_not_only_prompts():
     o = paired_difference(t, c, "higher", replicates=500)
     assert o.difference == pytest.approx(1 / 3, abs=1e-9)
     assert o.ci[0] < 0 < o.ci[1] and o.status == "inconclusive"
+
+
+def test_pooled_estimate_centres_on_the_runs_and_narrows_with_more_units():
+    rng = np.random.default_rng(1)
+    wide = pooled_estimate(_side(rng, 0.7, prompts=8), replicates=400)
+    narrow = pooled_estimate(_side(rng, 0.7, prompts=64), replicates=400)
+    assert wide.seeds == ["0", "1", "2"] and wide.ci[0] < wide.value < wide.ci[1]
+    assert abs(narrow.value - 0.7) < 0.2 and narrow.ci[0] < 0.7 < narrow.ci[1]
+    assert narrow.ci[1] - narrow.ci[0] < wide.ci[1] - wide.ci[0]
+    assert pooled_estimate({}).value is None

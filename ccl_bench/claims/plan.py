@@ -1,8 +1,8 @@
 """The runs a study needs, as the exact commands that make them (`ccl-bench claims --plan`).
 
 Checkpoints are read as `<checkpoints>/seed<k>/<model>/` (stage 2 of `model` trained with seed k) and
-the runs written into the matrix layout of `matrix.py`: one `ccl-bench run --task all` per model,
-guidance scheme and setting, in `<runs>/seed<k>/<variant>`, variant = `<guidance>[-<setting>-<value>]`."""
+the runs written into the matrix layout of `matrix.py`: one `ccl-bench run` per model, guidance scheme and
+setting, with the tasks its claims read, in `<runs>/seed<k>/<variant>`, variant = `<guidance>[-<setting>-<value>]`."""
 
 from __future__ import annotations
 

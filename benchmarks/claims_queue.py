@@ -71,7 +71,7 @@ def run(lines: list[str], jobs: int, log: Path, stop_after_s: float | None = Non
         line, n = group[0], started
         started += 1
         home = (log / f"home-{slot}").resolve()
-        # numba's on-disk cache (librosa's jitted helpers) is not safe to write from several processes at once
+        # numba's on-disk cache (librosa's jitted helpers): one per slot, so no two processes write the same one
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), CCL_BENCH_HOME=str(home),
                    NUMBA_CACHE_DIR=str(home / "numba"))
         with (log / f"{n:03d}.log").open("w") as f:

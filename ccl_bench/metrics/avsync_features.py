@@ -35,4 +35,4 @@ def accuracy(s: ClipScores) -> float | None:
 def frechet(p: FeatureRows, r: FeatureRows) -> float | None:
     if len(p.rows) <= DDOF or len(r.rows) <= DDOF:
         return None
-    return stats.frechet_distance(stats.gaussian(p.rows, DDOF), stats.gaussian(r.rows, DDOF))
+    return stats.frechet_distance_rows(p.rows, r.rows, DDOF)  # 32 clips of 128-d features: the m x n path

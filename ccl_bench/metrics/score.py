@@ -58,13 +58,14 @@ def resampler(m: Metric, pred: Results, ref: Results | None, ctx: Context, seed:
     if not m.corrects:
         rmerged = m.merge(m.clip_states(ref, Context(covariance_ddof=ctx.covariance_ddof))) if m.needs_ref else None
         return lambda draw: m.score(m.merge([states[i] for i in draw]), rmerged, ctx)
-    kept: dict[tuple[int, int], object] = {}
+    n = len(pred)
+    kept: list[list] = [[None] * n for _ in range(n)]  # kept[i][j]: the state of clip i's sound with clip j's picture
     rng = np.random.default_rng([seed, 0xCD])
 
     def pair(i: int, j: int):
-        if (i, j) not in kept:
-            kept[(i, j)] = m.state(pred[i], pred[j], *ctx.known(i, j), ctx)
-        return kept[(i, j)]
+        if kept[i][j] is None:
+            kept[i][j] = m.state(pred[i], pred[j], *ctx.known(i, j), ctx)
+        return kept[i][j]
 
     def value(draw):
         draw = np.asarray(draw)
@@ -72,7 +73,9 @@ def resampler(m: Metric, pred: Results, ref: Results | None, ctx: Context, seed:
         pairs = pairs[draw[pairs[:, 0]] != draw[pairs[:, 1]]]
         if len(pairs) > MAX_PAIRS:
             pairs = pairs[rng.choice(len(pairs), MAX_PAIRS, replace=False)]
-        chance = m.chance_statistic(m.merge([pair(int(draw[a]), int(draw[b])) for a, b in pairs]))
+        # plain ints (tolist) for the lookups: this line runs for every pair of every bootstrap replicate
+        chance = m.chance_statistic(m.merge([pair(a, b) for a, b in zip(draw[pairs[:, 0]].tolist(),
+                                                                         draw[pairs[:, 1]].tolist(), strict=True)]))
         return corrected(m.chance_statistic(m.merge([states[i] for i in draw])), chance, m.ideal)
 
     return value

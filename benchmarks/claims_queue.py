@@ -62,7 +62,8 @@ def run(lines: list[str], jobs: int, log: Path, stop_after_s: float | None = Non
     queue = list(groups.values())
     threads = max(1, (os.cpu_count() or 2) // max(1, jobs))
     running: dict[int, tuple[subprocess.Popen, str, list[str], int, float]] = {}  # slot -> (process, line, rest, n, start)
-    failed, started, t0 = 0, 0, time.time()
+    failed, t0 = 0, time.time()
+    started = first = len(list(log.glob("[0-9]*.log")))  # numbered on from an earlier call's logs, never over them
     print(f"{len(todo)} line(s) to run ({len(lines) - len(todo)} already done) in {len(queue)} group(s), "
           f"{jobs} at once, {threads} thread(s) each", flush=True)
 
@@ -102,7 +103,7 @@ def run(lines: list[str], jobs: int, log: Path, stop_after_s: float | None = Non
                 start(slot, rest)
             elif queue:
                 start(slot, queue.pop(0))
-    print(f"{started} line(s) run in {time.time() - t0:.0f} s, {failed} failed", flush=True)
+    print(f"{started - first} line(s) run in {time.time() - t0:.0f} s, {failed} failed", flush=True)
     return failed
 
 

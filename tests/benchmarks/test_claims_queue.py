@@ -29,6 +29,7 @@ def test_groups_run_in_order_and_a_rerun_skips_what_finished(tmp_path):
     record.unlink()
     assert claims_queue.run(lines, jobs=3, log=tmp_path / "log") == 1
     assert record.read_text().split() == ["bad"]  # only the failed line runs again
+    assert len(list((tmp_path / "log").glob("*.log"))) == 6  # the second call's log did not overwrite the first's
 
 
 def test_snapshot_lines_follow_the_claims_layout(tmp_path):

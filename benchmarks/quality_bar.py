@@ -33,11 +33,13 @@ def bar_status(value: float | None, ci: tuple[float, float] | None, level: float
 def estimates(runs: Path, suite: str, replicates: int) -> dict[str, dict]:
     """model -> {seeds, metric -> (value, ci, units)} from the final runs sampled with the model's own scheme."""
     from ccl_bench.claims import load_study
-    from ccl_bench.claims.matrix import metric_statistic, read_matrix
+    from ccl_bench.claims.matrix import read_matrix
     from ccl_bench.claims.spec import Side
+    from ccl_bench.claims.study import Study
     from ccl_bench.claims.verdict import pooled_estimate
 
     spec, matrix = load_study(suite), read_matrix(runs, suite)
+    study = Study(spec, matrix, None)
     models = sorted({r.model for r in matrix.runs if r.step is None and r.seed is not None})
     out = {}
     for model in models:
@@ -50,11 +52,7 @@ def estimates(runs: Path, suite: str, replicates: int) -> dict[str, dict]:
                "commits": sorted({rec.result.get("provenance", {}).get("commit", "?")[:7] for rec in records}),
                "devices": sorted({rec.result.get("provenance", {}).get("device", "?") for rec in records})}
         for metric in METRICS:
-            stats = {}
-            for rec in records:
-                st = metric_statistic(rec, TASK, metric)
-                if not isinstance(st, str):
-                    stats[(rec.seed, TASK)] = st
+            stats, _ = study.metric_runs(side, metric, (TASK,))  # the claims study's per-run statistics
             e = pooled_estimate(stats, replicates=replicates)
             row["metrics"][metric] = {"value": e.value, "ci95": list(e.ci) if e.ci else None, "units": e.units,
                                       "seeds": e.seeds}

@@ -2,9 +2,11 @@
 edited to what is missing) plus claim 6's snapshot evaluations, as concurrent processes.
 
 Lines that write to the same `--out` folder run one after another (they share its reference clips); different
-folders run at once, up to `--jobs`, each group with its own `$CCL_BENCH_HOME` (no shared cache writes) and
-`cpu_count // jobs` threads. Finished lines are recorded in `LOG/done.txt`: a rerun skips them (resumable);
-each line's output is kept in `LOG/<n>.log`.
+folders run at once, up to `--jobs`, each group with its own `$CCL_BENCH_HOME` and compile caches (numba,
+TorchInductor, Triton: no two processes write one cache) and `cpu_count // jobs` threads. A line killed by a
+signal (a crash, not an error it reports) runs again, up to `--retries` times, with Python's fault handler
+on so its log shows where it died. Finished lines are recorded in `LOG/done.txt`: a rerun skips them
+(resumable); each line's output is kept in `LOG/<n>.log`.
 
     ccl-bench claims --suite av-sync --plan checkpoints/av-sync/claims > plan.sh   # then keep the lines to run
     python benchmarks/claims_queue.py --commands plan.sh --jobs 6 --log /tmp/queue
@@ -35,7 +37,8 @@ def snapshot_commands(campaign: Path, models: list[str], runs: str, guidance: st
     `ccl-bench claims` reads it (`RUNS/seed<k>/step<N>/<suite>/<model>.json`), in step order."""
     lines = []
     for model in models:
-        for snap in sorted((campaign / "runs" / model).glob("seed-*/snapshots/step-*"),
+        written = [p for p in (campaign / "runs" / model).glob("seed-*/snapshots/step-*") if (p / "config.json").is_file()]
+        for snap in sorted(written,  # config.json is written last: a snapshot without it is still being written
                            key=lambda p: (int(p.parent.parent.name.split("-")[1]), int(p.name.split("-")[1]))):
             seed, step = int(snap.parent.parent.name.split("-")[1]), int(snap.name.split("-")[1])
             lines.append(f"ccl-bench run --model {model} --suite {suite} --checkpoint {snap} --task {task} "
@@ -49,9 +52,11 @@ def out_of(line: str) -> str:
     return m.group(1) if m else line
 
 
-def run(lines: list[str], jobs: int, log: Path, stop_after_s: float | None = None) -> int:
-    """Run `lines` (groups by output folder, `jobs` groups at once); returns how many failed. After
-    `stop_after_s` no line starts (the running ones finish; the rest wait for the next call)."""
+def run(lines: list[str], jobs: int, log: Path, stop_after_s: float | None = None, retries: int = 1,
+        gpus: list[str] | None = None) -> int:
+    """Run `lines` (groups by output folder, `jobs` groups at once); returns how many failed. A line killed
+    by a signal starts again, at most `retries` times. After `stop_after_s` no line starts (the running ones
+    finish; the rest wait for the next call). `gpus`: slot i sees only GPU `gpus[i % len(gpus)]`."""
     log.mkdir(parents=True, exist_ok=True)
     done_file = log / "done.txt"
     done = set(done_file.read_text().splitlines()) if done_file.is_file() else set()
@@ -62,6 +67,7 @@ def run(lines: list[str], jobs: int, log: Path, stop_after_s: float | None = Non
     queue = list(groups.values())
     threads = max(1, (os.cpu_count() or 2) // max(1, jobs))
     running: dict[int, tuple[subprocess.Popen, str, list[str], int, float]] = {}  # slot -> (process, line, rest, n, start)
+    crashes: dict[str, int] = {}  # line -> times it was killed by a signal
     failed, t0 = 0, time.time()
     started = first = len(list(log.glob("[0-9]*.log")))  # numbered on from an earlier call's logs, never over them
     print(f"{len(todo)} line(s) to run ({len(lines) - len(todo)} already done) in {len(queue)} group(s), "
@@ -72,9 +78,13 @@ def run(lines: list[str], jobs: int, log: Path, stop_after_s: float | None = Non
         line, n = group[0], started
         started += 1
         home = (log / f"home-{slot}").resolve()
-        # numba's on-disk cache (librosa's jitted helpers): one per slot, so no two processes write the same one
+        # on-disk compile caches (numba for librosa's helpers; Inductor and Triton for TARP's FlexAttention):
+        # one per slot, so no two processes, nor a training run beside them, write the same one
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), CCL_BENCH_HOME=str(home),
-                   NUMBA_CACHE_DIR=str(home / "numba"))
+                   NUMBA_CACHE_DIR=str(home / "numba"), TORCHINDUCTOR_CACHE_DIR=str(home / "inductor"),
+                   TRITON_CACHE_DIR=str(home / "triton"), PYTHONFAULTHANDLER="1")
+        if gpus:  # spread the slots over the GPUs (`--device cuda` is then the slot's own)
+            env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
         with (log / f"{n:03d}.log").open("w") as f:
             f.write(line + "\n")
             f.flush()
@@ -89,13 +99,17 @@ def run(lines: list[str], jobs: int, log: Path, stop_after_s: float | None = Non
             if proc.poll() is None:
                 continue
             ok = proc.returncode == 0
+            again = proc.returncode < 0 and crashes.get(line, 0) < retries  # killed by a signal: once more
             if ok:
                 with done_file.open("a") as f:
                     f.write(line + "\n")
+            elif again:
+                crashes[line] = crashes.get(line, 0) + 1
+                rest = [line, *rest]
             else:
                 failed += 1
-            print(f"[{time.time() - t0:6.0f} s] {'done' if ok else f'FAILED ({proc.returncode}), see {n:03d}.log'} "
-                  f"in {time.time() - t:.0f} s: {line}", flush=True)
+            verdict = "done" if ok else f"{'CRASHED, again' if again else 'FAILED'} ({proc.returncode}), see {n:03d}.log"
+            print(f"[{time.time() - t0:6.0f} s] {verdict} in {time.time() - t:.0f} s: {line}", flush=True)
             del running[slot]
             if stop_after_s is not None and time.time() - t0 > stop_after_s:
                 continue
@@ -118,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=4)
     ap.add_argument("--log", required=True, help="logs and done.txt (the resume record)")
     ap.add_argument("--stop-after-s", type=float, help="start no line after this many seconds (resume later)")
+    ap.add_argument("--retries", type=int, default=1, help="runs again of a line killed by a signal")
+    ap.add_argument("--gpus", help="GPU indices the slots take in turn (e.g. 0,1,2,3); default: as the environment says")
     ap.add_argument("--dry-run", action="store_true", help="print the lines, run nothing")
     args = ap.parse_args(argv)
     lines = read_commands(Path(args.commands)) if args.commands else []
@@ -129,7 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.dry_run:
         print("\n".join(lines))
         return
-    sys.exit(1 if run(lines, args.jobs, Path(args.log), args.stop_after_s) else 0)
+    sys.exit(1 if run(lines, args.jobs, Path(args.log), args.stop_after_s, args.retries,
+                         args.gpus.split(",") if args.gpus else None) else 0)
 
 
 if __name__ == "__main__":

@@ -6,23 +6,34 @@
 #   carry: .wheelhouse (PyAV, soundfile + cffi + pycparser, librosa + its pure-Python deps, jsonschema + deps,
 #          platformdirs; `pip download --python-version 3.12 --only-binary=:all: --no-deps ...`; decord is left
 #          out: the tree plus what is carried must stay under 64 MiB, and the PyAV reader decodes FFV1 the same)
-#   env:   MODELS (comma list), SEEDS (default 0,1,2), SNAPSHOT_EVERY (0: none), CALL_S (default 570),
-#          CCL_BENCH_COMMIT (the commit the tree is), JOBS (evaluations at once, default 8)
-#   out:   $OUT/conv.tar.NN (15 MiB parts: plan, summary, configs, logs, finished runs' weights, snapshot
-#          sha256s; not the snapshots), $OUT/matrix.tar.NN (the evaluations' result files), logs
+#   env:   MODELS (comma list), SEEDS (default 0,1,2), STEPS (default 2000), SNAPSHOT_EVERY (0: none),
+#          PER_GPU (runs sharing a GPU, default 1), FINALS ("model:guidance,...": T2AV evaluations of the
+#          finished runs, through checkpoints/av-sync/claims/seed<k>/<model>), PACK (models whose weights come
+#          back, default MODELS), SNAPSHOT_MODELS (whose snapshots are evaluated, default MODELS),
+#          CALL_S (default 570), CCL_BENCH_COMMIT (the commit the tree is), JOBS (evaluations at once, default
+#          one per 4 CPU cores)
+#   out:   $OUT/conv.tar.NN (15 MiB parts: plan, summary, configs, logs, the PACK runs' weights, every weight's
+#          sha256; not the snapshots), $OUT/matrix.tar.xz (the evaluations' result files), logs; failed.log holds
+#          the end of every failed evaluation's log
 #
-#   At most 8 files and 64 MiB come back from a call: about six runs' weights (6.3 MB each) and their snapshot
-#   evaluations (~0.35 MB each) per call, so give each call two models of three seeds.
+#   At most 8 files and 64 MiB come back from a call: about nine runs' weights (6.3 MB each) and the
+#   evaluations' results (JSON, xz-compressed) per call.
 #
-#   Join at home: cat conv.tar.* | tar -x -C checkpoints/av-sync/convergence; cat matrix.tar.* | tar -x
+#   Join at home: cat conv.tar.* | tar -x -C checkpoints/av-sync/convergence; tar -xJf matrix.tar.xz
 set -u
 T0=$SECONDS
 CALL_S=${CALL_S:-570}
 SEEDS=${SEEDS:-0,1,2}
-JOBS=${JOBS:-8}
+STEPS=${STEPS:-2000}
+NGPU=$(nvidia-smi -L | wc -l)
+JOBS=${JOBS:-$(( $(nproc) / 4 ))}
+PACK=${PACK:-$MODELS}
+SNAPSHOT_MODELS=${SNAPSHOT_MODELS:-$MODELS}
+FINALS=${FINALS:-}
 left() { echo $(( CALL_S - (SECONDS - T0) )); }
+echo "$NGPU GPU(s), $(nproc) CPU cores, $JOBS evaluations at once"; nvidia-smi -L
 
-export PIP_DISABLE_PIP_VERSION_CHECK=1
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONFAULTHANDLER=1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .wheelhouse/*.whl
 export PYTHONPATH=/tmp/site:$PWD PATH=/tmp/bin:$PATH
 mkdir -p /tmp/bin && printf '#!/bin/sh\nexec python3 -m ccl_bench "$@"\n' > /tmp/bin/ccl-bench && chmod +x /tmp/bin/ccl-bench
@@ -31,26 +42,45 @@ python3 -c "import av, soundfile, librosa, jsonschema, platformdirs, cv2" || exi
 CONV=/tmp/conv
 mkdir -p $CONV && { [ -d $CONV/streams ] || cp -rL checkpoints/av-sync/streams $CONV/streams; }
 ln -sfn $CONV checkpoints/av-sync/convergence   # checkpoints are named by repository paths in every result file
-touch /tmp/t0
-nohup python3 benchmarks/train_small.py --out $CONV --only models --models "$MODELS" --seeds "$SEEDS" --order model \
-  --steps 2000 --batch-size 128 --gpus 0,1 --budget-s $(( $(left) - 150 )) --reserve-s 40 --state-mib 1 \
-  --snapshot-every "${SNAPSHOT_EVERY:-0}" --sheets none > /tmp/train.log 2>&1 &
-TP=$!
-# evaluate snapshots while training runs (one pass at a time; each pass takes the snapshots written so far)
-while kill -0 $TP 2>/dev/null && [ $(left) -gt 200 ]; do
-  python3 benchmarks/claims_queue.py --snapshots checkpoints/av-sync/convergence --snapshot-models "$MODELS" \
-    --runs results/claims/matrix --jobs $JOBS --log /tmp/q --stop-after-s $(( $(left) - 200 )) >> /tmp/queue.log 2>&1
-  sleep 5
+# FINALS' runs as the claims plan names them: claims/seed<k>/<model> -> campaign/runs/<model>/seed-<k> (this
+# machine's tree lacks the committed campaign/runs: they stay home, over the transfer limit)
+mkdir -p checkpoints/av-sync/campaign/runs
+for f in ${FINALS//,/ }; do m=${f%%:*}
+  ln -sfn $CONV/runs/$m checkpoints/av-sync/campaign/runs/$m
+  for k in ${SEEDS//,/ }; do mkdir -p checkpoints/av-sync/claims/seed$k
+    ln -sfn ../../campaign/runs/$m/seed-$k checkpoints/av-sync/claims/seed$k/$m; done
 done
+touch /tmp/t0
+GPUS=$(seq -s, 0 $(( NGPU - 1 )))
+nohup python3 benchmarks/train_small.py --out $CONV --only models --models "$MODELS" --seeds "$SEEDS" --order model \
+  --steps $STEPS --batch-size 128 --gpus $GPUS --per-gpu ${PER_GPU:-1} --budget-s $(( $(left) - 150 )) --reserve-s 40 \
+  --state-mib 1 --snapshot-every "${SNAPSHOT_EVERY:-0}" --sheets none > /tmp/train.log 2>&1 &
+TP=$!
+queue() {  # $1: seconds after which no evaluation starts; the finished runs' FINALS lines and every snapshot so far
+  : > /tmp/finals.sh
+  for f in ${FINALS//,/ }; do m=${f%%:*} g=${f##*:}
+    for k in ${SEEDS//,/ }; do
+      grep -qs "\"steps_done\": $STEPS" $CONV/runs/$m/seed-$k/config.json && echo "ccl-bench run --model $m --suite av-sync \
+--checkpoint checkpoints/av-sync/claims/seed$k/$m --task t2av --guidance $g --device cuda --quiet \
+--out results/claims/matrix/seed$k/$g" >> /tmp/finals.sh
+    done
+  done
+  python3 benchmarks/claims_queue.py --commands /tmp/finals.sh --snapshots checkpoints/av-sync/convergence \
+    --snapshot-models "$SNAPSHOT_MODELS" --runs results/claims/matrix --jobs $JOBS --gpus $GPUS --log /tmp/q --stop-after-s $1 \
+    >> /tmp/queue.log 2>&1
+}
+while kill -0 $TP 2>/dev/null && [ $(left) -gt 200 ]; do queue $(( $(left) - 200 )); sleep 5; done
 wait $TP
-python3 benchmarks/claims_queue.py --snapshots checkpoints/av-sync/convergence --snapshot-models "$MODELS" \
-  --runs results/claims/matrix --jobs $JOBS --log /tmp/q --stop-after-s $(( $(left) - 90 )) >> /tmp/queue.log 2>&1
+queue $(( $(left) - 90 ))
 
-# pack: the finished runs (weights, not snapshots) and every result file written in this call
+# pack: the PACK runs' weights (not snapshots), every weight's sha256, and every result file written in this call
 (cd $CONV && sha256sum runs/*/seed-*/snapshots/step-*/ema.safetensors runs/*/seed-*/ema.safetensors > sha256.txt 2>/dev/null
- tar -cf - plan.json summary.json summary.md sha256.txt logs runs/*/seed-*/config.json runs/*/seed-*/metrics.jsonl \
-   runs/*/seed-*/ema.safetensors) | split -b 15M -d - $OUT/conv.tar.
+ W=$(for m in ${PACK//,/ }; do ls runs/$m/seed-*/ema.safetensors 2>/dev/null; done)
+ tar -cf - plan.json summary.json summary.md sha256.txt logs runs/*/seed-*/config.json runs/*/seed-*/metrics.jsonl $W) \
+  | split -b 15M -d - $OUT/conv.tar.
 find results/claims/matrix -newer /tmp/t0 -type f ! -name '*.mkv' ! -name '*.mp4' ! -name '*.wav' ! -name '*partial*' \
-  | tar -cf - -T - | split -b 15M -d - $OUT/matrix.tar.
-tail -60 /tmp/queue.log > $OUT/queue.log; tail -30 /tmp/train.log > $OUT/train.log
+  | tar -cJf $OUT/matrix.tar.xz -T -
+grep -h "FAILED\|CRASHED" /tmp/queue.log | grep -o "see [0-9]*.log" | cut -d' ' -f2 | sort -u \
+  | while read f; do echo "== $f"; head -1 /tmp/q/$f; tail -25 /tmp/q/$f; done > $OUT/failed.log
+tail -80 /tmp/queue.log > $OUT/queue.log; tail -40 /tmp/train.log > $OUT/train.log
 ls -la $OUT; echo "call used $(( SECONDS - T0 )) s"

@@ -506,5 +506,7 @@ class Trainer:
         os.replace(path.with_suffix(".tmp"), path)
         cfg = {"model": self.model.cfg.to_dict(), "train": asdict(self.cfg), "steps_done": self.step,
                "partner_absent_examples": int(self.partner_absent), **self.meta}
-        (folder / "config.json").write_text(json.dumps(cfg, indent=1, default=str))
+        # config.json last and whole (renamed into place): a reader that sees it finds complete weights beside it
+        (folder / "config.tmp").write_text(json.dumps(cfg, indent=1, default=str))
+        os.replace(folder / "config.tmp", folder / "config.json")
         return path

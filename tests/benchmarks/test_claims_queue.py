@@ -34,8 +34,36 @@ def test_groups_run_in_order_and_a_rerun_skips_what_finished(tmp_path):
 
 def test_snapshot_lines_follow_the_claims_layout(tmp_path):
     for seed, step in ((0, 500), (0, 1000), (2, 500)):
-        (tmp_path / "runs" / "ccl" / f"seed-{seed}" / "snapshots" / f"step-{step}").mkdir(parents=True)
+        snap = tmp_path / "runs" / "ccl" / f"seed-{seed}" / "snapshots" / f"step-{step}"
+        snap.mkdir(parents=True)
+        (snap / "config.json").write_text("{}")
+    (tmp_path / "runs" / "ccl" / "seed-2" / "snapshots" / "step-750").mkdir()  # being written: no config.json yet
     lines = claims_queue.snapshot_commands(tmp_path, ["ccl", "ccl-no-lct"], "M", "ucg", "cuda")
     assert [claims_queue.out_of(ln) for ln in lines] == ["M/seed0/step500", "M/seed0/step1000", "M/seed2/step500"]
     assert all("--model ccl " in ln and "--task t2av --guidance ucg" in ln for ln in lines)
     assert f"--checkpoint {tmp_path}/runs/ccl/seed-0/snapshots/step-1000 " in lines[1]
+
+
+def _crash_once(marker: Path, record: Path, out: str) -> str:
+    """A line that dies of SIGSEGV the first time (no marker yet) and then records its compile caches."""
+    code = (f"import os, pathlib, signal; m = pathlib.Path({str(marker)!r})\n"
+            f"if not m.exists(): m.touch(); os.kill(os.getpid(), signal.SIGSEGV)\n"
+            f"open({str(record)!r}, 'a').write(os.environ['TORCHINDUCTOR_CACHE_DIR'] + ' '"
+            f" + os.environ['TRITON_CACHE_DIR'] + ' ' + os.environ['PYTHONFAULTHANDLER'] + ' '"
+            f" + os.environ['CUDA_VISIBLE_DEVICES'] + chr(10))")
+    return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)} --out {out}"
+
+
+def test_a_crashed_line_runs_again_and_each_slot_has_its_own_compile_caches_and_gpu(tmp_path):
+    record = tmp_path / "caches.txt"
+    lines = [_crash_once(tmp_path / "m1", record, "A"), _crash_once(tmp_path / "m2", record, "B")]
+    assert claims_queue.run(lines, jobs=2, log=tmp_path / "log", gpus=["0", "1"]) == 0  # each crashed once, then finished
+    caches = [ln.split() for ln in record.read_text().splitlines()]
+    assert len(caches) == 2 and caches[0][0] != caches[1][0] and caches[0][1] != caches[1][1]
+    assert all(c[2] == "1" for c in caches)  # the fault handler was on
+    assert sorted(c[3] for c in caches) == ["0", "1"]  # one GPU per slot
+    # a line that crashes every time fails after its one retry, and is not recorded as done
+    always = f"{shlex.quote(sys.executable)} -c 'import os, signal; os.kill(os.getpid(), signal.SIGSEGV)' --out C"
+    assert claims_queue.run([always], jobs=1, log=tmp_path / "log2") == 1
+    assert not (tmp_path / "log2" / "done.txt").exists()
+    assert len(list((tmp_path / "log2").glob("*.log"))) == 2  # the first try and the retry

@@ -53,10 +53,11 @@ def out_of(line: str) -> str:
 
 
 def run(lines: list[str], jobs: int, log: Path, stop_after_s: float | None = None, retries: int = 1,
-        gpus: list[str] | None = None) -> int:
+        gpus: list[str] | None = None, threads: int | None = None) -> int:
     """Run `lines` (groups by output folder, `jobs` groups at once); returns how many failed. A line killed
     by a signal starts again, at most `retries` times. After `stop_after_s` no line starts (the running ones
-    finish; the rest wait for the next call). `gpus`: slot i sees only GPU `gpus[i % len(gpus)]`."""
+    finish; the rest wait for the next call). `gpus`: slot i sees only GPU `gpus[i % len(gpus)]`; `threads`:
+    each line's (default: the CPU cores shared out among the slots)."""
     log.mkdir(parents=True, exist_ok=True)
     done_file = log / "done.txt"
     done = set(done_file.read_text().splitlines()) if done_file.is_file() else set()
@@ -65,7 +66,7 @@ def run(lines: list[str], jobs: int, log: Path, stop_after_s: float | None = Non
     for ln in todo:
         groups.setdefault(out_of(ln), []).append(ln)
     queue = list(groups.values())
-    threads = max(1, (os.cpu_count() or 2) // max(1, jobs))
+    threads = threads or max(1, (os.cpu_count() or 2) // max(1, jobs))
     running: dict[int, tuple[subprocess.Popen, str, list[str], int, float]] = {}  # slot -> (process, line, rest, n, start)
     crashes: dict[str, int] = {}  # line -> times it was killed by a signal
     failed, t0 = 0, time.time()
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--log", required=True, help="logs and done.txt (the resume record)")
     ap.add_argument("--stop-after-s", type=float, help="start no line after this many seconds (resume later)")
     ap.add_argument("--retries", type=int, default=1, help="runs again of a line killed by a signal")
+    ap.add_argument("--threads", type=int, help="threads per line (default: cores / jobs; fewer leave cores to training)")
     ap.add_argument("--gpus", help="GPU indices the slots take in turn (e.g. 0,1,2,3); default: as the environment says")
     ap.add_argument("--dry-run", action="store_true", help="print the lines, run nothing")
     args = ap.parse_args(argv)
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(lines))
         return
     sys.exit(1 if run(lines, args.jobs, Path(args.log), args.stop_after_s, args.retries,
-                         args.gpus.split(",") if args.gpus else None) else 0)
+                         args.gpus.split(",") if args.gpus else None, args.threads) else 0)
 
 
 if __name__ == "__main__":

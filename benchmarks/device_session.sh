@@ -7,11 +7,13 @@
 #          platformdirs; `pip download --python-version 3.12 --only-binary=:all: --no-deps ...`; decord is left
 #          out: the tree plus what is carried must stay under 64 MiB, and the PyAV reader decodes FFV1 the same)
 #   env:   MODELS (comma list), SEEDS (default 0,1,2), STEPS (default 2000), SNAPSHOT_EVERY (0: none),
-#          PER_GPU (runs sharing a GPU, default 1), FINALS ("model:guidance,...": T2AV evaluations of the
+#          PER_GPU (runs sharing a GPU, default 1), ORDER (seed or model: train_small's --order), FINALS ("model:guidance,...": T2AV evaluations of the
 #          finished runs, through checkpoints/av-sync/claims/seed<k>/<model>), PACK (models whose weights come
 #          back, default MODELS), SNAPSHOT_MODELS (whose snapshots are evaluated, default MODELS),
-#          CALL_S (default 570), CCL_BENCH_COMMIT (the commit the tree is), JOBS (evaluations at once, default
-#          one per 4 CPU cores)
+#          CALL_S (default 570), TRAIN_S (training's budget, default CALL_S - 150 from its start),
+#          CCL_BENCH_COMMIT (the commit the tree is), JOBS (evaluations at once, default one per 4 CPU cores),
+#          THREADS (each evaluation's, default 4), TRAIN_GPUS and EVAL_GPUS (default: all GPUs for both; a GPU
+#          kept for evaluations leaves the training runs their GPUs alone)
 #   out:   $OUT/conv.tar.NN (15 MiB parts: plan, summary, configs, logs, the PACK runs' weights, every weight's
 #          sha256; not the snapshots), $OUT/matrix.tar.xz (the evaluations' result files), logs; failed.log holds
 #          the end of every failed evaluation's log
@@ -52,8 +54,9 @@ for f in ${FINALS//,/ }; do m=${f%%:*}
 done
 touch /tmp/t0
 GPUS=$(seq -s, 0 $(( NGPU - 1 )))
-nohup python3 benchmarks/train_small.py --out $CONV --only models --models "$MODELS" --seeds "$SEEDS" --order model \
-  --steps $STEPS --batch-size 128 --gpus $GPUS --per-gpu ${PER_GPU:-1} --budget-s $(( $(left) - 150 )) --reserve-s 40 \
+nohup python3 benchmarks/train_small.py --out $CONV --only models --models "$MODELS" --seeds "$SEEDS" --order ${ORDER:-model} \
+  --steps $STEPS --batch-size 128 --gpus ${TRAIN_GPUS:-$GPUS} --per-gpu ${PER_GPU:-1} \
+  --budget-s ${TRAIN_S:-$(( $(left) - 150 ))} --reserve-s 40 \
   --state-mib 1 --snapshot-every "${SNAPSHOT_EVERY:-0}" --sheets none > /tmp/train.log 2>&1 &
 TP=$!
 queue() {  # $1: seconds after which no evaluation starts; the finished runs' FINALS lines and every snapshot so far
@@ -66,12 +69,13 @@ queue() {  # $1: seconds after which no evaluation starts; the finished runs' FI
     done
   done
   python3 benchmarks/claims_queue.py --commands /tmp/finals.sh --snapshots checkpoints/av-sync/convergence \
-    --snapshot-models "$SNAPSHOT_MODELS" --runs results/claims/matrix --jobs $JOBS --gpus $GPUS --log /tmp/q --stop-after-s $1 \
+    --snapshot-models "$SNAPSHOT_MODELS" --runs results/claims/matrix --jobs $JOBS --threads ${THREADS:-4} --gpus ${EVAL_GPUS:-$GPUS} --log /tmp/q \
+    --stop-after-s $1 \
     >> /tmp/queue.log 2>&1
 }
-while kill -0 $TP 2>/dev/null && [ $(left) -gt 200 ]; do queue $(( $(left) - 200 )); sleep 5; done
+while kill -0 $TP 2>/dev/null && [ $(left) -gt 120 ]; do queue $(( $(left) - 120 )); sleep 5; done
 wait $TP
-queue $(( $(left) - 90 ))
+queue $(( $(left) - 60 ))
 
 # pack: the PACK runs' weights (not snapshots), every weight's sha256, and every result file written in this call
 (cd $CONV && sha256sum runs/*/seed-*/snapshots/step-*/ema.safetensors runs/*/seed-*/ema.safetensors > sha256.txt 2>/dev/null

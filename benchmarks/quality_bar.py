@@ -31,7 +31,8 @@ def bar_status(value: float | None, ci: tuple[float, float] | None, level: float
 
 
 def estimates(runs: Path, suite: str, replicates: int) -> dict[str, dict]:
-    """model -> {seeds, metric -> (value, ci, units)} from the final runs sampled with the model's own scheme."""
+    """model -> {seeds, metric -> (value, ci, units)} from the final runs sampled with the model's own scheme; a
+    model trained only as claim 6's convergence runs (no final run) from each seed's last evaluation snapshot."""
     from ccl_bench.claims import load_study
     from ccl_bench.claims.matrix import read_matrix
     from ccl_bench.claims.spec import Side
@@ -40,19 +41,26 @@ def estimates(runs: Path, suite: str, replicates: int) -> dict[str, dict]:
 
     spec, matrix = load_study(suite), read_matrix(runs, suite)
     study = Study(spec, matrix, None)
-    models = sorted({r.model for r in matrix.runs if r.step is None and r.seed is not None})
+    finals = {r.model for r in matrix.runs if r.step is None and r.seed is not None}
+    snapshot_only = {r.model for r in matrix.runs if r.step is not None and r.seed is not None} - finals
     out = {}
-    for model in models:
-        side = Side(model)
-        found = matrix.find(side, spec)
+    for model in sorted(finals | snapshot_only):
+        side, last = Side(model), model in snapshot_only
+        found = matrix.find(side, spec, snapshots=last)
+        if last:  # each seed's last snapshot is that run's final weights
+            final_step = {seed: max(st for se, st in found if se == seed) for seed, _ in found}
+            found = {key: rec for key, rec in found.items() if key[1] == final_step[key[0]]}
         records = [rec for (_, _), rec in sorted(found.items()) if TASK in rec.result["tasks"]]
         if not records:
             continue
-        row = {"seeds": sorted({rec.seed for rec in records}), "guidance": spec.guidance_of(side) or "any", "metrics": {},
+        scheme = spec.guidance_of(side) or "any"
+        if last:
+            scheme += f" (step {', '.join(sorted({str(rec.step) for rec in records}))} snapshot)"
+        row = {"seeds": sorted({rec.seed for rec in records}), "guidance": scheme, "metrics": {},
                "commits": sorted({rec.result.get("provenance", {}).get("commit", "?")[:7] for rec in records}),
                "devices": sorted({rec.result.get("provenance", {}).get("device", "?") for rec in records})}
         for metric in METRICS:
-            stats, _ = study.metric_runs(side, metric, (TASK,))  # the claims study's per-run statistics
+            stats, _ = study.metric_runs(side, metric, (TASK,), last_snapshot=last)  # the claims study's statistics
             e = pooled_estimate(stats, replicates=replicates)
             row["metrics"][metric] = {"value": e.value, "ci95": list(e.ci) if e.ci else None, "units": e.units,
                                       "seeds": e.seeds}

@@ -31,7 +31,8 @@ class Side:
 class Primary:
     """What decides a comparison. kind: `metric` (a suite metric of the runs' per-clip results, over
     `tasks`), `measure` (per-example values of a claim measurement), `convergence` (steps until a
-    snapshot's metric reaches `level`), `compute` (a profiler quantity), or `all` (every part must agree)."""
+    snapshot's metric reaches `level`), `compute` (a profiler quantity), or `all` (every part must agree);
+    a convergence claim's secondary metrics are `final-snapshot` (the metric of each run's last snapshot)."""
 
     kind: str
     name: str  # metric, measure or compute quantity; for convergence the snapshot metric
@@ -50,6 +51,8 @@ class Primary:
             return f"steps to {self.name} >= {self.level:g} ({', '.join(self.tasks)})"
         if self.kind == "compute":
             return f"{self.name} @ {self.scale}"
+        if self.kind == "final-snapshot":
+            return f"{self.name} ({', '.join(self.tasks)}, last snapshot)"
         return self.name + (f" ({', '.join(self.tasks)})" if self.tasks else "")
 
 

@@ -91,9 +91,16 @@ class Study:
         return o
 
     # ---- statistics of one side ----
-    def metric_runs(self, side: Side, metric: str, tasks: tuple[str, ...]) -> tuple[dict, list[str]]:
+    def metric_runs(self, side: Side, metric: str, tasks: tuple[str, ...],
+                    last_snapshot: bool = False) -> tuple[dict, list[str]]:
+        """{(seed, task): statistic} of the side's final runs; with `last_snapshot`, of each seed's last
+        evaluation snapshot instead (a convergence claim's final quality: the same training runs as its curves)."""
         runs, why = {}, []
-        for (seed, _), rec in sorted(self.matrix.find(side, self.spec).items()):
+        found = self.matrix.find(side, self.spec, snapshots=last_snapshot)
+        if last_snapshot:
+            last = {seed: max(st for se, st in found if se == seed) for seed, _ in found}
+            found = {key: rec for key, rec in found.items() if key[1] == last[key[0]]}
+        for (seed, _), rec in sorted(found.items()):
             for task in tasks:
                 st = metric_statistic(rec, task, metric)
                 if isinstance(st, str):
@@ -153,19 +160,20 @@ class Study:
             t = quantity(self.compute, comp.treatment.model, p.scale, p.name, spec.guidance_of(comp.treatment))
             c = quantity(self.compute, comp.comparator.model, p.scale, p.name, spec.guidance_of(comp.comparator))
             return exact_difference(t and t[0], c and c[0], p.better, f"{p.name} at {p.scale}", exact=p.name.startswith("flops"))
-        sides = []
+        sides, censored = [], []
         for side in (comp.treatment, comp.comparator):
-            if p.kind == "metric":
-                runs, why = self.metric_runs(side, p.name, p.tasks)
+            if p.kind in ("metric", "final-snapshot"):
+                runs, why = self.metric_runs(side, p.name, p.tasks, last_snapshot=p.kind == "final-snapshot")
             elif p.kind == "measure":
                 runs, why = self.measure_runs(side, p.name)
             else:
                 runs, why, curves = self.convergence_runs(side, p)
+                censored.append(_censored(side.label, curves, p))
                 if extra is not None:
                     extra.setdefault("curves", {})[side.label] = curves
             sides.append((runs, why))
         for side, (runs, why) in zip((comp.treatment, comp.comparator), sides, strict=True):
-            if p.kind == "metric" and runs and why:  # the primary pools every listed task: one missing is a missing run
+            if p.kind in ("metric", "final-snapshot") and runs and why:  # every listed task pooled: one missing is a missing run
                 unknown = [w for w in why if "registry" in w]
                 return Outcome(UNAVAILABLE if unknown else NOT_RUN, reason=f"{side.label}: {why[0]}"
                                + (f" (+{len(why) - 1} more)" if len(why) > 1 else ""))
@@ -178,6 +186,8 @@ class Study:
                               spec.seed)
         if frame:
             o = self.framed(p, o)
+        if censored:  # the [design] rule counts a run that never reached the level: say how many did not
+            o.reason = (o.reason + "; " if o.reason else "") + "; ".join(censored)
         missing = [w for _, why in sides for w in why]
         if missing:
             o.reason = (o.reason + "; " if o.reason else "") + f"left out: {_first(missing)}" + (
@@ -193,7 +203,9 @@ class Study:
                 if "metric" in s:
                     m = METRICS.get(s["metric"])
                     better = m.better if m else "higher"
-                    p = Primary("metric", s["metric"], better, (s["task"],))
+                    # a convergence claim's final quality: each training run's last snapshot, not a separate final run
+                    kind = "final-snapshot" if claim.primary.kind == "convergence" else "metric"
+                    p = Primary(kind, s["metric"], better, (s["task"],))
                 elif "measure" in s:
                     p = Primary("measure", s["measure"], s.get("better", "lower"))
                 elif "compute" in s:
@@ -223,6 +235,20 @@ class Study:
         runs = self.matrix.measure(name, model)
         vals = [st.statistic(np.arange(len(st.ids))) for st in runs.values()]
         return float(np.mean(vals)) if vals else None
+
+
+def _censored(label: str, curves: dict, p: Primary) -> str:
+    """'<side>: k of n seeds never reached <level> (best snapshot <value> at step <N>)' from the curves
+    (seed -> [(step, value over the shared prompts)])."""
+    from ..metrics import METRICS
+
+    better = METRICS[p.name].better if p.name in METRICS else "higher"
+    never = [seed for seed, c in curves.items()
+             if not steps_to_level([st for st, _ in c], [v for _, v in c], p.level, better)[1]]
+    points = [(v, st) for c in curves.values() for st, v in c if v is not None and np.isfinite(v)]
+    best = (max if better == "higher" else min)(points) if points else None
+    return (f"{label}: {len(never)} of {len(curves)} seeds never reached {p.level:g}"
+            + (f" (best snapshot {best[0]:.3g}, step {best[1]})" if best else ""))
 
 
 def _first(items: list[str]) -> str:

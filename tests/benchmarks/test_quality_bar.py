@@ -5,7 +5,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from tests.claims.synthetic import write_matrix
+from tests.claims.synthetic import write_matrix, write_run
 
 _spec = importlib.util.spec_from_file_location("quality_bar", Path(__file__).parents[2] / "benchmarks" / "quality_bar.py")
 quality_bar = importlib.util.module_from_spec(_spec)
@@ -33,3 +33,14 @@ def test_bar_status_reads_the_interval():
     assert quality_bar.bar_status(0.82, (0.7, 0.9), 0.8) == "met (point only)"
     assert quality_bar.bar_status(0.7, (0.6, 0.85), 0.8) == "not met"
     assert quality_bar.bar_status(None, None, 0.8) == "unavailable"
+
+
+def test_a_model_with_only_convergence_snapshots_is_read_at_its_last_snapshot(tmp_path):
+    runs = tmp_path / "runs"
+    for seed in range(3):
+        write_run(runs, seed, "ccl-no-lct", "floor", variant="step250")
+        write_run(runs, seed, "ccl-no-lct", "ceiling", variant="step500")  # the last: the run's final weights
+    row = quality_bar.estimates(runs, "av-sync", replicates=200)["ccl-no-lct"]
+    assert row["guidance"] == "ucg (step 500 snapshot)" and row["seeds"] == ["0", "1", "2"]
+    e = row["metrics"]["event-hit-cc"]
+    assert quality_bar.bar_status(e["value"], e["ci95"], 0.5) == "met"  # the ceiling, not the step-250 floor

@@ -29,14 +29,15 @@ claims:
   - id: 6
     name: speed
     claim: "fast converges sooner"
-    comparisons: [{treatment: {model: fast}, comparator: {model: slow}}]
+    comparisons: [{treatment: {model: fast}, comparator: {model: slow}}, {treatment: {model: fast}, comparator: {model: never}}]
     primary: {convergence: {metric: event-hit, task: t2av, at_least: 0.5}, better: lower}
+    secondary: [{metric: event-hit, task: t2av}]
   - id: 7
     name: cost
     claim: "fast is cheaper"
     comparisons: [{treatment: {model: fast}, comparator: {model: slow}}, {treatment: {model: fast}, comparator: {model: gone}}]
     primary: {compute: flops_per_clip, scale: wan-1.3b, better: lower}
-own_guidance: {fast: ucg, slow: cfg, gone: cfg}
+own_guidance: {fast: ucg, slow: cfg, gone: cfg, never: cfg}
 """
 
 
@@ -46,6 +47,11 @@ def test_convergence_and_compute_claims_through_the_study(tmp_path):
         for step in (200, 400, 600):
             write_run(runs, seed, "fast", "ceiling" if step >= 400 else "floor", variant=f"step{step}", guidance="ucg", prompts=6)
             write_run(runs, seed, "slow", "ceiling" if step >= 600 else "floor", variant=f"step{step}", guidance="cfg", prompts=6)
+            write_run(runs, seed, "never", "floor", variant=f"step{step}", guidance="cfg", prompts=6)
+        # final runs made apart from the snapshots' training runs, the other way round: the final quality
+        # of a convergence claim must come from the last snapshots (both at the ceiling), not from these
+        write_run(runs, seed, "fast", "floor", variant="ucg", guidance="ucg", prompts=6)
+        write_run(runs, seed, "slow", "ceiling", variant="cfg", guidance="cfg", prompts=6)
     compute = tmp_path / "compute"
     compute.mkdir()
     rec = lambda m, g, f: {"model": m, "scale": "wan-1.3b", "mode": "sample", "guidance": g,  # noqa: E731
@@ -56,9 +62,16 @@ def test_convergence_and_compute_claims_through_the_study(tmp_path):
     spec.write_text(CONVERGENCE)
     v = run_claims(spec, runs, tmp_path / "out", compute=compute)
     c6, c7 = v["claims"]
-    x = c6["comparisons"][0]
+    x, never = c6["comparisons"]
     assert x["status"] == "supported" and x["treatment_value"] == 400 and x["comparator_value"] == 600
     assert x["difference"] == -200 and x["seeds"] == ["0", "1", "2"]
+    assert "fast: 0 of 3 seeds never reached 0.5" in x["reason"]
+    # the comparator never reaches the level: counted one interval past its last snapshot, and said so
+    assert never["status"] == "supported" and never["comparator_value"] == 800
+    assert "never: 3 of 3 seeds never reached 0.5" in never["reason"]
+    final = x["secondary"][0]
+    assert final["metric"] == "event-hit (t2av, last snapshot)"
+    assert final["status"] == "inconclusive" and abs(final["difference"]) < 0.2  # step600: both at the ceiling
     assert (tmp_path / "out" / "claim6-speed.png").stat().st_size > 0  # the curves and the difference
     own, gone = c7["comparisons"]
     # Each model at its own guidance: fast with ucg (3.0 x 50), slow with cfg (4.0 x 50).

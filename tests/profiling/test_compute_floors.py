@@ -23,9 +23,11 @@ def test_floors_pass_and_fail_on_the_numbers():
     tarp = [{"audio_tokens": 1000, "kind": "flex", "ms": 0.2}, {"audio_tokens": 1000, "kind": "dense", "ms": 0.5},
             {"audio_tokens": 1000, "kind": "auto (flex)", "ms": 0.21},
             {"audio_tokens": 157, "kind": "dense", "ms": 0.1}, {"audio_tokens": 157, "kind": "auto (flex)", "ms": 0.11},
-            # the audio queries' rows are reported, not floored
+            # the audio queries' rows: floored with the video queries' per layer, not alone
             {"audio_tokens": 157, "kind": "dense", "ms": 0.01, "direction": "audio"},
-            {"audio_tokens": 157, "kind": "auto (gather)", "ms": 0.5, "direction": "audio"}]
+            {"audio_tokens": 157, "kind": "auto (gather)", "ms": 0.5, "direction": "audio"},
+            {"audio_tokens": 1000, "kind": "dense", "ms": 0.3, "direction": "audio"},
+            {"audio_tokens": 1000, "kind": "auto (gather)", "ms": 0.1, "direction": "audio"}]
     lines = compute.floors(records, tarp)
     verdicts = {line.split(":")[0]: line.rsplit("-> ", 1)[-1] for line in lines}
     assert verdicts["training step MFU of none >= 50%"] == "PASS"
@@ -39,6 +41,9 @@ def test_floors_pass_and_fail_on_the_numbers():
     auto = [line for line in lines if line.startswith("TARP's automatic path (flex) at most as slow")]
     assert len(auto) == 2 and "1000 audio tokens" in auto[1] and auto[1].endswith("PASS (5% timing tolerance)")
     assert "157 audio tokens" in auto[0] and "-> FAIL" in auto[0]  # 0.11 > 1.05 x 0.10 ms
+    layer = [line for line in lines if line.startswith("TARP per layer")]
+    assert "157 audio tokens: 0.610 vs 0.110 ms -> FAIL" in layer[0]  # the audio queries' slow path counts
+    assert "1000 audio tokens: 0.310 vs 0.800 ms -> PASS" in layer[1] and layer[2].endswith("PASS")
     assert any("wan-14b rows: unavailable" in line for line in lines)
 
 

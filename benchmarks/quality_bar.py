@@ -46,10 +46,7 @@ def estimates(runs: Path, suite: str, replicates: int) -> dict[str, dict]:
     out = {}
     for model in sorted(finals | snapshot_only):
         side, last = Side(model), model in snapshot_only
-        found = matrix.find(side, spec, snapshots=last)
-        if last:  # each seed's last snapshot is that run's final weights
-            final_step = {seed: max(st for se, st in found if se == seed) for seed, _ in found}
-            found = {key: rec for key, rec in found.items() if key[1] == final_step[key[0]]}
+        found = matrix.last_snapshots(side, spec) if last else matrix.find(side, spec)
         records = [rec for (_, _), rec in sorted(found.items()) if TASK in rec.result["tasks"]]
         if not records:
             continue

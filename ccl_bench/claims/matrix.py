@@ -70,6 +70,13 @@ class Matrix:
             out[key] = r
         return out
 
+    def last_snapshots(self, side: Side, spec: StudySpec) -> dict[tuple[str, int | None], RunRecord]:
+        """Each seed's last evaluation snapshot of the side, by (seed, step): the weights its training run ended
+        with (a run trained only for claim 6 has no separate final run)."""
+        found = self.find(side, spec, snapshots=True)
+        last = {seed: max(step for se, step in found if se == seed) for seed, _ in found}
+        return {key: rec for key, rec in found.items() if key[1] == last[key[0]]}
+
     def frame_rows(self, model: str) -> dict[tuple[str, str], RunRecord]:
         """The runs of a pseudo-model that frames the tables (`ceiling`, `floor`: no training seed), keyed
         by (seed folder or "-", variant path) so runs made beside a seed's runs pair with them."""

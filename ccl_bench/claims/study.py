@@ -96,10 +96,7 @@ class Study:
         """{(seed, task): statistic} of the side's final runs; with `last_snapshot`, of each seed's last
         evaluation snapshot instead (a convergence claim's final quality: the same training runs as its curves)."""
         runs, why = {}, []
-        found = self.matrix.find(side, self.spec, snapshots=last_snapshot)
-        if last_snapshot:
-            last = {seed: max(st for se, st in found if se == seed) for seed, _ in found}
-            found = {key: rec for key, rec in found.items() if key[1] == last[key[0]]}
+        found = self.matrix.last_snapshots(side, self.spec) if last_snapshot else self.matrix.find(side, self.spec)
         for (seed, _), rec in sorted(found.items()):
             for task in tasks:
                 st = metric_statistic(rec, task, metric)
@@ -238,7 +235,7 @@ class Study:
 
 
 def _censored(label: str, curves: dict, p: Primary) -> str:
-    """'<side>: k of n seeds never reached <level> (best snapshot <value> at step <N>)' from the curves
+    """'<side>: k of n seeds never reached <level> (best snapshot <value>, step <N>)' from the curves
     (seed -> [(step, value over the shared prompts)])."""
     from ..metrics import METRICS
 

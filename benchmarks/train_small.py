@@ -320,9 +320,10 @@ def summarise(out: Path, specs: list[RunSpec], session: dict, args) -> str:
 
 
 # ---- pictures and the transfer package -----------------------------------------------------------
-def sample_sheet(checkpoint: Path, out_png: Path, num: int, steps: int, device: str, title: str) -> Path:
+def sample_sheet(checkpoint: Path, out_png: Path, num: int, steps: int, device: str, title: str,
+                 guidance: str | None = None) -> Path:
     """T2AV samples of the first `num` test prompts (generated row, then the suite's clip), frames and
-    spectrogram, drawn in memory (no media files)."""
+    spectrogram, drawn in memory (no media files). guidance: default UCG for CCL with LCT, else CFG."""
     import numpy as np
 
     from ccl_bench.plots import _plt, _save
@@ -343,7 +344,7 @@ def sample_sheet(checkpoint: Path, out_png: Path, num: int, steps: int, device: 
     text, mask = enc([m["caption"] for m in metas])
     null_text, null_mask = enc([""] * num)
     noise = [clip_noise(0, i, lv.shape[1:], la.shape[1:]) for i in range(num)]
-    guidance = "ucg" if model.cfg.interaction == "ccl" and model.cfg.lct else "cfg"
+    guidance = guidance or ("ucg" if model.cfg.interaction == "ccl" and model.cfg.lct else "cfg")
     with torch.no_grad():
         xv, xa, _ = sample(model, "t2av", text.to(device), mask.to(device), null_text.to(device), null_mask.to(device),
                            lv.shape, la.shape, steps=steps, guidance=guidance,

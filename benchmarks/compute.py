@@ -296,28 +296,24 @@ def floors(records: list[dict], tarp: list[dict] | None = None) -> list[str]:
     if "ucg" in nfe and "ltx2" in nfe:
         out.append(f"ucg NFE per clip <= 2/3 of ltx2's: {nfe['ucg']} vs {nfe['ltx2']} -> "
                    f"{verdict(nfe['ucg'] <= 2 / 3 * nfe['ltx2'])}")
-    # TARP (video queries, the large direction): the model's automatic path against plain dense attention.
-    video = [t for t in tarp or [] if t.get("direction", "video") == "video"]
-    by = {(t["audio_tokens"], t["kind"].split(" ")[0]): t for t in video}
-    for na in sorted({t["audio_tokens"] for t in video}):
-        if (na, "auto") not in by or (na, "dense") not in by:
+    # TARP: the model's automatic path against plain dense attention, for the video queries alone and per layer
+    # (both ways: video queries over audio, audio queries over video; score matrices of one size).
+    rows = {(t.get("direction", "video"), t["audio_tokens"], t["kind"].split(" ")[0]): t for t in tarp or []}
+    for na in sorted({na for d, na, _ in rows if d == "video"}):
+        if ("video", na, "auto") not in rows or ("video", na, "dense") not in rows:
             continue
-        auto, d = by[(na, "auto")], by[(na, "dense")]["ms"]
+        auto, d = rows[("video", na, "auto")], rows[("video", na, "dense")]["ms"]
         a, path = auto["ms"], auto["kind"].partition(" ")[2].strip("()") or "?"
         if na >= 1000:
             out.append(f"TARP partitioned (automatic path: {path}) faster than dense at {na} audio tokens: {a:.3f} vs "
                        f"{d:.3f} ms -> {verdict(a < d)}")
         out.append(f"TARP's automatic path ({path}) at most as slow as dense at {na} audio tokens: {a:.3f} vs {d:.3f} ms "
                    f"-> {verdict(a <= 1.05 * d)} (5% timing tolerance)")
-    # Per layer: TARP attends both ways (video queries over audio, audio queries over video; score matrices of one
-    # size), each on its own automatic path, against dense attention both ways.
-    both = {(t.get("direction", "video"), t["audio_tokens"], t["kind"].split(" ")[0]): t["ms"] for t in tarp or []}
-    for na in sorted({na for _, na, _ in both}):
-        keys = [(d, na, k) for d in ("video", "audio") for k in ("auto", "dense")]
-        if not all(k in both for k in keys):
+    for na in sorted({na for _, na, _ in rows}):
+        if not all((d, na, k) in rows for d in ("video", "audio") for k in ("auto", "dense")):
             continue
-        a = both[("video", na, "auto")] + both[("audio", na, "auto")]
-        d = both[("video", na, "dense")] + both[("audio", na, "dense")]
+        a = rows[("video", na, "auto")]["ms"] + rows[("audio", na, "auto")]["ms"]
+        d = rows[("video", na, "dense")]["ms"] + rows[("audio", na, "dense")]["ms"]
         out.append(f"TARP per layer (video + audio queries, automatic paths) at most as slow as dense at {na} audio "
                    f"tokens: {a:.3f} vs {d:.3f} ms -> {verdict(a <= 1.05 * d)} (5% timing tolerance)")
         if na >= 1000:

@@ -112,13 +112,11 @@ class Study:
 
     def convergence_runs(self, side: Side, p: Primary) -> tuple[dict, list[str], dict]:
         """{(seed, task): steps-to-level statistic} and the curves (seed -> [(step, value)]) for the plot."""
-        from ..metrics import METRICS
-
         by_seed: dict[str, list] = {}
         for (seed, step), rec in self.matrix.find(side, self.spec, snapshots=True).items():
             by_seed.setdefault(seed, []).append((step, rec))
         runs, why, curves = {}, [], {}
-        better = METRICS[p.name].better if p.name in METRICS else "higher"
+        better = _metric_better(p.name)
         task = p.tasks[0]
         for seed, snaps in sorted(by_seed.items()):
             snaps.sort(key=lambda x: x[0])
@@ -192,14 +190,11 @@ class Study:
         return o
 
     def secondary(self, claim: Claim, comp) -> list[dict]:
-        from ..metrics import METRICS
-
         out = []
         for s in claim.secondary:
             try:
                 if "metric" in s:
-                    m = METRICS.get(s["metric"])
-                    better = m.better if m else "higher"
+                    better = _metric_better(s["metric"])
                     # a convergence claim's final quality: each training run's last snapshot, not a separate final run
                     kind = "final-snapshot" if claim.primary.kind == "convergence" else "metric"
                     p = Primary(kind, s["metric"], better, (s["task"],))
@@ -234,12 +229,17 @@ class Study:
         return float(np.mean(vals)) if vals else None
 
 
+def _metric_better(name: str) -> str:
+    """A suite metric's direction ("higher" or "lower"); "higher" for a name the registry lacks."""
+    from ..metrics import METRICS
+
+    return METRICS[name].better if name in METRICS else "higher"
+
+
 def _censored(label: str, curves: dict, p: Primary) -> str:
     """'<side>: k of n seeds never reached <level> (best snapshot <value>, step <N>)' from the curves
     (seed -> [(step, value over the shared prompts)])."""
-    from ..metrics import METRICS
-
-    better = METRICS[p.name].better if p.name in METRICS else "higher"
+    better = _metric_better(p.name)
     never = [seed for seed, c in curves.items()
              if not steps_to_level([st for st, _ in c], [v for _, v in c], p.level, better)[1]]
     points = [(v, st) for c in curves.values() for st, v in c if v is not None and np.isfinite(v)]

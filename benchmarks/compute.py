@@ -212,16 +212,27 @@ def report(out: Path, quiet: bool = False) -> None:
         lines.append("")
     if tarp:
         lines += ["## TARP's windowed cross-attention on each path vs dense (queries over the partner + 16 LCT)", "",
-                  "Device time per call, calls queued back to back. `flex`: one FlexAttention call with a block mask; "
+                  "Device time per call, calls queued back to back. `varlen`: one variable-length flash call, each run "
+                  "of queries sharing a window (a video frame) a sequence over its packed keys (LCT, then the window); "
+                  "`flex`: one FlexAttention call with a block mask; "
                   "`gather`: per group on gathered keys; `dense-masked`: one call with the windows as a mask; `auto`: "
                   "the path the model takes without gradients (sampling); `dense`: every partner token, no mask (the flash "
                   "kernel). GFLOP: the scores each path computes. Where gradients flow, a flex plan with fewer than 16 key "
                   "blocks (video queries over up to ~2,000 audio tokens) trains on the gather path instead: FlexAttention's "
                   "backward would walk every query block in a few programs.", "",
-                  "| queries | video tokens | audio tokens | window | kind | ms | GFLOP |", "|---|---|---|---|---|---|---|"]
+                  "| queries | video tokens | audio tokens | window | kind | ms | GFLOP | max rel. error vs reference |",
+                  "|---|---|---|---|---|---|---|---|"]
+        timed, grads = [t for t in tarp if "ms" in t], [t for t in tarp if "ms" not in t]
+        err = lambda t: "-" if t.get("max_rel_error") is None else f"{t['max_rel_error']:.1e}"  # noqa: E731
         lines += [f"| {t.get('direction', 'video')} | {t['video_tokens']} | {t['audio_tokens']} | {t['window_tokens']} | "
                   f"{t['kind']}{' (unfused: compile failed)' if t.get('flex_unfused') else ''} | {t['ms']:.3f} | "
-                  f"{t['flops'] / 1e9:.1f} |" for t in tarp]
+                  f"{t['flops'] / 1e9:.1f} | {err(t)} |" for t in timed]
+        if grads:
+            lines += ["", "Training's case on each path with a backward (two examples, one without its partner): the "
+                      "largest relative error of the gradients (queries, keys, values, LCT) against the masked reference "
+                      "in float32, on the same bf16 inputs.", "", "| queries | audio tokens | path | max rel. error |",
+                      "|---|---|---|---|"]
+            lines += [f"| {t['direction']} | {t['audio_tokens']} | {t['kind'][5:]} | {err(t)} |" for t in grads]
         unfused = sorted({t["flex_unfused"] for t in tarp if t.get("flex_unfused")})
         if unfused:
             lines += ["", f"FlexAttention ran unfused (its compilation failed): {'; '.join(unfused)}."]
@@ -298,7 +309,7 @@ def floors(records: list[dict], tarp: list[dict] | None = None) -> list[str]:
                    f"{verdict(nfe['ucg'] <= 2 / 3 * nfe['ltx2'])}")
     # TARP: the model's automatic path against plain dense attention, for the video queries alone and per layer
     # (both ways: video queries over audio, audio queries over video; score matrices of one size).
-    rows = {(t.get("direction", "video"), t["audio_tokens"], t["kind"].split(" ")[0]): t for t in tarp or []}
+    rows = {(t.get("direction", "video"), t["audio_tokens"], t["kind"].split(" ")[0]): t for t in tarp or [] if "ms" in t}
     for na in sorted({na for d, na, _ in rows if d == "video"}):
         if ("video", na, "auto") not in rows or ("video", na, "dense") not in rows:
             continue

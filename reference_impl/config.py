@@ -58,7 +58,8 @@ class ModelConfig:
     # time: windows centred on each token's own time (`reference_impl.timing`) [design];
     # index: the third-party rule `c = N_audio // F` tokens per frame (drifts when the ratio is not whole)
     tarp_partition_rule: str = "time"
-    tarp_attention_path: str = "auto"  # auto | flex | math | partitioned | dense | full: how windows are computed (same result)
+    # how windows are computed (the same result): auto | varlen | flex | math | partitioned | dense | full
+    tarp_attention_path: str = "auto"
     # gated baseline
     gate: str = "tanh"  # tanh: x += tanh(a) * xattn, a scalar | gamma: per-channel zero-init gamma
     gated_rope: str = "none"  # none | index (plain token-index RoPE)

@@ -36,7 +36,7 @@ def _result_tasks(path: Path) -> set[str]:
 
 
 def plan(spec: StudySpec, checkpoints: str, runs: str, device: str = "cuda", missing: bool = False) -> list[str]:
-    """Shell lines: the `ccl-bench run` of every side whose primary reads run results, for seeds
+    """Shell lines: the `ccl-bench run` of every side (of a comparison or a split) whose primary reads run results, for seeds
     0..min_seeds-1, with the tasks its claims read (primary and secondary metrics); the measurement script
     for claims 1-2; the snapshot pattern for convergence claims. `missing`: only what `runs` lacks (a
     result file without all its tasks counts as missing; measures per model and seed)."""
@@ -54,6 +54,11 @@ def plan(spec: StudySpec, checkpoints: str, runs: str, device: str = "cuda", mis
                         snap.add(key)
                     else:
                         tasks.setdefault(key, set()).update(needed)
+        for x in claim.splits:  # a split reads its sides on the primary metric alone
+            for side in (x.treatment, x.comparator):
+                for p in _metric_parts(claim.primary):
+                    if p.kind == "metric":
+                        tasks.setdefault((side.model, spec.guidance_of(side) or "ucg", side.settings), set()).update(p.tasks)
     order = {t: i for i, t in enumerate(("t2av", "t2v", "t2a", "a2v", "v2a"))}
     todo = []
     for (model, guidance, settings), need in sorted(tasks.items()):

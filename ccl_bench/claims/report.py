@@ -51,7 +51,8 @@ def write_report(spec: StudySpec, results: list[ClaimResult], out: Path, command
     for r in results:
         c = r.claim
         pj = {"id": c.id, "name": c.name, "claim": c.text, "primary": c.primary.label, "better": c.primary.better,
-              "description": c.primary.description, "design": list(c.design), "comparisons": [x.to_json() for x in r.comparisons]}
+              "description": c.primary.description, "design": list(c.design), "comparisons": [x.to_json() for x in r.comparisons],
+              "splits": [x.to_json() for x in r.splits]}
         verdicts["claims"].append(pj)
         dump_json({**pj, "command": command, "provenance": prov}, out / f"{r.slug}.json")
         write_csv(_csv_rows(r), out / f"{r.slug}.csv")
@@ -61,6 +62,19 @@ def write_report(spec: StudySpec, results: list[ClaimResult], out: Path, command
             lines.append(f"| {c.id}. {c.text} | {x['treatment']} vs {x['comparator']} | {c.primary.label} ({c.primary.better}) "
                          f"| {_diff_cell(x)} | {_status_cell(x)} | [table]({r.slug}.md)"
                          + (f", [plot]({plot.name})" if plot else "") + " |")
+    splits = [(c, x) for c in verdicts["claims"] for x in c["splits"]]
+    if splits:
+        lines += ["", "## Splits: the parts of a comparison's difference (reported; they decide nothing)", "",
+                  "Consecutive parts chain the treatment to the comparator, so on the same seeds and prompts they add up to "
+                  "the comparison's difference (a baseline's `-mt` variant is the baseline trained with CCL's five-task "
+                  "routing: `claims.md`, the protocol).", "",
+                  "| claim | part | comparison | primary metric | difference [95% interval] | details |",
+                  "|---|---|---|---|---|---|"]
+        for c, x in splits:
+            slug = f"claim{c['id']}-{c['name']}"
+            lines.append(f"| {c['id']} | {x['part']} | {x['treatment']} vs {x['comparator']} | {c['primary']} | {_diff_cell(x)}"
+                         + (f" ({x['status']}: {x['reason']})" if x["status"] in ("not run", "unavailable") else "")
+                         + f" | [table]({slug}.md) |")
     lines += ["", "## Ceiling vs floor: can each primary metric decide?", "",
               "A metric that cannot tell the ceiling (the suite's clips through the codecs) from the floor (noise) "
               "decides nothing (`claims.md`): a verdict on such a metric is reported inconclusive.", "",
@@ -105,6 +119,10 @@ def _claim_page(r: ClaimResult, pj: dict, command: str, plot: Path | None) -> st
                          f"{_num(o['comparator_value'])} | {_diff_cell(o)} | {status} | {', '.join(o['seeds']) or '-'} | "
                          f"{o['units']} | "
                          f"{o['reason'] or ''} |")
+    for x in pj["splits"]:
+        lines.append(f"| {x['treatment']} vs {x['comparator']} | {c.primary.label} | split: {x['part']} | "
+                     f"{_num(x['treatment_value'])} | {_num(x['comparator_value'])} | {_diff_cell(x)} | {x['status']} | "
+                     f"{', '.join(x['seeds']) or '-'} | {x['units']} | {x['reason'] or ''} |")
     if plot:
         lines += ["", f"![{r.slug}]({plot.name})"]
     if c.design:
@@ -124,6 +142,8 @@ def _plot(r: ClaimResult, path: Path, prov: dict) -> Path | None:
     for k, part in enumerate(parts):
         rows = [(x, x.outcome.parts[k] if prim.parts else x.outcome) for x in r.comparisons
                 if (x.outcome.parts[k] if prim.parts and x.outcome.parts else x.outcome).difference is not None]
+        if not prim.parts:  # the splits beside the comparisons they divide
+            rows += [(x, x.outcome) for x in r.splits if x.outcome.difference is not None]
         if rows:
             diffs.append((part, rows))
     curves = r.extra.get("curves") or {}
@@ -133,8 +153,9 @@ def _plot(r: ClaimResult, path: Path, prov: dict) -> Path | None:
     if not panels:
         return None
     plt = _plt()
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 0.5 + 0.45 * max(3, len(r.comparisons))), squeeze=False)
-    colour = {"supported": "tab:green", "contradicted": "tab:red", "inconclusive": "tab:grey"}
+    n_rows = max([len(d[1]) for kind, d in panels if kind == "diff"] + [len(r.comparisons), 3])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 0.5 + 0.45 * n_rows), squeeze=False)
+    colour = {"supported": "tab:green", "contradicted": "tab:red", "inconclusive": "tab:grey", "reported": "tab:blue"}
     for ax, (panel, data) in zip(axes[0], panels, strict=True):
         if panel == "diff":
             part, rows = data
@@ -143,7 +164,8 @@ def _plot(r: ClaimResult, path: Path, prov: dict) -> Path | None:
                 ax.errorbar([o.difference], [i], xerr=[[o.difference - lo], [hi - o.difference]], fmt="o", capsize=3,
                             color=colour.get(o.status, "black"))
             ax.axvline(0, color="black", lw=0.8)
-            ax.set_yticks(range(len(rows)), [f"{x.treatment.label} - {x.comparator.label}" for x, _ in rows], fontsize=7)
+            ax.set_yticks(range(len(rows)), [("split: " if x.part else "") + f"{x.treatment.label} - {x.comparator.label}"
+                                             for x, _ in rows], fontsize=7)
             ax.set_xlabel(f"{part.label} difference ({part.better} is better)", fontsize=8)
         elif panel == "curves":
             for label, by_seed in curves.items():
@@ -176,6 +198,8 @@ def _flat(verdicts: dict) -> dict:
             out[(c["id"], x["treatment"], x["comparator"], "")] = x
             for i, part in enumerate(x.get("parts") or []):
                 out[(c["id"], x["treatment"], x["comparator"], f"part {i + 1}")] = part
+        for x in c.get("splits") or []:
+            out[(c["id"], x["treatment"], x["comparator"], f"split: {x['part']}")] = x
     return out
 
 

@@ -63,6 +63,17 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Split:
+    """One part of a comparison's difference, on the primary metric, reported beside the verdicts and
+    deciding nothing: consecutive parts chain treatment to comparator (claims.md's protocol, point 3:
+    a baseline's multi-task variant splits "ccl vs baseline" into routing and what CCL adds)."""
+
+    part: str
+    treatment: Side
+    comparator: Side
+
+
+@dataclass(frozen=True)
 class Claim:
     id: int
     name: str
@@ -71,6 +82,7 @@ class Claim:
     primary: Primary
     secondary: tuple[dict, ...] = ()
     design: tuple[str, ...] = ()
+    splits: tuple[Split, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,8 +170,9 @@ def _parse(raw: dict, path: str) -> StudySpec:
         comps = tuple(Comparison(_side(x["treatment"]), _side(x["comparator"])) for x in c["comparisons"])
         if not comps:
             raise ValueError(f"claim {cid}: no comparisons")
+        splits = tuple(Split(str(x["part"]), _side(x["treatment"]), _side(x["comparator"])) for x in c.get("splits") or ())
         claims.append(Claim(cid, str(c["name"]), str(c["claim"]), comps, _primary(c["primary"], cid),
-                            tuple(c.get("secondary") or ()), tuple(str(x) for x in c.get("design") or ())))
+                            tuple(c.get("secondary") or ()), tuple(str(x) for x in c.get("design") or ()), splits))
     ids = [c.id for c in claims]
     if len(set(ids)) != len(ids):
         raise ValueError(f"claim ids repeat: {ids}")

@@ -18,6 +18,7 @@ from .spec import Claim, Primary, Side, StudySpec
 from .verdict import NOT_RUN, UNAVAILABLE, Outcome, RunStatistic, combine, exact_difference, paired_difference
 
 SECONDARY_REPLICATES = 500
+REPORTED = "reported"  # a split's or a secondary metric's status: an interval that decides nothing
 
 
 @dataclass
@@ -26,10 +27,11 @@ class ComparisonResult:
     comparator: Side
     outcome: Outcome
     secondary: list[dict] = field(default_factory=list)
+    part: str = ""  # a split's part (it decides nothing), or "" for a comparison
 
     def to_json(self) -> dict:
         return {"treatment": self.treatment.label, "comparator": self.comparator.label, **self.outcome.to_json(),
-                "secondary": self.secondary}
+                "secondary": self.secondary, **({"part": self.part} if self.part else {})}
 
 
 @dataclass
@@ -37,6 +39,7 @@ class ClaimResult:
     claim: Claim
     comparisons: list[ComparisonResult]
     extra: dict = field(default_factory=dict)  # curves and shares for the plots
+    splits: list[ComparisonResult] = field(default_factory=list)  # reported parts of the comparisons' differences
 
     @property
     def slug(self) -> str:
@@ -220,8 +223,15 @@ class Study:
                 models = sorted({c.treatment.model for c in claim.comparisons} | {c.comparator.model for c in claim.comparisons})
                 names = [claim.primary.name] + [x["measure"] for x in claim.secondary if "measure" in x]
                 extra["measures"] = {n: {m: self._measure_means(n, m) for m in models} for n in names}
-            results.append(ClaimResult(claim, comps, extra))
+            results.append(ClaimResult(claim, comps, extra, [self.split(claim, x) for x in claim.splits]))
         return results
+
+    def split(self, claim: Claim, x) -> ComparisonResult:
+        """A split on the primary metric: its difference and interval, status `reported` (it decides nothing)."""
+        o = self.outcome(claim.primary, x, frame=False)
+        if o.status in ("supported", "contradicted", "inconclusive"):
+            o.status = REPORTED
+        return ComparisonResult(x.treatment, x.comparator, o, part=x.part)
 
     def _measure_means(self, name: str, model: str) -> float | None:
         runs = self.matrix.measure(name, model)
@@ -287,6 +297,13 @@ def _csv_rows(result: ClaimResult) -> list[dict]:
                          "ci95_low": (s["ci95"] or [None, None])[0], "ci95_high": (s["ci95"] or [None, None])[1],
                          "status": "reported" if s["status"] in ("supported", "contradicted", "inconclusive") else s["status"],
                          "seeds": " ".join(s["seeds"]), "units": s["units"], "reason": s["reason"]})
+    for c in result.splits:
+        o = c.outcome
+        rows.append({"claim": result.claim.id, "treatment": c.treatment.label, "comparator": c.comparator.label,
+                     "metric": result.claim.primary.label, "role": f"split: {c.part}", "better": result.claim.primary.better,
+                     "treatment_value": o.treatment, "comparator_value": o.comparator, "difference": o.difference,
+                     "ci95_low": o.ci[0] if o.ci else None, "ci95_high": o.ci[1] if o.ci else None, "status": o.status,
+                     "seeds": " ".join(o.seeds), "units": o.units, "reason": o.reason})
     return rows
 
 

@@ -216,7 +216,8 @@ def tarp_attention_bench(video_tokens_grid=(21, 22, 40), audio_tokens=(157, 1000
                          inner: int | None = None) -> list[dict]:
     """TARP's windowed cross-attention (Wan-1.3B timeline and CCL's cross-attention width: 6 heads of 128;
     time rule, 16 LCT) on each path, per direction (`video`: video queries over audio keys; `audio`:
-    audio queries over video keys): `flex` (one FlexAttention call, block mask), `gather` (per group on
+    audio queries over video keys): `varlen` (one variable-length flash call, a sequence per run of queries
+    sharing a window), `flex` (one FlexAttention call, block mask), `gather` (per group on
     gathered keys), `dense-masked` (one call, per-window mask), `auto (<path>)` (the model's choice on
     this device); against `dense`, plain attention over every partner token and the LCT. Device time per
     call with `inner` calls queued back to back (default 20 on a GPU), as inside a model."""
@@ -247,9 +248,10 @@ def _tarp_pair(direction, f, per_frame, na, heads, head_dim, lct, window, device
     v = torch.randn_like(k)
     ck = torch.randn(lct, heads, head_dim, generator=g).to(device, dtype)
     cv = torch.randn_like(ck)
-    paths = {"flex": "flex", "gather": "partitioned", "dense-masked": "dense", "auto": "auto"}
-    if not device.startswith("cuda"):
-        paths.pop("flex")  # no fused kernel on a CPU (the unfused reference is what the tests check)
+    paths = {"varlen": "varlen", "flex": "flex", "gather": "partitioned", "dense-masked": "dense", "auto": "auto"}
+    if not device.startswith("cuda"):  # no fused kernel on a CPU (the unfused references are what the tests check)
+        paths.pop("flex")
+        paths.pop("varlen")
     plans = {kind: PartitionPlan.make(lo, hi, nk, lct, device, path, head_dim) for kind, path in paths.items()}
     allowed = torch.ones(1, dtype=torch.bool, device=device)
     # The model's training and T2AV sampling case: every example reads its partner (a host fact of the route).
@@ -260,13 +262,47 @@ def _tarp_pair(direction, f, per_frame, na, heads, head_dim, lct, window, device
     runs.append(("dense", nq * (lct + nk), lambda: attention(q, torch.cat([ck[None], k], 1), torch.cat([cv[None], v], 1))))
     rows = []
     from reference_impl.interactions import tarp as tarp_module
+    from reference_impl.interactions.tarp import dense_partitioned_attention
 
+    # every path's output against the masked reference in float32 on the same inputs (dense reads other keys)
+    ref = dense_partitioned_attention(q.float(), k.float(), v.float(), lo, hi, allowed, ck.float(), cv.float())
     for kind, scores, fn in runs:
+        err = None if kind == "dense" else float((fn().float() - ref).abs().max() / ref.abs().max())
         rows.append({"direction": direction, "kind": kind, "query_tokens": nq, "key_tokens": nk, "video_tokens": nv,
                      "audio_tokens": na, "window_tokens": int((hi - lo).max()), "lct": lct, "heads": heads,
                      "ms": time_call(fn, device, warmup=3, repeats=repeats, inner=inner).median_ms,
                      "flops": 4 * scores * heads * head_dim,  # q.k and p.v over the scores the path computes
-                     "device": device})
+                     "max_rel_error": err, "device": device})
         if kind.startswith(("flex", "auto (flex")) and tarp_module.FLEX_UNFUSED:
             rows[-1]["flex_unfused"] = tarp_module.FLEX_UNFUSED  # measured, but not on the fused kernel
+    rows += _tarp_grad_rows(direction, q, k, v, ck, cv, lo, hi, plans, device)
+    return rows
+
+
+def _tarp_grad_rows(direction, q, k, v, ck, cv, lo, hi, plans, device) -> list[dict]:
+    """Training's case on each path with a backward: two examples, one without its partner (a five-task
+    route), the loss's gradients against the masked reference in float32: the max relative error of dq,
+    dk, dv and of the LCT's. Rows of kind `grad:<path>`, no timing."""
+    from reference_impl.interactions.tarp import dense_partitioned_attention, tarp_attention
+
+    allowed = torch.tensor([True, False], device=device)
+    leaves = [x.detach().expand(2, *x.shape[1:]).contiguous().requires_grad_() for x in (q, k, v)]
+    leaves += [x.detach().clone().requires_grad_() for x in (ck, cv)]
+
+    def grads(fn, cast):
+        xs = [x.detach().to(cast).requires_grad_() for x in leaves]
+        out = fn(*xs)
+        w = torch.linspace(-1, 1, out.numel(), device=device).view_as(out)  # a loss that weighs every output
+        return torch.autograd.grad((out.float() * w).sum(), xs)
+
+    ref = grads(lambda q, k, v, ck, cv: dense_partitioned_attention(q, k, v, lo, hi, allowed, ck, cv), torch.float32)
+    rows = []
+    for kind, plan in plans.items():
+        if kind == "flex" or (kind == "auto" and plan.kind == "flex" and plan.grad_plan is None):
+            continue  # no backward measured here (FlexAttention's backward trains only many-key-block plans)
+        got = grads(lambda q, k, v, ck, cv, plan=plan: tarp_attention(q, k, v, plan, allowed, ck, cv), q.dtype)
+        err = max(float((a.float() - b).abs().max() / b.abs().max().clamp_min(1e-30)) for a, b in zip(got, ref, strict=True))
+        label = kind if kind != "auto" else f"auto ({(plan.grad_plan or plan).kind})"
+        rows.append({"direction": direction, "kind": f"grad:{label}", "query_tokens": q.shape[1], "key_tokens": k.shape[1],
+                     "audio_tokens": k.shape[1] if direction == "video" else q.shape[1], "max_rel_error": err, "device": device})
     return rows

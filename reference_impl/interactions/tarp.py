@@ -15,8 +15,11 @@ Partitioning: each query reads only a window of the other modality, by one of tw
   frame's own time where `N_audio / F` is not whole (330 ms at Wan's 5 s: 21 frames, 157 tokens).
 
 Every window is a contiguous key interval `[lo, hi)`. `tarp_attention` computes the windows on one of
-five paths, chosen once per shape on the host by a cost rule (a `PartitionPlan`; never by timing):
+six paths, chosen once per shape on the host by a cost rule (a `PartitionPlan`; never by timing):
 - `full`: every query reads every key, plain attention (the flash kernel where nothing is masked);
+- `varlen`: runs of queries sharing a window (video frames) as the sequences of one variable-length
+  flash call (`torch.nn.attention.varlen`), each over its own packed keys (LCT, then its window): no
+  mask and no copy of the queries, only of the few keys [GPU, half precision; elsewhere its fallback];
 - `flex`: one FlexAttention call with a block mask (`torch.nn.attention.flex_attention`): blocks of
   128 queries x 128 keys outside every window are skipped, with no copy of the keys [GPU only: the
   fused kernel is compiled, and FlexAttention has no CPU backward];
@@ -29,7 +32,7 @@ five paths, chosen once per shape on the host by a cost rule (a `PartitionPlan`;
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -50,8 +53,21 @@ FLEX_MIN_QUERY_BLOCKS = 16
 # a few programs would walk ~150 query blocks each, so where gradients flow the plan's `grad_plan` runs.
 FLEX_MIN_KEY_BLOCKS = 16
 FLEX_BLOCK = 128  # FlexAttention's default block (queries and keys)
-PATHS = ("auto", "full", "flex", "math", "partitioned", "dense")  # `partitioned`: the gather path
-_CPU_NAMES = {"gather": "partitioned", "dense": "dense", "math": "math"}  # choose_path's kinds as `path` names
+# The varlen path packs every run's keys (LCT + window) per example: taken where that copy is at most this
+# share of the queries (video queries over audio: 21 frames x ~40 keys against 18,480 queries), so the call
+# moves the queries once and little else. Audio queries over video would copy each frame's keys several times.
+VARLEN_MAX_KEY_SHARE = 0.25
+PATHS = ("auto", "full", "varlen", "flex", "math", "partitioned", "dense")  # `partitioned`: the gather path
+_CPU_NAMES = {"gather": "partitioned", "dense": "dense", "math": "math", "flex": "flex"}  # choose_path's kinds as `path` names
+
+
+def varlen_available() -> bool:
+    """torch has the variable-length flash attention (`torch.nn.attention.varlen`, torch >= 2.9)."""
+    try:
+        from torch.nn.attention.varlen import varlen_attn  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def aligned_rope_angles(times_s: torch.Tensor, head_dim: int, rate: float, theta: float = 1e4) -> torch.Tensor:
@@ -181,6 +197,8 @@ class PartitionPlan:
     scores: int  # attention scores computed per (example, head), context tokens included
     block_mask: object | None = None  # flex: a `BlockMask` over [Nq, K + Nk]
     grad_plan: PartitionPlan | None = None  # auto flex with few key blocks: the plan where gradients flow
+    varlen: VarlenLayout | None = None  # varlen: the packing of one example
+    fallback: PartitionPlan | None = None  # varlen: the plan where the flash kernel cannot run (CPU, float32)
 
     @property
     def dense(self) -> bool:
@@ -209,13 +227,21 @@ class PartitionPlan:
         start, length, glo, ghi = query_groups(lo, hi)
         g, lq, lk = len(start), int(length.max()), max(1, int((ghi - glo).max()))
         part_scores = g * lq * (context + lk)
-        kind = {"partitioned": "gather", "flex": "flex", "dense": "dense", "math": "math"}.get(path)
-        grad_plan = None
+        kind = {"partitioned": "gather", "flex": "flex", "dense": "dense", "math": "math", "varlen": "varlen"}.get(path)
+        grad_plan = fallback = None
+        on_gpu = torch.device(device or "cpu").type == "cuda"
         if kind is None:
-            kind = choose_path(lo, hi, num_keys, context, torch.device(device or "cpu").type == "cuda", head_dim)
+            kind = choose_path(lo, hi, num_keys, context, on_gpu, head_dim)
             grad_kind = grad_path(kind, lo, hi, num_keys, context, head_dim)
             if grad_kind is not None:
                 grad_plan = cls.make(lo, hi, num_keys, context, device, _CPU_NAMES[grad_kind], head_dim)
+            if kind == "varlen":  # where the flash kernel cannot run: the rule's choice without it
+                fallback = cls.make(lo, hi, num_keys, context, device,
+                                    _CPU_NAMES[choose_path(lo, hi, num_keys, context, on_gpu, head_dim, varlen=False)], head_dim)
+        if kind == "varlen":
+            layout = VarlenLayout.make(start, length, glo, ghi, context)
+            return cls(nq, num_keys, "varlen", None, None, None, None, interval_mask(lo, hi, num_keys).to(device),
+                       (g, lq, lk), int((length * (context + ghi - glo)).sum()), varlen=layout.to(device), fallback=fallback)
         if kind == "flex":  # (the interval too: the dense path stands in where FLOPs are counted, see _flex_path)
             return cls(nq, num_keys, "flex", None, None, None, None, interval_mask(lo, hi, num_keys).to(device),
                        (1, nq, num_keys), flex_block_scores(lo, hi, num_keys, context),
@@ -255,9 +281,11 @@ def flex_block_scores(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context
 
 
 def choose_path(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int, on_gpu: bool,
-                head_dim: int = 128) -> str:
+                head_dim: int = 128, varlen: bool | None = None) -> str:
     """The cost rule of `PartitionPlan.make` (auto) for windows `[lo, hi)` (not all full). Pure: from the
     windows' sizes only, never from timing. Per example and head:
+    0. `varlen` on a GPU whose torch has it (`varlen`: None asks torch) where the packed keys of every run
+       of queries (context + window) are at most `VARLEN_MAX_KEY_SHARE` of the queries;
     1. `flex` on a GPU where there are at least `FLEX_MIN_QUERY_BLOCKS` query blocks (enough programs),
        every window is non-empty and its computed blocks (x 128 x 128) are no more than the dense scores;
     2. with fewer query blocks (few queries over many keys), `math` where its materialised scores move
@@ -266,6 +294,10 @@ def choose_path(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int,
     3. `gather` where its scores are at most `PARTITIONED_MAX_COST` of the dense ones; else `dense`."""
     nq = len(lo)
     dense_scores = nq * (context + num_keys)
+    if on_gpu and (varlen_available() if varlen is None else varlen):
+        start, _, glo, ghi = query_groups(lo, hi)
+        if int((context + ghi - glo).sum()) <= VARLEN_MAX_KEY_SHARE * nq:
+            return "varlen"
     few_queries = -(-nq // FLEX_BLOCK) < FLEX_MIN_QUERY_BLOCKS
     if (on_gpu and not few_queries and bool((hi > lo).all())
             and flex_block_scores(lo, hi, num_keys, context) <= dense_scores):
@@ -361,13 +393,17 @@ def tarp_attention(q, k, v, plan: PartitionPlan, partner_allowed, context_k=None
     `[.., Nq, Nk]` per head; the context tokens are part of the same single attention call."""
     if plan.grad_plan is not None and torch.is_grad_enabled() and (q.requires_grad or k.requires_grad):
         plan = plan.grad_plan  # a training step: the flex backward would run too few programs (see FLEX_MIN_KEY_BLOCKS)
+    if plan.kind == "varlen" and plan.fallback is not None and not _varlen_kernel_runs(q):
+        plan = plan.fallback  # a CPU or float32: the rule's choice without the flash kernel
     b, nq, h, d = q.shape
     kk = 0 if context_k is None else context_k.shape[0]
+    if plan.kind == "varlen" and (torch.compiler.is_compiling() or not _dispatch_mode_on()):
+        return _varlen_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always)
     if plan.kind == "flex" and (torch.compiler.is_compiling() or not _dispatch_mode_on()):
         return _flex_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always)
     if plan.kind == "math":
         return _math_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always)
-    if plan.kind in ("dense", "full", "flex"):  # flex here: under a dispatch mode (FLOP counting), the same result
+    if plan.kind in ("dense", "full", "flex", "varlen"):  # flex, varlen here: under a dispatch mode (FLOP counting)
         if kk:
             k, v = _with_context(k, v, context_k, context_v)  # [B, K + Nk, H, d]
         mask = None
@@ -420,6 +456,105 @@ def _flex_path(q, k, v, plan, partner_allowed, context_k, context_v, context_all
 
     out = _flex_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), score_mod, plan.block_mask)
     out = out.transpose(1, 2)  # [B, Nq, H, d]
+    if active is not None:
+        out = torch.where(active[:, None, None, None], out, torch.zeros((), dtype=out.dtype, device=out.device))
+    return out
+
+
+@dataclass(frozen=True)
+class VarlenLayout:
+    """The varlen path's packing of one example: G runs of consecutive queries (a run shares one window),
+    each a sequence over its packed keys `[K context; its window]`, the runs' key blocks one after another.
+    Made on the host once per plan; the batch's sequence offsets are cached per batch size."""
+
+    q_len: torch.Tensor  # [G] queries of each run (consecutive, in order)
+    k_len: torch.Tensor  # [G] window keys of each run
+    k_index: torch.Tensor  # [S] packed key -> index into [K context; Nk partner], S = G K + sum(k_len)
+    k_is_context: torch.Tensor  # [S] bool: the packed key is a context token
+    context: int
+    max_q: int
+    max_k: int
+    cache: dict = field(default_factory=dict, compare=False, hash=False)  # (B, device) -> (cu_q, cu_k, index)
+
+    @classmethod
+    def make(cls, start: torch.Tensor, length: torch.Tensor, glo: torch.Tensor, ghi: torch.Tensor, context: int) -> VarlenLayout:
+        """From `query_groups`' runs (start, length, lo, hi `[G]`, CPU)."""
+        idx, is_ctx = [], []
+        for lo_g, hi_g in zip(glo.tolist(), ghi.tolist(), strict=True):
+            idx += list(range(context)) + [context + n for n in range(lo_g, hi_g)]
+            is_ctx += [True] * context + [False] * (hi_g - lo_g)
+        k_len = ghi - glo
+        return cls(length.to(torch.int32), k_len.to(torch.int32), torch.tensor(idx, dtype=torch.long),
+                   torch.tensor(is_ctx, dtype=torch.bool), context, int(length.max()), context + int(k_len.max()))
+
+    def to(self, device) -> VarlenLayout:
+        return VarlenLayout(*(x.to(device) for x in (self.q_len, self.k_len, self.k_index, self.k_is_context)),
+                            self.context, self.max_q, self.max_k)
+
+    def offsets(self, b: int, nk_all: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every example reading everything: cu_q `[B G + 1]`, cu_k `[B G + 1]` (int32) and the packed keys'
+        index `[B S]` into the batch's keys flattened `[B (K + Nk)]`."""
+        key = (b, nk_all, str(device))
+        if key not in self.cache:
+            lens = (self.context + self.k_len).repeat(b)  # [B G]
+            zero = torch.zeros(1, dtype=torch.int32, device=device)
+            cu_q = torch.cat([zero, torch.cumsum(self.q_len.repeat(b), 0, dtype=torch.int32)])
+            cu_k = torch.cat([zero, torch.cumsum(lens, 0, dtype=torch.int32)])
+            index = (self.k_index[None] + nk_all * torch.arange(b, device=device)[:, None]).flatten()
+            self.cache[key] = (cu_q, cu_k, index)
+        return self.cache[key]
+
+
+def _varlen_kernel_runs(q: torch.Tensor) -> bool:
+    """torch's variable-length flash kernel takes these queries (a GPU, half precision)."""
+    return q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) and varlen_available()
+
+
+def varlen_reference(q, k, v, cu_q, cu_k) -> torch.Tensor:
+    """What the variable-length flash call computes, one sequence at a time (CPU, float32, tests): q
+    `[Tq, H, d]`, k/v `[Tk, H, d]`, cu_q/cu_k `[N + 1]` -> `[Tq, H, d]`; a sequence with no key gives zeros."""
+    out = torch.zeros_like(q)
+    for qa, qb, ka, kb in zip(cu_q[:-1].tolist(), cu_q[1:].tolist(), cu_k[:-1].tolist(), cu_k[1:].tolist(), strict=True):
+        if qb > qa and kb > ka:
+            out[qa:qb] = attention(q[qa:qb][None], k[ka:kb][None], v[ka:kb][None])[0]
+    return out
+
+
+def _varlen_path(q, k, v, plan, partner_allowed, context_k, context_v, context_allowed, partner_always):
+    """One variable-length flash call: sequence (example b, run g) = run g's queries of example b over its
+    packed keys. Where every example reads everything, the offsets are fixed (cached). Otherwise the keys
+    an example may not read (its partner's, or the context's) leave their sequences: the sequences shrink
+    on the device (no host sync, fixed shapes) and the dropped keys go, in order, to one last sequence with
+    no query (which computes nothing). An example that may read nothing reads every key of its windows
+    instead (no empty softmax) and its output is then zeroed, as on the flex path."""
+    lay = plan.varlen
+    kk = lay.context
+    if kk:
+        k, v = _with_context(k, v, context_k, context_v)  # [B, K + Nk, H, d]
+    b, nq, h, d = q.shape
+    nk_all = k.shape[1]
+    cu_q, cu_k, index = lay.offsets(b, nk_all, q.device)
+    max_k, active = lay.max_k, None
+    if not (partner_always and context_allowed is None):
+        ctx = torch.ones(b, dtype=torch.bool, device=q.device) if context_allowed is None else context_allowed
+        active = partner_allowed | ctx if kk else partner_allowed  # [B]: reads at least one key
+        ctx_on, win_on = ctx | ~active, partner_allowed | ~active  # [B] each
+        keep = torch.where(lay.k_is_context[None], ctx_on[:, None], win_on[:, None]).flatten()  # [B S]
+        lens = kk * ctx_on[:, None].int() + lay.k_len[None] * win_on[:, None].int()  # [B, G]
+        cu_k = torch.cat([cu_k[:1], torch.cumsum(lens.flatten(), 0, dtype=torch.int32), cu_k[-1:]])  # + the last
+        cu_q = torch.cat([cu_q, cu_q[-1:]])  # the last sequence: no query
+        index = index[torch.argsort((~keep).to(torch.uint8), stable=True)]  # kept keys first, in order
+        max_k = max(max_k, index.numel())  # the last sequence may hold every key
+    qp = q.reshape(b * nq, h, d)
+    kp = k.reshape(b * nk_all, h, d).index_select(0, index)  # [B S, H, d]
+    vp = v.reshape(b * nk_all, h, d).index_select(0, index)
+    if _varlen_kernel_runs(q):
+        from torch.nn.attention.varlen import varlen_attn
+
+        out = varlen_attn(qp, kp, vp, cu_q, cu_k, lay.max_q, max_k)
+    else:
+        out = varlen_reference(qp, kp, vp, cu_q, cu_k)
+    out = out.view(b, nq, h, d)
     if active is not None:
         out = torch.where(active[:, None, None, None], out, torch.zeros((), dtype=out.dtype, device=out.device))
     return out

@@ -203,3 +203,25 @@ def test_every_metric_the_shipped_study_names_is_a_registry_metric():
         named |= {p.name for p in parts if p.kind in ("metric", "convergence")}
         named |= {s["metric"] for s in c.secondary if "metric" in s}
     assert named and not named - set(METRICS), sorted(named - set(METRICS))
+
+
+def test_splits_chain_the_comparison_report_without_deciding_and_are_checked(tmp_path):
+    runs = write_matrix(tmp_path / "runs", {"good": "ceiling", "bad": "floor", "mid": "ceiling"})
+    spec = write_spec(tmp_path / "s.yaml", "good", "bad", replicates=100)
+    spec.write_text(spec.read_text().replace('    design: ["[design] planted effect"]', '''    design: ["[design] planted effect"]
+    splits:
+      - {part: "first", treatment: {model: mid}, comparator: {model: bad}}
+      - {part: "second", treatment: {model: good}, comparator: {model: mid}}'''))
+    v = run_claims(spec, runs, tmp_path / "out", compute=None)
+    x, (a, b) = _row(v), v["claims"][0]["splits"]
+    assert (a["part"], b["part"]) == ("first", "second") and a["status"] == b["status"] == "reported"
+    assert a["ci95"][0] > 0  # an interval that excludes 0 still decides nothing
+    assert a["difference"] + b["difference"] == pytest.approx(x["difference"])  # same seeds and prompts: the parts add up
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "## Splits" in readme and "| 1 | first | mid vs bad |" in readme
+    assert ",split: second," in (tmp_path / "out" / "claim1-planted.csv").read_text()
+    moved = json.loads((tmp_path / "out" / "verdicts.json").read_text())
+    moved["claims"][0]["splits"][1]["ci95"][0] -= 0.5
+    (tmp_path / "moved.json").write_text(json.dumps(moved))
+    with pytest.raises(VerdictsMoved, match=r"\[split: second\]: ci95 low"):
+        run_claims(spec, runs, tmp_path / "o2", compute=None, check=tmp_path / "moved.json")

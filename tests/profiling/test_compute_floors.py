@@ -65,13 +65,20 @@ def test_tarp_bench_runs_every_path_and_the_partition_computes_less():
 
     rows = tarp_attention_bench(video_tokens_grid=(21, 2, 2), audio_tokens=(157, 1000), heads=2, head_dim=16, lct=4,
                                 device="cpu", dtype=torch.float32, repeats=1)
-    kinds = {(r["direction"], r["audio_tokens"], r["kind"].split(" ")[0]): r for r in rows}
-    assert {k for *_, k in kinds} == {"gather", "dense-masked", "auto", "dense"}  # flex: a GPU kernel only
+    timed = [r for r in rows if not r["kind"].startswith("grad:")]
+    kinds = {(r["direction"], r["audio_tokens"], r["kind"].split(" ")[0]): r for r in timed}
+    assert {k for *_, k in kinds} == {"gather", "dense-masked", "auto", "dense"}  # flex, varlen: GPU kernels only
     assert {d for d, *_ in kinds} == {"video", "audio"}
     for na in (157, 1000):  # the window's scores only, against every partner token's
         assert kinds[("video", na, "gather")]["flops"] < kinds[("video", na, "dense")]["flops"] / 4
     assert kinds[("video", 1000, "auto")]["kind"] == "auto (gather)"
-    assert all(r["ms"] > 0 for r in rows)
+    assert all(r["ms"] > 0 for r in timed)
+    # each path's output, and its gradients with one example's partner absent, equal the masked reference
+    assert all(r["max_rel_error"] < 1e-5 for r in timed if r["kind"] != "dense")
+    assert kinds[("video", 157, "dense")]["max_rel_error"] is None  # (it reads other keys by design)
+    grads = {(r["direction"], r["audio_tokens"], r["kind"]): r["max_rel_error"] for r in rows if r["kind"].startswith("grad:")}
+    assert {k for *_, k in grads} >= {"grad:gather", "grad:dense-masked"} and len(grads) == 12
+    assert all(e < 1e-5 for e in grads.values())
 
 
 def test_a_run_writes_one_record_file_and_names_its_torch(tmp_path):

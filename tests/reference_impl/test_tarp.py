@@ -180,7 +180,7 @@ def test_every_attention_path_equals_the_dense_masked_reference_on_real_timeline
         ref = dense_partitioned_attention(q, k, v, lo, hi, allowed, ck, cv, ctx_on)
         assert (ref[3] == 0).all() and ref[:3].abs().sum(-1).gt(0).all()
         kinds = {"partitioned": ("gather",), "dense": ("dense",), "flex": ("flex",), "math": ("math",),
-                 "auto": ("gather", "dense", "math")}
+                 "varlen": ("varlen",), "auto": ("gather", "dense", "math")}
         for path, kind in kinds.items():  # (auto on a CPU: never flex, which has no CPU backward)
             plan = PartitionPlan.make(lo, hi, nk, k_lct, path=path)
             assert plan.kind in kind
@@ -190,7 +190,7 @@ def test_every_attention_path_equals_the_dense_masked_reference_on_real_timeline
         # every example reads its partner, LCT on (training, T2AV sampling): the masks dropped, same result
         every = torch.ones(b, dtype=torch.bool)
         ref = dense_partitioned_attention(q, k, v, lo, hi, every, ck, cv)
-        for path in ("flex", "math", "partitioned", "dense"):
+        for path in ("flex", "math", "partitioned", "dense", "varlen"):
             plan = PartitionPlan.make(lo, hi, nk, k_lct, path=path)
             out = tarp_attention(q, k, v, plan, every, ck, cv, partner_always=True)
             torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
@@ -217,8 +217,12 @@ def test_flex_block_count_and_the_cost_rule(name):
         assert flex_block_scores(lo, hi, nk, 16) == blocks * FLEX_BLOCK**2
         assert flex_block_scores(lo, hi, nk, 16) <= len(lo) * (16 + nk) + FLEX_BLOCK * (16 + nk + FLEX_BLOCK)
         assert choose_path(lo, hi, nk, 16, on_gpu=False) != "flex"
-    assert choose_path(lo_v, hi_v, na, 16, on_gpu=True) == "flex"
-    assert choose_path(lo_a, hi_a, nv, 16, on_gpu=True) == "gather"  # one frame per audio token: the keys are a view
+    assert choose_path(lo_v, hi_v, na, 16, on_gpu=True, varlen=False) == "flex"
+    assert choose_path(lo_a, hi_a, nv, 16, on_gpu=True, varlen=False) == "gather"  # one frame per audio token: a view
+    # with torch's variable-length flash kernel: the video queries' frames as its sequences (few packed keys);
+    # the audio queries would copy every frame's keys, so they keep their path
+    assert choose_path(lo_v, hi_v, na, 16, on_gpu=True, varlen=True) == ("varlen" if per_frame == 880 else "flex")
+    assert choose_path(lo_a, hi_a, nv, 16, on_gpu=True, varlen=True) == "gather"
     if name == "wan-5s":  # three frames per audio token: the gather would copy every key thrice
         wide = R.resolve_config("ccl", "wan-1.3b", tarp_video_frames=3)
         _, (lo3, hi3) = partition_intervals(wide, (frames, 1, per_frame), na)
@@ -290,3 +294,35 @@ def test_a_training_step_takes_the_grad_plan_of_a_flex_plan_with_few_key_blocks(
     with torch.no_grad():  # no gradient: the flex path itself
         torch.testing.assert_close(tarp_attention(q, k, v, plan, every, ck, cv, partner_always=True),
                                    dense_partitioned_attention(q, k, v, lo, hi, every, ck, cv), atol=1e-5, rtol=1e-5)
+
+
+def test_varlen_path_packs_each_frame_with_its_keys_and_its_gradient_equals_the_reference():
+    """The varlen path's packing (sequences, offsets, keys an example may not read moved to a last sequence with
+    no query) through `varlen_reference`, the function torch's flash kernel computes; with every switch per
+    example, and through autograd (training: partner absent on some tasks)."""
+    from reference_impl.interactions.tarp import varlen_reference
+
+    cfg = R.resolve_config("ccl", "wan-1.3b")
+    (lo, hi), _ = partition_intervals(cfg, (21, 1, 4), 157)
+    plan = PartitionPlan.make(lo, hi, 157, 4, path="varlen")
+    lay = plan.varlen
+    assert plan.kind == "varlen" and len(lay.q_len) == 21 and int(lay.q_len.sum()) == 84
+    assert lay.k_index.numel() == 21 * 4 + int((hi - lo)[::4].sum()) and plan.fallback is None
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(4, n, 2, 16, generator=g, requires_grad=True) for n in (84, 157, 157))
+    ck, cv = (torch.randn(4, 2, 16, generator=g, requires_grad=True) for _ in range(2))
+    allowed, ctx = torch.tensor([True, False, True, False]), torch.tensor([True, True, False, False])
+    for args, kw in (((allowed, ck, cv, ctx), {}), ((torch.ones(4, dtype=torch.bool), ck, cv), {"partner_always": True})):
+        got = tarp_attention(q, k, v, plan, *args, **kw)
+        ref = dense_partitioned_attention(q, k, v, lo, hi, *args)
+        torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+        grads = torch.autograd.grad(got.square().sum(), (q, k, v, ck, cv))
+        for a, b in zip(grads, torch.autograd.grad(ref.square().sum(), (q, k, v, ck, cv)), strict=True):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    # a sequence with no query computes nothing; one with no key gives zeros
+    x = torch.randn(3, 1, 8, generator=g)
+    out = varlen_reference(x, x, x, torch.tensor([0, 2, 3, 3]), torch.tensor([0, 3, 3, 3]))
+    assert (out[2] == 0).all() and out[:2].abs().sum() > 0
+    # auto on a GPU picks varlen for these windows, falling back (CPU, float32) to the rule's choice without it
+    auto = PartitionPlan.make(lo, hi, 157, 4, device="cpu", path="auto")
+    assert auto.kind != "varlen"

@@ -230,9 +230,10 @@ def report(out: Path, quiet: bool = False) -> None:
         if grads:
             lines += ["", "Training's case on each path with a backward (two examples, one without its partner): the "
                       "largest relative error of the gradients (queries, keys, values, LCT) against the masked reference "
-                      "in float32, on the same bf16 inputs.", "", "| queries | audio tokens | path | max rel. error |",
-                      "|---|---|---|---|"]
-            lines += [f"| {t['direction']} | {t['audio_tokens']} | {t['kind'][5:]} | {err(t)} |" for t in grads]
+                      "in float32, on the same bf16 inputs, and the device time of forward + backward.", "",
+                      "| queries | audio tokens | path | forward + backward ms | max rel. error |", "|---|---|---|---|---|"]
+            lines += [f"| {t['direction']} | {t['audio_tokens']} | {t['kind'][5:]} | {t.get('train_ms', float('nan')):.3f} | "
+                      f"{err(t)} |" for t in grads]
         unfused = sorted({t["flex_unfused"] for t in tarp if t.get("flex_unfused")})
         if unfused:
             lines += ["", f"FlexAttention ran unfused (its compilation failed): {'; '.join(unfused)}."]

@@ -265,7 +265,8 @@ def _tarp_pair(direction, f, per_frame, na, heads, head_dim, lct, window, device
     from reference_impl.interactions.tarp import dense_partitioned_attention
 
     # every path's output against the masked reference in float32 on the same inputs (dense reads other keys)
-    ref = dense_partitioned_attention(q.float(), k.float(), v.float(), lo, hi, allowed, ck.float(), cv.float())
+    lo_d, hi_d = lo.to(device), hi.to(device)
+    ref = dense_partitioned_attention(q.float(), k.float(), v.float(), lo_d, hi_d, allowed, ck.float(), cv.float())
     for kind, scores, fn in runs:
         err = None if kind == "dense" else float((fn().float() - ref).abs().max() / ref.abs().max())
         rows.append({"direction": direction, "kind": kind, "query_tokens": nq, "key_tokens": nk, "video_tokens": nv,
@@ -275,15 +276,18 @@ def _tarp_pair(direction, f, per_frame, na, heads, head_dim, lct, window, device
                      "max_rel_error": err, "device": device})
         if kind.startswith(("flex", "auto (flex")) and tarp_module.FLEX_UNFUSED:
             rows[-1]["flex_unfused"] = tarp_module.FLEX_UNFUSED  # measured, but not on the fused kernel
-    rows += _tarp_grad_rows(direction, q, k, v, ck, cv, lo, hi, plans, device)
+    rows += _tarp_grad_rows(direction, q, k, v, ck, cv, lo_d, hi_d, plans, device, repeats, inner)
     return rows
 
 
-def _tarp_grad_rows(direction, q, k, v, ck, cv, lo, hi, plans, device) -> list[dict]:
+def _tarp_grad_rows(direction, q, k, v, ck, cv, lo, hi, plans, device, repeats, inner) -> list[dict]:
     """Training's case on each path with a backward: two examples, one without its partner (a five-task
     route), the loss's gradients against the masked reference in float32: the max relative error of dq,
-    dk, dv and of the LCT's. Rows of kind `grad:<path>`, no timing."""
+    dk, dv and of the LCT's, and the device time of forward + backward (`train_ms`). Rows of kind
+    `grad:<path>`."""
     from reference_impl.interactions.tarp import dense_partitioned_attention, tarp_attention
+
+    from ..profiling import time_call
 
     allowed = torch.tensor([True, False], device=device)
     leaves = [x.detach().expand(2, *x.shape[1:]).contiguous().requires_grad_() for x in (q, k, v)]
@@ -303,6 +307,13 @@ def _tarp_grad_rows(direction, q, k, v, ck, cv, lo, hi, plans, device) -> list[d
         got = grads(lambda q, k, v, ck, cv, plan=plan: tarp_attention(q, k, v, plan, allowed, ck, cv), q.dtype)
         err = max(float((a.float() - b).abs().max() / b.abs().max().clamp_min(1e-30)) for a, b in zip(got, ref, strict=True))
         label = kind if kind != "auto" else f"auto ({(plan.grad_plan or plan).kind})"
+        xs = [x.detach().requires_grad_() for x in leaves]
+
+        def step(plan=plan, xs=xs):
+            torch.autograd.grad(tarp_attention(*xs[:3], plan, allowed, *xs[3:]).float().sum(), xs)
+
         rows.append({"direction": direction, "kind": f"grad:{label}", "query_tokens": q.shape[1], "key_tokens": k.shape[1],
-                     "audio_tokens": k.shape[1] if direction == "video" else q.shape[1], "max_rel_error": err, "device": device})
+                     "audio_tokens": k.shape[1] if direction == "video" else q.shape[1], "max_rel_error": err,
+                     "train_ms": time_call(step, device, warmup=3, repeats=repeats, inner=max(1, inner // 4)).median_ms,
+                     "device": device})
     return rows

@@ -79,6 +79,7 @@ def test_tarp_bench_runs_every_path_and_the_partition_computes_less():
     grads = {(r["direction"], r["audio_tokens"], r["kind"]): r["max_rel_error"] for r in rows if r["kind"].startswith("grad:")}
     assert {k for *_, k in grads} >= {"grad:gather", "grad:dense-masked"} and len(grads) == 12
     assert all(e < 1e-5 for e in grads.values())
+    assert all(r["train_ms"] > 0 for r in rows if r["kind"].startswith("grad:"))
 
 
 def test_a_run_writes_one_record_file_and_names_its_torch(tmp_path):

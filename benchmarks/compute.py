@@ -212,7 +212,9 @@ def report(out: Path, quiet: bool = False) -> None:
         lines.append("")
     if tarp:
         lines += ["## TARP's windowed cross-attention on each path vs dense (queries over the partner + 16 LCT)", "",
-                  "Device time per call, calls queued back to back. `varlen`: one variable-length flash call, each run "
+                  "Device time per call: 20 calls captured as one CUDA graph and replayed (so a path whose host work "
+                  "outlasts its kernels is timed by its kernels, as inside a model; `(queued)`: capture failed, the calls "
+                  "were queued back to back instead). `varlen`: one variable-length flash call, each run "
                   "of queries sharing a window (a video frame) a sequence over its packed keys (LCT, then the window); "
                   "`flex`: one FlexAttention call with a block mask; "
                   "`gather`: per group on gathered keys; `dense-masked`: one call with the windows as a mask; `auto`: "
@@ -225,14 +227,17 @@ def report(out: Path, quiet: bool = False) -> None:
         timed, grads = [t for t in tarp if "ms" in t], [t for t in tarp if "ms" not in t]
         err = lambda t: "-" if t.get("max_rel_error") is None else f"{t['max_rel_error']:.1e}"  # noqa: E731
         lines += [f"| {t.get('direction', 'video')} | {t['video_tokens']} | {t['audio_tokens']} | {t['window_tokens']} | "
-                  f"{t['kind']}{' (unfused: compile failed)' if t.get('flex_unfused') else ''} | {t['ms']:.3f} | "
+                  f"{t['kind']}{' (unfused: compile failed)' if t.get('flex_unfused') else ''}"
+                  f"{' (queued)' if t.get('timing') == 'queued' else ''} | {t['ms']:.3f} | "
                   f"{t['flops'] / 1e9:.1f} | {err(t)} |" for t in timed]
         if grads:
             lines += ["", "Training's case on each path with a backward (two examples, one without its partner): the "
                       "largest relative error of the gradients (queries, keys, values, LCT) against the masked reference "
                       "in float32, on the same bf16 inputs, and the device time of forward + backward.", "",
                       "| queries | audio tokens | path | forward + backward ms | max rel. error |", "|---|---|---|---|---|"]
-            lines += [f"| {t['direction']} | {t['audio_tokens']} | {t['kind'][5:]} | {t.get('train_ms', float('nan')):.3f} | "
+            queued = lambda t: " (queued)" if t.get("timing") == "queued" else ""  # noqa: E731
+            lines += [f"| {t['direction']} | {t['audio_tokens']} | {t['kind'][5:]}{queued(t)} "
+                      f"| {t.get('train_ms', float('nan')):.3f} | "
                       f"{err(t)} |" for t in grads]
         unfused = sorted({t["flex_unfused"] for t in tarp if t.get("flex_unfused")})
         if unfused:

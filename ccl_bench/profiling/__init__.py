@@ -44,33 +44,61 @@ class Timing:
     median_ms: float
     samples_ms: list[float]
     device: str
+    graph: bool = False  # timed as a replayed CUDA graph (the device's time alone, no launch gaps)
 
 
-def time_call(fn: Callable[[], object], device: str, warmup: int = 2, repeats: int = 5, inner: int = 1) -> Timing:
+def time_call(fn: Callable[[], object], device: str, warmup: int = 2, repeats: int = 5, inner: int = 1,
+              graph: bool = False) -> Timing:
     """Median wall time of `fn()` over `repeats` runs after `warmup`; CUDA events on a GPU (so only
     device time between the two events counts), perf_counter on a CPU. inner > 1: each sample times
     `inner` calls back to back and is divided by `inner` (a sub-millisecond kernel's device time, with
-    the host's launch work overlapped by the queued calls, as it is inside a model)."""
+    the host's launch work overlapped by the queued calls, as it is inside a model). graph (a GPU): the
+    `inner` calls captured once as a CUDA graph and replayed, so a call whose host work (Python, launches)
+    outlasts its kernels is timed by its kernels, as inside a model whose queue the big matmuls keep full;
+    where capture fails, the queued calls are timed instead (`Timing.graph` says which)."""
     for _ in range(warmup):
         fn()
     samples = []
     if device.startswith("cuda"):
         torch.cuda.synchronize()
+        replay = _captured(fn, inner) if graph else None
         for _ in range(repeats):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            for _ in range(inner):
-                fn()
+            if replay is not None:
+                replay.replay()
+            else:
+                for _ in range(inner):
+                    fn()
             end.record()
             end.synchronize()
             samples.append(start.elapsed_time(end) / inner)
-    else:
-        for _ in range(repeats):
-            t = time.perf_counter()
+        return Timing(statistics.median(samples), samples, device, replay is not None)
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t) * 1e3 / inner)
+    return Timing(statistics.median(samples), samples, device)
+
+
+def _captured(fn: Callable[[], object], inner: int):
+    """`inner` calls of fn as one CUDA graph (warmed up on a side stream first), or None where capture fails."""
+    try:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            fn()
+        torch.cuda.current_stream().wait_stream(side)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
             for _ in range(inner):
                 fn()
-            samples.append((time.perf_counter() - t) * 1e3 / inner)
-    return Timing(statistics.median(samples), samples, device)
+        torch.cuda.synchronize()
+        return g
+    except Exception:  # noqa: BLE001 - a path that syncs with the host or allocates outside the pool: timed queued
+        torch.cuda.synchronize()
+        return None
 
 
 def timed_once(fn: Callable[[], object], device: str) -> tuple[object, float]:

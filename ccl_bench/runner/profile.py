@@ -236,7 +236,6 @@ def _tarp_pair(direction, f, per_frame, na, heads, head_dim, lct, window, device
     from reference_impl.interactions.tarp import PartitionPlan, partition_intervals, tarp_attention
     from reference_impl.streams.layers import attention
 
-    from ..profiling import time_call
 
     nv = f * per_frame
     cfg = R.resolve_config("ccl", "wan-1.3b", tarp_window=window, audio_latent_rate=na / 5.0)  # na tokens in 5 s
@@ -271,13 +270,21 @@ def _tarp_pair(direction, f, per_frame, na, heads, head_dim, lct, window, device
         err = None if kind == "dense" else float((fn().float() - ref).abs().max() / ref.abs().max())
         rows.append({"direction": direction, "kind": kind, "query_tokens": nq, "key_tokens": nk, "video_tokens": nv,
                      "audio_tokens": na, "window_tokens": int((hi - lo).max()), "lct": lct, "heads": heads,
-                     "ms": time_call(fn, device, warmup=3, repeats=repeats, inner=inner).median_ms,
                      "flops": 4 * scores * heads * head_dim,  # q.k and p.v over the scores the path computes
-                     "max_rel_error": err, "device": device})
+                     "max_rel_error": err, "device": device, **_timed(fn, device, repeats, inner)})
         if kind.startswith(("flex", "auto (flex")) and tarp_module.FLEX_UNFUSED:
             rows[-1]["flex_unfused"] = tarp_module.FLEX_UNFUSED  # measured, but not on the fused kernel
     rows += _tarp_grad_rows(direction, q, k, v, ck, cv, lo_d, hi_d, plans, device, repeats, inner)
     return rows
+
+
+def _timed(fn, device, repeats, inner, key="ms") -> dict:
+    """{key: device ms per call, "timing": "graph" | "queued"}: on a GPU as a replayed CUDA graph of `inner`
+    calls where it captures (a sub-0.1 ms path's host work would otherwise be what is timed), else queued."""
+    from ..profiling import time_call
+
+    t = time_call(fn, device, warmup=3, repeats=repeats, inner=inner, graph=device.startswith("cuda"))
+    return {key: t.median_ms, "timing": "graph" if t.graph else "queued"}
 
 
 def _tarp_grad_rows(direction, q, k, v, ck, cv, lo, hi, plans, device, repeats, inner) -> list[dict]:
@@ -286,8 +293,6 @@ def _tarp_grad_rows(direction, q, k, v, ck, cv, lo, hi, plans, device, repeats, 
     dk, dv and of the LCT's, and the device time of forward + backward (`train_ms`). Rows of kind
     `grad:<path>`."""
     from reference_impl.interactions.tarp import dense_partitioned_attention, tarp_attention
-
-    from ..profiling import time_call
 
     allowed = torch.tensor([True, False], device=device)
     leaves = [x.detach().expand(2, *x.shape[1:]).contiguous().requires_grad_() for x in (q, k, v)]
@@ -314,6 +319,5 @@ def _tarp_grad_rows(direction, q, k, v, ck, cv, lo, hi, plans, device, repeats, 
 
         rows.append({"direction": direction, "kind": f"grad:{label}", "query_tokens": q.shape[1], "key_tokens": k.shape[1],
                      "audio_tokens": k.shape[1] if direction == "video" else q.shape[1], "max_rel_error": err,
-                     "train_ms": time_call(step, device, warmup=3, repeats=repeats, inner=max(1, inner // 4)).median_ms,
-                     "device": device})
+                     "device": device, **_timed(step, device, repeats, max(1, inner // 4), key="train_ms")})
     return rows

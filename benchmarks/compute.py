@@ -157,8 +157,8 @@ def run(args) -> None:
 
 def _record_key(r: dict) -> tuple:
     """What one measurement is of: a later run's record of the same thing replaces an earlier one."""
-    if "kind" in r:  # TARP attention
-        return ("tarp", r.get("direction"), r.get("kind"), r.get("query_tokens"), r.get("key_tokens"))
+    if "kind" in r:  # TARP attention: `auto (<path>)` is one measurement whichever path the rule took
+        return ("tarp", r.get("direction"), r["kind"].split(" ")[0], r.get("query_tokens"), r.get("key_tokens"))
     # The clip variant is in the token counts (older runs did not name it).
     return (r.get("scale"), r.get("model"), r.get("mode"), r.get("guidance"), r.get("video_tokens"), r.get("audio_tokens"),
             r.get("extrapolated_from_layers"))

@@ -116,3 +116,18 @@ def test_a_newer_run_replaces_the_rows_it_measured_again_and_each_row_keeps_its_
     run("b-newest.json", "newest", "2026-11-27T00:00:00Z", [rec("joint", "sample", 0.6, guidance="cfg")])
     provs, records, _ = compute.load(tmp_path)
     assert [p["file"] for p in provs] == ["a-new.json", "b-newest.json"]  # nothing of the old run stands
+
+
+def test_a_newer_tarp_run_replaces_the_automatic_row_whichever_path_it_took(tmp_path):
+    import json
+
+    def row(kind, ms):
+        return {"direction": "video", "kind": kind, "query_tokens": 84, "key_tokens": 157, "audio_tokens": 157, "ms": ms}
+
+    for name, date, kind, ms in (("old.json", "2026-11-25T00:00:00Z", "auto (flex)", 0.2),
+                                 ("new.json", "2026-11-26T00:00:00Z", "auto (varlen)", 0.1)):
+        (tmp_path / name).write_text(json.dumps({"provenance": {"commit": name, "date_utc": date},
+                                                 "records": [row(kind, ms), row("dense", 0.15)]}))
+    _, _, tarp = compute.load(tmp_path)
+    assert sorted((t["kind"], t["ms"]) for t in tarp) == [("auto (varlen)", 0.1), ("dense", 0.15)]
+    assert any("automatic path (varlen)" in line and "PASS" in line for line in compute.floors([], tarp))

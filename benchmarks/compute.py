@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -47,7 +48,8 @@ def provenance() -> dict:
 
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     return common(0, {"torch": torch.__version__, "cuda": torch.version.cuda, "device": device,
-                      "weights": "random (seed 0 inputs; parameters from each module's default initialisation)"},
+                      "weights": "random (seed 0 inputs; parameters from each module's default initialisation)",
+                      "cuda_allocator": os.environ.get("PYTORCH_CUDA_ALLOC_CONF") or "default"},
                   command=["(benchmarks/compute.py)", *sys.argv[1:]])
 
 

@@ -44,13 +44,12 @@ python3 -c "import av, soundfile, librosa, jsonschema, platformdirs, cv2" || exi
 CONV=/tmp/conv
 mkdir -p $CONV && { [ -d $CONV/streams ] || cp -rL checkpoints/av-sync/streams $CONV/streams; }
 ln -sfn $CONV checkpoints/av-sync/convergence   # checkpoints are named by repository paths in every result file
-# FINALS' runs as the claims plan names them: claims/seed<k>/<model> -> campaign/runs/<model>/seed-<k> (this
-# machine's tree lacks the committed campaign/runs: they stay home, over the transfer limit)
-mkdir -p checkpoints/av-sync/campaign/runs
+# FINALS' runs as the claims plan names them, claims/seed<k>/<model>, linked straight to this call's runs (this
+# machine's copy of the tree lacks the committed campaign/runs, which stay home over the transfer limit, and a
+# model with committed seeds there, such as joint, may have left an empty folder that a link would land inside)
 for f in ${FINALS//,/ }; do m=${f%%:*}
-  ln -sfn $CONV/runs/$m checkpoints/av-sync/campaign/runs/$m
   for k in ${SEEDS//,/ }; do mkdir -p checkpoints/av-sync/claims/seed$k
-    ln -sfn ../../campaign/runs/$m/seed-$k checkpoints/av-sync/claims/seed$k/$m; done
+    ln -sfn $CONV/runs/$m/seed-$k checkpoints/av-sync/claims/seed$k/$m; done
 done
 touch /tmp/t0
 GPUS=$(seq -s, 0 $(( NGPU - 1 )))

@@ -179,7 +179,7 @@ class PartitionPlan:
     """How `tarp_attention` computes one direction, made once per shape on the host (so the attention
     itself has no device-to-host sync and can be compiled or captured in a CUDA graph).
 
-    `kind`: full | flex | gather | dense (see the module's docstring). Gather path: G groups of at most
+    `kind`: full | varlen | flex | math | gather | dense (see the module's docstring). Gather path: G groups of at most
     Lq queries, each reading at most Lk keys. Where the groups are equal consecutive runs (video frames)
     the queries are a view, not a gather; where they read disjoint consecutive blocks of keys (audio
     tokens of one frame each), so are the keys. Flex path: a block mask over `[K context; Nk partner]`
@@ -295,7 +295,7 @@ def choose_path(lo: torch.Tensor, hi: torch.Tensor, num_keys: int, context: int,
     nq = len(lo)
     dense_scores = nq * (context + num_keys)
     if on_gpu and (varlen_available() if varlen is None else varlen):
-        start, _, glo, ghi = query_groups(lo, hi)
+        _, _, glo, ghi = query_groups(lo, hi)
         if int((context + ghi - glo).sum()) <= VARLEN_MAX_KEY_SHARE * nq:
             return "varlen"
     few_queries = -(-nq // FLEX_BLOCK) < FLEX_MIN_QUERY_BLOCKS
@@ -474,7 +474,7 @@ class VarlenLayout:
     context: int
     max_q: int
     max_k: int
-    cache: dict = field(default_factory=dict, compare=False, hash=False)  # (B, device) -> (cu_q, cu_k, index)
+    cache: dict = field(default_factory=dict, compare=False, hash=False)  # (B, K + Nk, device) -> offsets()
 
     @classmethod
     def make(cls, start: torch.Tensor, length: torch.Tensor, glo: torch.Tensor, ghi: torch.Tensor, context: int) -> VarlenLayout:

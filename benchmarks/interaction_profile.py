@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # Kernel families, first match wins (after Inductor's fused kernels, told apart as pointwise or reduction):
-# matrix products, attention, the optimizer, copies.
-FAMILIES = (("matmul", r"gemm|cutlass|nvjet|sm90_xmma|cublas|splitK|aten::(addmm|mm|bmm|linear)$"),
-            ("attention", r"flash|fmha|attention|varlen"),
+# attention (before matrix products: flash kernels name cutlass types), matrix products, the optimizer, copies.
+FAMILIES = (("attention", r"flash|fmha|attention|varlen|sdpa|dot_do_o|convert_dq"),
+            ("matmul", r"gemm|cutlass|nvjet|sm90_xmma|cublas|splitK|aten::(addmm|mm|bmm|linear)$"),
             ("optimizer", r"adam|multi_tensor"),
             ("copy / gather", r"copy|index|gather|scatter|cat|elementwise_kernel.*direct_copy"))
 

@@ -12,7 +12,8 @@ spec.loader.exec_module(ip)
 def test_kernels_fall_into_families():
     assert ip.family("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64") == "matmul"
     assert ip.family("nvjet_tst_128x256_64x4_2x1_v_bz_coopA_NTT") == "matmul"
-    assert ip.family("void pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<128>>") == "attention"
+    assert ip.family("void pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<128, cutlass::bfloat16_t>>") == "attention"
+    assert ip.family("void cudnn::fusion::compute_dot_do_o_specialized<true, 128>") == "attention"
     assert ip.family("triton_red_fused__to_copy_add_mean_mul_pow_rsqrt_3") == "fused reduction"
     assert ip.family("triton_poi_fused_add_mul_sin_7") == "fused pointwise"
     assert ip.family("void at::native::index_elementwise_kernel<128, 4>") == "copy / gather"

@@ -214,10 +214,11 @@ def report(out: Path, quiet: bool = False) -> None:
         lines.append("")
     if tarp:
         lines += ["## TARP's windowed cross-attention on each path vs dense (queries over the partner + 16 LCT)", "",
-                  "Device time per call: 20 calls captured as one CUDA graph and replayed (so a path whose host work "
-                  "outlasts its kernels is timed by its kernels, as inside a model; `(queued)`: capture failed, the calls "
-                  "were queued back to back instead). `varlen`: one variable-length flash call, each run "
-                  "of queries sharing a window (a video frame) a sequence over its packed keys (LCT, then the window); "
+                  "Device time per call: each path compiled as one region (as inside the model's compiled blocks; "
+                  "`(eager)`: compiling failed or the row predates it), 20 calls captured as one CUDA graph and replayed "
+                  "(so a path whose host work outlasts its kernels is timed by its kernels, as inside a model; `(queued)`: "
+                  "capture failed, the calls were queued back to back instead). `varlen`: one variable-length flash call, "
+                  "each run of queries sharing a window (a video frame) a sequence over its packed keys (LCT, then the window); "
                   "`flex`: one FlexAttention call with a block mask; "
                   "`gather`: per group on gathered keys; `dense-masked`: one call with the windows as a mask; `auto`: "
                   "the path the model takes without gradients (sampling); `dense`: every partner token, no mask (the flash "
@@ -230,7 +231,8 @@ def report(out: Path, quiet: bool = False) -> None:
         err = lambda t: "-" if t.get("max_rel_error") is None else f"{t['max_rel_error']:.1e}"  # noqa: E731
         lines += [f"| {t.get('direction', 'video')} | {t['video_tokens']} | {t['audio_tokens']} | {t['window_tokens']} | "
                   f"{t['kind']}{' (unfused: compile failed)' if t.get('flex_unfused') else ''}"
-                  f"{' (queued)' if t.get('timing') == 'queued' else ''} | {t['ms']:.3f} | "
+                  f"{' (queued)' if t.get('timing') == 'queued' else ''}{'' if t.get('compiled') else ' (eager)'} | "
+                  f"{t['ms']:.3f} | "
                   f"{t['flops'] / 1e9:.1f} | {err(t)} |" for t in timed]
         if grads:
             lines += ["", "Training's case on each path with a backward (two examples, one without its partner): the "

@@ -267,15 +267,27 @@ def _tarp_pair(direction, f, per_frame, na, heads, head_dim, lct, window, device
     lo_d, hi_d = lo.to(device), hi.to(device)
     ref = dense_partitioned_attention(q.float(), k.float(), v.float(), lo_d, hi_d, allowed, ck.float(), cv.float())
     for kind, scores, fn in runs:
+        fn, compiled = _compiled(fn) if device.startswith("cuda") else (fn, False)
         err = None if kind == "dense" else float((fn().float() - ref).abs().max() / ref.abs().max())
         rows.append({"direction": direction, "kind": kind, "query_tokens": nq, "key_tokens": nk, "video_tokens": nv,
                      "audio_tokens": na, "window_tokens": int((hi - lo).max()), "lct": lct, "heads": heads,
                      "flops": 4 * scores * heads * head_dim,  # q.k and p.v over the scores the path computes
-                     "max_rel_error": err, "device": device, **_timed(fn, device, repeats, inner)})
+                     "max_rel_error": err, "compiled": compiled, "device": device, **_timed(fn, device, repeats, inner)})
         if kind.startswith(("flex", "auto (flex")) and tarp_module.FLEX_UNFUSED:
             rows[-1]["flex_unfused"] = tarp_module.FLEX_UNFUSED  # measured, but not on the fused kernel
     rows += _tarp_grad_rows(direction, q, k, v, ck, cv, lo_d, hi_d, plans, device, repeats, inner)
     return rows
+
+
+def _compiled(fn):
+    """(fn as one compiled region, True), as TARP runs inside the model's compiled blocks (its glue ops, the
+    LCT joined to the keys and the gathers, fused with their neighbours); (fn, False) where compiling fails."""
+    try:
+        c = torch.compile(fn, dynamic=False)
+        c()
+        return c, True
+    except Exception:  # noqa: BLE001 - a compiler fault: timed eagerly, and the row says so
+        return fn, False
 
 
 def _timed(fn, device, repeats, inner, key="ms") -> dict:

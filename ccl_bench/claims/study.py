@@ -14,7 +14,7 @@ from ..errors import CCLBenchError
 from .compute import load_records, quantity
 from .convergence import steps_to_level
 from .matrix import Matrix, metric_statistic, read_matrix
-from .spec import Claim, Primary, Side, StudySpec
+from .spec import Claim, Primary, Side, Split, StudySpec
 from .verdict import NOT_RUN, UNAVAILABLE, Outcome, RunStatistic, combine, exact_difference, paired_difference
 
 SECONDARY_REPLICATES = 500
@@ -226,7 +226,7 @@ class Study:
             results.append(ClaimResult(claim, comps, extra, [self.split(claim, x) for x in claim.splits]))
         return results
 
-    def split(self, claim: Claim, x) -> ComparisonResult:
+    def split(self, claim: Claim, x: Split) -> ComparisonResult:
         """A split on the primary metric: its difference and interval, status `reported` (it decides nothing)."""
         o = self.outcome(claim.primary, x, frame=False)
         if o.status in ("supported", "contradicted", "inconclusive"):
@@ -281,29 +281,22 @@ def run_claims(study: str | Path, runs: str | Path, out: str | Path, compute: st
 
 
 def _csv_rows(result: ClaimResult) -> list[dict]:
-    rows = []
+    """One row per comparison on the primary, per secondary metric, and per split."""
+    claim, rows = result.claim, []
+
+    def row(c: ComparisonResult, metric: str, role: str, better: str, o: dict) -> dict:
+        ci = o["ci95"] or [None, None]
+        decided = o["status"] in ("supported", "contradicted", "inconclusive")
+        status = REPORTED if decided and role != "primary" else o["status"]
+        return {"claim": claim.id, "treatment": c.treatment.label, "comparator": c.comparator.label, "metric": metric,
+                "role": role, "better": better, "treatment_value": o["treatment_value"],
+                "comparator_value": o["comparator_value"], "difference": o["difference"], "ci95_low": ci[0],
+                "ci95_high": ci[1], "status": status, "seeds": " ".join(o["seeds"]), "units": o["units"], "reason": o["reason"]}
+
     for c in result.comparisons:
-        o = c.outcome
-        rows.append({"claim": result.claim.id, "treatment": c.treatment.label, "comparator": c.comparator.label,
-                     "metric": result.claim.primary.label, "role": "primary", "better": result.claim.primary.better,
-                     "treatment_value": o.treatment, "comparator_value": o.comparator, "difference": o.difference,
-                     "ci95_low": o.ci[0] if o.ci else None, "ci95_high": o.ci[1] if o.ci else None, "status": o.status,
-                     "seeds": " ".join(o.seeds), "units": o.units, "reason": o.reason})
-        for s in c.secondary:
-            rows.append({"claim": result.claim.id, "treatment": c.treatment.label, "comparator": c.comparator.label,
-                         "metric": s["metric"], "role": "secondary", "better": s["better"],
-                         "treatment_value": s["treatment_value"], "comparator_value": s["comparator_value"],
-                         "difference": s["difference"],
-                         "ci95_low": (s["ci95"] or [None, None])[0], "ci95_high": (s["ci95"] or [None, None])[1],
-                         "status": "reported" if s["status"] in ("supported", "contradicted", "inconclusive") else s["status"],
-                         "seeds": " ".join(s["seeds"]), "units": s["units"], "reason": s["reason"]})
-    for c in result.splits:
-        o = c.outcome
-        rows.append({"claim": result.claim.id, "treatment": c.treatment.label, "comparator": c.comparator.label,
-                     "metric": result.claim.primary.label, "role": f"split: {c.part}", "better": result.claim.primary.better,
-                     "treatment_value": o.treatment, "comparator_value": o.comparator, "difference": o.difference,
-                     "ci95_low": o.ci[0] if o.ci else None, "ci95_high": o.ci[1] if o.ci else None, "status": o.status,
-                     "seeds": " ".join(o.seeds), "units": o.units, "reason": o.reason})
+        rows.append(row(c, claim.primary.label, "primary", claim.primary.better, c.outcome.to_json()))
+        rows += [row(c, s["metric"], "secondary", s["better"], s) for s in c.secondary]
+    rows += [row(c, claim.primary.label, f"split: {c.part}", claim.primary.better, c.outcome.to_json()) for c in result.splits]
     return rows
 
 

@@ -21,7 +21,8 @@
 #   At most 8 files and 64 MiB come back from a call: about nine runs' weights (6.3 MB each) and the
 #   evaluations' results (JSON, xz-compressed) per call.
 #
-#   Join at home: cat conv.tar.* | tar -x -C checkpoints/av-sync/convergence; tar -xJf matrix.tar.xz
+#   Join at home: python benchmarks/join_session.py <folder of what came back> (campaign runs, claims links, summary
+#   rows, matrix results); claim 6's convergence runs: cat conv.tar.* | tar -x -C checkpoints/av-sync/convergence
 set -u
 T0=$SECONDS
 CALL_S=${CALL_S:-570}

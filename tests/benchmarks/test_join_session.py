@@ -1,0 +1,58 @@
+"""`benchmarks/join_session.py`: a device call's runs and results joined into the campaign, nothing overwritten."""
+
+import importlib.util
+import io
+import json
+import tarfile
+from pathlib import Path
+
+spec = importlib.util.spec_from_file_location("join_session", Path(__file__).parents[2] / "benchmarks" / "join_session.py")
+js = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(js)
+
+
+def _tar(members: dict[str, bytes], mode: str = "w") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_a_call_is_joined_once_and_keeps_what_is_committed(tmp_path):
+    campaign, claims, call = tmp_path / "campaign", tmp_path / "claims", tmp_path / "call"
+    (campaign / "logs").mkdir(parents=True)
+    (campaign / "summary.json").write_text(json.dumps({"runs": {"ccl/seed-0": {"steps": 2000}}}))
+    (campaign / "summary.md").write_text("# t\n\n| run | steps |\n|---|---|\n| ccl/seed-0 | as written earlier |\n\nfoot\n")
+    config = {"steps_done": 2000, "provenance": {"commit": "abc1234", "device": "H100", "torch": "2.11",
+                                                 "date_utc": "2026-11-26T12:00:00Z"}}
+    metrics = "\n".join(json.dumps({"step": s, "loss": 0.1 * s}) for s in range(1, 7)) + "\n"
+    run = {"runs/gated-mt/seed-0/config.json": json.dumps(config).encode(),
+           "runs/gated-mt/seed-0/metrics.jsonl": metrics.encode(),
+           "runs/gated-mt/seed-0/ema.safetensors": b"weights", "logs/gated-mt_seed-0.log": b"log",
+           "runs/ovi-mt/seed-1/config.json": json.dumps(config).encode(),  # no weights came back: left out
+           "summary.json": json.dumps({"runs": {"gated-mt/seed-0": {"seconds": 101.25}}}).encode()}
+    call.mkdir()
+    blob = _tar(run)
+    (call / "conv.tar.00").write_bytes(blob[:5000])
+    (call / "conv.tar.01").write_bytes(blob[5000:])
+    old = tmp_path / "results/claims/matrix/seed0/cfg/av-sync/ccl.json"
+    old.parent.mkdir(parents=True)
+    old.write_text("committed")
+    (call / "matrix.tar.xz").write_bytes(_tar({"results/claims/matrix/seed0/cfg/av-sync/gated-mt.json": b"new",
+                                                "results/claims/matrix/seed0/cfg/av-sync/ccl.json": b"other"}, "w:xz"))
+    said = js.join_runs(call, campaign, claims, tmp_path) + js.join_matrix(call, tmp_path)
+    assert any(s.startswith("gated-mt/seed-0: joined") for s in said) and any("ovi-mt/seed-1: left out" in s for s in said)
+    assert (claims / "seed0" / "gated-mt" / "ema.safetensors").read_bytes() == b"weights"  # the link resolves to the run
+    assert (campaign / "logs" / "gated-mt_seed-0.log").read_bytes() == b"log"
+    row = json.loads((campaign / "summary.json").read_text())["runs"]["gated-mt/seed-0"]
+    assert row["loss_mean_last5_logged"] == 0.4 and row["seconds"] == 101.25 and row["commit"] == "abc1234"
+    md = (campaign / "summary.md").read_text()
+    assert "| ccl/seed-0 | as written earlier |" in md and "| gated-mt/seed-0 | 2000 | 0.4000 | 101.25 | H100 |" in md
+    assert md.rstrip().endswith("foot")
+    assert old.read_text() == "committed" and (old.parent / "gated-mt.json").read_text() == "new"
+    again = js.join_runs(call, campaign, claims, tmp_path)
+    assert any("already in the campaign" in s for s in again)
+    assert (campaign / "summary.md").read_text() == md

@@ -219,8 +219,10 @@ def tarp_attention_bench(video_tokens_grid=(21, 22, 40), audio_tokens=(157, 1000
     audio queries over video keys): `varlen` (one variable-length flash call, a sequence per run of queries
     sharing a window), `flex` (one FlexAttention call, block mask), `gather` (per group on
     gathered keys), `dense-masked` (one call, per-window mask), `auto (<path>)` (the model's choice on
-    this device); against `dense`, plain attention over every partner token and the LCT. Device time per
-    call with `inner` calls queued back to back (default 20 on a GPU), as inside a model."""
+    this device); against `dense`, plain attention over every partner token and the LCT. On a GPU each path
+    is compiled as one region and timed as `inner` calls (default 20) replayed as a CUDA graph: its kernels'
+    time, as inside the model's compiled blocks. Every row carries its error against the masked reference
+    (float32), and `grad:<path>` rows the training case's gradient error and forward + backward time."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     inner = inner or (20 if device.startswith("cuda") else 1)
     f, h, w = video_tokens_grid
@@ -235,7 +237,6 @@ def _tarp_pair(direction, f, per_frame, na, heads, head_dim, lct, window, device
     import reference_impl as R
     from reference_impl.interactions.tarp import PartitionPlan, partition_intervals, tarp_attention
     from reference_impl.streams.layers import attention
-
 
     nv = f * per_frame
     cfg = R.resolve_config("ccl", "wan-1.3b", tarp_window=window, audio_latent_rate=na / 5.0)  # na tokens in 5 s

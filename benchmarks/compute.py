@@ -229,17 +229,16 @@ def report(out: Path, quiet: bool = False) -> None:
                   "|---|---|---|---|---|---|---|---|"]
         timed, grads = [t for t in tarp if "ms" in t], [t for t in tarp if "ms" not in t]
         err = lambda t: "-" if t.get("max_rel_error") is None else f"{t['max_rel_error']:.1e}"  # noqa: E731
+        queued = lambda t: " (queued)" if t.get("timing") == "queued" else ""  # noqa: E731
         lines += [f"| {t.get('direction', 'video')} | {t['video_tokens']} | {t['audio_tokens']} | {t['window_tokens']} | "
-                  f"{t['kind']}{' (unfused: compile failed)' if t.get('flex_unfused') else ''}"
-                  f"{' (queued)' if t.get('timing') == 'queued' else ''}{'' if t.get('compiled') else ' (eager)'} | "
-                  f"{t['ms']:.3f} | "
-                  f"{t['flops'] / 1e9:.1f} | {err(t)} |" for t in timed]
+                  f"{t['kind']}{' (unfused: compile failed)' if t.get('flex_unfused') else ''}{queued(t)}"
+                  f"{'' if t.get('compiled') else ' (eager)'} | {t['ms']:.3f} | {t['flops'] / 1e9:.1f} | {err(t)} |"
+                  for t in timed]
         if grads:
             lines += ["", "Training's case on each path with a backward (two examples, one without its partner): the "
                       "largest relative error of the gradients (queries, keys, values, LCT) against the masked reference "
                       "in float32, on the same bf16 inputs, and the device time of forward + backward.", "",
                       "| queries | audio tokens | path | forward + backward ms | max rel. error |", "|---|---|---|---|---|"]
-            queued = lambda t: " (queued)" if t.get("timing") == "queued" else ""  # noqa: E731
             lines += [f"| {t['direction']} | {t['audio_tokens']} | {t['kind'][5:]}{queued(t)} "
                       f"| {t.get('train_ms', float('nan')):.3f} | "
                       f"{err(t)} |" for t in grads]

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # train_small.py, beside this script
 RUN_FILES = ("config.json", "metrics.jsonl", "ema.safetensors")
 
 
@@ -38,13 +39,16 @@ def _full_commit(commit: str, root: Path) -> str:
         return commit
 
 
-def summary_row(run: Path, seconds: float | None, root: Path) -> dict:
-    """The campaign summary's row of a finished run folder (config.json's provenance, metrics.jsonl's losses)."""
+def summary_row(run: Path, root: Path) -> dict:
+    """The campaign summary's row of a finished run folder (config.json's provenance; the last logged steps as
+    `train_small.py` reads them)."""
+    from train_small import last_logged
+
     cfg = json.loads((run / "config.json").read_text())
     prov = cfg["provenance"]
-    losses = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines() if '"loss"' in line][-5:]
-    return {"steps": cfg["steps_done"], "loss_mean_last5_logged": round(sum(losses) / len(losses), 5),
-            "seconds": None if seconds is None else round(seconds, 3), "commit": _full_commit(prov["commit"], root),
+    logged = last_logged(run / "metrics.jsonl")
+    return {"steps": cfg["steps_done"], "loss_mean_last5_logged": round(logged["loss_mean_last5_logged"], 5),
+            "seconds": logged["seconds"], "commit": _full_commit(prov["commit"], root),
             "device": prov["device"], "torch": prov["torch"], "date_utc": prov["date_utc"],
             "ema_sha256": hashlib.sha256((run / "ema.safetensors").read_bytes()).hexdigest()}
 
@@ -63,8 +67,6 @@ def join_runs(folder: Path, campaign: Path, claims: Path, root: Path) -> list[st
         with tarfile.open(fileobj=io.BytesIO(_parts(folder))) as tar:
             tar.extractall(tmp, filter="data")
         tmp = Path(tmp)
-        seconds = (json.loads((tmp / "summary.json").read_text()).get("runs", {})
-                   if (tmp / "summary.json").is_file() else {})
         for run in sorted((tmp / "runs").glob("*/seed-*")):
             model, seed = run.parent.name, run.name
             name = f"{model}/{seed}"
@@ -85,7 +87,7 @@ def join_runs(folder: Path, campaign: Path, claims: Path, root: Path) -> list[st
             if not link.exists() and not link.is_symlink():
                 link.parent.mkdir(parents=True, exist_ok=True)
                 link.symlink_to(Path("..") / ".." / dest.relative_to(campaign.parent))
-            summary["runs"][name] = summary_row(dest, (seconds.get(name) or {}).get("seconds"), root)
+            summary["runs"][name] = summary_row(dest, root)
             said.append(f"{name}: joined (sha256 {summary['runs'][name]['ema_sha256'][:16]})")
     summary["runs"] = dict(sorted(summary["runs"].items()))
     summary_path.write_text(json.dumps(summary, indent=1) + "\n")

@@ -293,6 +293,15 @@ def coordinate(args, out: Path, specs: list[RunSpec]) -> dict:
     return {"touched": list(dict.fromkeys(touched)), "events": events, "seconds": round(time.time() - t0, 1)}
 
 
+def last_logged(log: Path) -> dict:
+    """A run's `metrics.jsonl` -> the mean loss of its last 5 logged steps, and the last line's seconds (compile
+    included) and partner-absent example count; None each where nothing is logged."""
+    last = [json.loads(ln) for ln in log.read_text().splitlines()[-5:]] if log.is_file() else []
+    return {"loss_mean_last5_logged": sum(r["loss"] for r in last) / len(last) if last else None,
+            "seconds": last[-1]["seconds"] if last else None,
+            "partner_absent_examples": last[-1].get("partner_absent_examples") if last else None}
+
+
 def summarise(out: Path, specs: list[RunSpec], session: dict, args) -> str:
     rows = ["| run | stage | state | steps | target | last loss | s | partner-absent examples |",
             "|---|---|---|---|---|---|---|---|"]
@@ -300,11 +309,8 @@ def summarise(out: Path, specs: list[RunSpec], session: dict, args) -> str:
     for s in specs:
         folder = out / "runs" / s.name
         state, step = run_state(folder, s)
-        log = folder / "metrics.jsonl"
-        last = [json.loads(ln) for ln in log.read_text().splitlines()[-5:]] if log.is_file() else []
-        loss = sum(r["loss"] for r in last) / len(last) if last else None
-        secs = last[-1]["seconds"] if last else None
-        absent = last[-1].get("partner_absent_examples") if last else None
+        logged = last_logged(folder / "metrics.jsonl")
+        loss, secs, absent = logged["loss_mean_last5_logged"], logged["seconds"], logged["partner_absent_examples"]
         target = target_steps(folder, s)
         table[s.name] = {"state": state, "steps": step, "target": target, "loss_mean_last5_logged": loss, "seconds": secs}
         rows.append(f"| {s.name} | {s.stage} | {state} | {step} | {target} | {f'{loss:.4f}' if loss is not None else '-'} | "

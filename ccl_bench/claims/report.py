@@ -62,7 +62,7 @@ def write_report(spec: StudySpec, results: list[ClaimResult], out: Path, command
             lines.append(f"| {c.id}. {c.text} | {x['treatment']} vs {x['comparator']} | {c.primary.label} ({c.primary.better}) "
                          f"| {_diff_cell(x)} | {_status_cell(x)} | [table]({r.slug}.md)"
                          + (f", [plot]({plot.name})" if plot else "") + " |")
-    splits = [(c, x) for c in verdicts["claims"] for x in c["splits"]]
+    splits = [(r.slug, c, x) for r, c in zip(results, verdicts["claims"], strict=True) for x in c["splits"]]
     if splits:
         lines += ["", "## Splits: the parts of a comparison's difference (reported; they decide nothing)", "",
                   "Consecutive parts chain the treatment to the comparator, so on the same seeds and prompts they add up to "
@@ -70,8 +70,7 @@ def write_report(spec: StudySpec, results: list[ClaimResult], out: Path, command
                   "routing: `claims.md`, the protocol).", "",
                   "| claim | part | comparison | primary metric | difference [95% interval] | details |",
                   "|---|---|---|---|---|---|"]
-        for c, x in splits:
-            slug = f"claim{c['id']}-{c['name']}"
+        for slug, c, x in splits:
             lines.append(f"| {c['id']} | {x['part']} | {x['treatment']} vs {x['comparator']} | {c['primary']} | {_diff_cell(x)}"
                          + (f" ({x['status']}: {x['reason']})" if x["status"] in ("not run", "unavailable") else "")
                          + f" | [table]({slug}.md) |")

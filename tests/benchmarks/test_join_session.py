@@ -28,12 +28,11 @@ def test_a_call_is_joined_once_and_keeps_what_is_committed(tmp_path):
     (campaign / "summary.md").write_text("# t\n\n| run | steps |\n|---|---|\n| ccl/seed-0 | as written earlier |\n\nfoot\n")
     config = {"steps_done": 2000, "provenance": {"commit": "abc1234", "device": "H100", "torch": "2.11",
                                                  "date_utc": "2026-11-26T12:00:00Z"}}
-    metrics = "\n".join(json.dumps({"step": s, "loss": 0.1 * s}) for s in range(1, 7)) + "\n"
+    metrics = "\n".join(json.dumps({"step": s, "loss": 0.1 * s, "seconds": 20.25 * s - 20.25}) for s in range(1, 7)) + "\n"
     run = {"runs/gated-mt/seed-0/config.json": json.dumps(config).encode(),
            "runs/gated-mt/seed-0/metrics.jsonl": metrics.encode(),
            "runs/gated-mt/seed-0/ema.safetensors": b"weights", "logs/gated-mt_seed-0.log": b"log",
-           "runs/ovi-mt/seed-1/config.json": json.dumps(config).encode(),  # no weights came back: left out
-           "summary.json": json.dumps({"runs": {"gated-mt/seed-0": {"seconds": 101.25}}}).encode()}
+           "runs/ovi-mt/seed-1/config.json": json.dumps(config).encode()}  # no weights came back: left out
     call.mkdir()
     blob = _tar(run)
     (call / "conv.tar.00").write_bytes(blob[:5000])

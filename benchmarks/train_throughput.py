@@ -13,6 +13,9 @@ two device syncs. Writes `throughput.json` and `throughput.md` (with provenance)
 
     python benchmarks/train_throughput.py --out $OUT --batch-size 512 --steps 30
     python benchmarks/train_throughput.py --out /tmp/tp --scale tiny --device cpu --variants old --steps 2   # CPU smoke
+
+`--profile K` also profiles K steps of each variant after its timed steps (torch.profiler; kernels grouped
+into families as `interaction_profile.py` groups them) and writes `throughput-profile.md` / `.json`.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def load_data(scale: str, clips: int, model: str):
 
 
 def measure(name: str, spec: dict, model: str, scale: str, data, rend, batch: int, warmup: int, steps: int,
-            device: str) -> dict:
+            device: str, profile_steps: int = 0) -> dict:
     import torch._dynamo as dynamo
 
     from ccl_bench.runner.models import build_for_rendering
@@ -100,11 +103,54 @@ def measure(name: str, spec: dict, model: str, scale: str, data, rend, batch: in
         sync()
         seconds = time.perf_counter() - t0
         last = tr.train_step(record_losses=True)
-    return {"variant": name, "model": "+".join(streams) + " stream" if streams else model, "batch_size": batch,
+        kernels = profiled(lambda: tr.train_step(record_losses=False), profile_steps, cuda) if profile_steps else None
+    row = {"variant": name, "model": "+".join(streams) + " stream" if streams else model, "batch_size": batch,
             "steps_timed": steps, "seconds": round(seconds, 4), "ms_per_step": round(1e3 * seconds / steps, 3),
             "examples_per_s": round(batch * steps / seconds, 1), "warmup_s": round(warm_s, 2),
             "compiled": tr.use_compile, "cuda_graphs": tr.use_graphs, "loss": round(last["loss"], 5),
             "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None}
+    return row | {"kernels": kernels} if kernels else row
+
+
+def profiled(step, steps: int, cuda: bool) -> dict:
+    """{kernel: [device ms per step, calls per step]} over `steps` calls of `step` (CPU: operators' own time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA] if cuda else [ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+    out = {}
+    for e in prof.key_averages():
+        ms = (e.device_time_total if cuda else e.self_cpu_time_total) / 1e3 / steps
+        if ms > 0:
+            out[e.key] = [round(ms, 4), e.count / steps]
+    return out
+
+
+def write_profile(out: Path, rows: list[dict], meta: dict) -> None:
+    """Per variant: ms per step by kernel family and the 15 costliest kernels."""
+    from interaction_profile import by_family, family
+
+    rows = [r for r in rows if r.get("kernels")]
+    if not rows:
+        return
+    (out / "throughput-profile.json").write_text(json.dumps({"provenance": meta, "variants": {
+        r["variant"]: r["kernels"] for r in rows}}, indent=1) + "\n")
+    lines = [f"# Where a `{meta['scale']}` training step goes, by kernel family", "",
+             f"{meta['device']}; torch {meta['torch']}; commit {meta['commit'][:12]}; device ms per step (mean of the "
+             f"profiled steps); the step's wall time is the `ms/step` of `throughput.md`. Command: `{meta['command']}`"]
+    for r in rows:
+        fams = by_family(r["kernels"])
+        lines += ["", f"## {r['variant']} ({r['model']}, batch {r['batch_size']}, {r['ms_per_step']} ms/step wall)", "",
+                  "| family | ms | share |", "|---|---|---|"]
+        total = sum(fams.values())
+        lines += [f"| {f} | {ms:.2f} | {ms / total:.1%} |" for f, ms in fams.items()] + [f"| total | {total:.2f} | |"]
+        top = sorted(r["kernels"].items(), key=lambda kv: -kv[1][0])[:15]
+        lines += ["", "| kernel | family | ms | calls |", "|---|---|---|---|"]
+        lines += [f"| `{k[:100]}` | {family(k)} | {v[0]:.3f} | {v[1]:g} |" for k, v in top]
+    (out / "throughput-profile.md").write_text("\n".join(lines) + "\n")
 
 
 def write_report(out: Path, rows: list[dict], meta: dict) -> None:
@@ -112,7 +158,9 @@ def write_report(out: Path, rows: list[dict], meta: dict) -> None:
     base = next((r for r in rows if r["variant"] == "old"), None)
     for r in rows:
         r["speedup_vs_old"] = round(r["examples_per_s"] / base["examples_per_s"], 2) if base else None
-    (out / "throughput.json").write_text(json.dumps({"provenance": meta, "results": rows}, indent=1))
+    (out / "throughput.json").write_text(json.dumps({"provenance": meta, "results": [
+        {k: v for k, v in r.items() if k != "kernels"} for r in rows]}, indent=1))
+    write_profile(out, rows, meta)
     lines = [f"# Training throughput, `{meta['scale']}` scale, av-sync tiny, one device", "",
              f"{meta['device']}; torch {meta['torch']}; commit {meta['commit'][:12]}; {meta['date_utc']}. "
              f"Each variant: {meta['warmup']} warm-up steps (compile, graph capture), then the timed steps between "
@@ -140,6 +188,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--clips", type=int, default=512)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--profile", type=int, default=0, metavar="K", help="also profile K steps of each variant")
     args = ap.parse_args()
     names = args.variants.split(",")
     unknown = [n for n in names if n not in VARIANTS]
@@ -154,8 +203,8 @@ def main() -> None:
     rows = []
     for name in names:
         row = measure(name, VARIANTS[name], args.model, args.scale, data, rend, args.batch_size, args.warmup, args.steps,
-                      args.device)
-        print(json.dumps(row), flush=True)
+                      args.device, args.profile)
+        print(json.dumps({k: v for k, v in row.items() if k != "kernels"}), flush=True)
         rows.append(row)
         write_report(Path(args.out), rows, meta)  # after each variant: a kill keeps what was measured
     print((Path(args.out) / "throughput.md").read_text())

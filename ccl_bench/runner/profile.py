@@ -161,9 +161,13 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
                     opt.step()
 
             fwd = time_call(forward, device, repeats=repeats)
+            retries = _alloc_retries(on_gpu)
             st = time_call(step, device, repeats=repeats)
             rec = {**base, "guidance": None, "fwd_ms": fwd.median_ms, "step_ms": st.median_ms,
-                   "step_samples_ms": st.samples_ms, "peak_mem_gb": peak_memory(step, device),
+                   "step_samples_ms": st.samples_ms,
+                   # the caching allocator freeing its cache and retrying (a device sync each) while timed
+                   "alloc_retries": _alloc_retries(on_gpu) - retries if on_gpu else None,
+                   "peak_mem_gb": peak_memory(step, device),
                    "passes_per_step": None, "nfe_per_clip": None, "sec_per_clip": None}
             if matmul_flops:
                 rec["mfu"] = 3 * flops / (st.median_ms / 1e3) / matmul_flops  # backward ~ 2x forward
@@ -191,6 +195,11 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
     except torch.OutOfMemoryError as exc:
         records.append({**base, "status": "oom", "error": str(exc).splitlines()[0]})
     return records
+
+
+def _alloc_retries(on_gpu: bool) -> int:
+    """How often the CUDA caching allocator has hit the card's memory, freed its cache and retried."""
+    return torch.cuda.memory_stats().get("num_alloc_retries", 0) if on_gpu else 0
 
 
 def add_interaction_shares(records: list[dict]) -> None:

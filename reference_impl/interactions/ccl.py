@@ -14,7 +14,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..streams.rope import Rotary, apply_rope
-from .base import CrossModalProjections, Interaction, StreamState, only_where
+from .base import CrossModalProjections, Interaction, StreamState, only_where, stream_projections
 from .tarp import PartitionPlan, aligned_rope_angles, tarp_attention, tarp_plans
 
 
@@ -41,10 +41,12 @@ class CrossModalContextAttention(nn.Module):
     def rotary(self, times: torch.Tensor) -> Rotary:
         return Rotary(aligned_rope_angles(times, self.proj.head_dim, self.rope_rate(), self.cfg.rope_theta))
 
-    def qkv(self, xq, xkv, times_q, times_kv, rot_q: Rotary | None = None, rot_kv: Rotary | None = None):
+    def qkv(self, xq, xkv, times_q, times_kv, rot_q: Rotary | None = None, rot_kv: Rotary | None = None,
+            projected: tuple | None = None):
         """Projected q `[B, Nq, H, d]`, k, v `[B, Nk, H, d]`, with aligned RoPE if on (tables made from
-        the times unless given), and the context tokens' k, v `[K, H, d]` (or None)."""
-        q, k, v = self.proj.project(xq, xkv)
+        the times unless given), and the context tokens' k, v `[K, H, d]` (or None). projected: (q, k, v)
+        before RoPE, already computed from xq and xkv (`stream_projections`), else projected here."""
+        q, k, v = projected if projected is not None else self.proj.project(xq, xkv)
         if self.cfg.tarp_rope:
             q = apply_rope(q, rot_q if rot_q is not None else self.rotary(times_q))
             k = apply_rope(k, rot_kv if rot_kv is not None else self.rotary(times_kv))
@@ -55,14 +57,15 @@ class CrossModalContextAttention(nn.Module):
         return q, k, v, ck, cv
 
     def forward(self, xq, xkv, times_q, times_kv, lo, hi, reads_partner, lct_on=None, rot_q=None, rot_kv=None,
-                plan: PartitionPlan | None = None, lct_may_be_off: bool = True, partner_always: bool = False):
+                plan: PartitionPlan | None = None, lct_may_be_off: bool = True, partner_always: bool = False,
+                projected: tuple | None = None):
         """xq `[B, Nq, Dq]`, xkv `[B, Nk, Dkv]`; times (s) `[Nq]`, `[Nk]`; key interval `[lo, hi)` of
         each query `[Nq]` (or its `plan`); reads_partner, lct_on `[B]` -> update `[B, Nq, Dq]`, exactly
         zero for an example with nothing to read (no partner, and no LCT or LCT switched off).
         One attention call whatever the route: where LCT are off, a key mask hides them.
         lct_may_be_off=False and partner_always=True (Python facts of the route: LCT on, partner read, for
-        every example) drop those parts of the mask and the final zeroing."""
-        q, k, v, ck, cv = self.qkv(xq, xkv, times_q, times_kv, rot_q, rot_kv)  # [B, Nq, H, d], [B, Nk, H, d] x 2
+        every example) drop those parts of the mask and the final zeroing. projected: see `qkv`."""
+        q, k, v, ck, cv = self.qkv(xq, xkv, times_q, times_kv, rot_q, rot_kv, projected)  # [B, Nq, H, d], [B, Nk, H, d] x 2
         n_ctx = 0 if ck is None else ck.shape[0]
         plan = plan or PartitionPlan.make(lo, hi, xkv.shape[1], n_ctx, xq.device)
         if lct_on is None:
@@ -92,8 +95,12 @@ class CCLInteraction(Interaction):
             self.prepare(sv, sa)
         plan_v, plan_a = sv.cache["tarp_plans"]
         rv, ra = sv.cache["tarp_rope"], sa.cache["tarp_rope"]
-        dv = self.video_from_audio(xv, xa, sv.times, sa.times, None, None, sv.reads_partner, sv.lct_on, rv, ra,
-                                   plan_v, sv.lct_may_be_off, sv.always_reads_partner)  # [B, Nv, Dv]
-        da = self.audio_from_video(xa, xv, sa.times, sv.times, None, None, sa.reads_partner, sa.lct_on, ra, rv,
-                                   plan_a, sa.lct_may_be_off, sa.always_reads_partner)  # [B, Na, Da]
+        vfa, afv = self.video_from_audio, self.audio_from_video
+        # Each stream is normalised and projected once for both directions (its queries, its keys and values).
+        qv, kv, vv = stream_projections(xv, vfa.proj, afv.proj)  # [B, Nv, H, d] x 3
+        qa, ka, va = stream_projections(xa, afv.proj, vfa.proj)  # [B, Na, H, d] x 3
+        dv = vfa(xv, xa, sv.times, sa.times, None, None, sv.reads_partner, sv.lct_on, rv, ra, plan_v,
+                 sv.lct_may_be_off, sv.always_reads_partner, projected=(qv, ka, va))  # [B, Nv, Dv]
+        da = afv(xa, xv, sa.times, sv.times, None, None, sa.reads_partner, sa.lct_on, ra, rv, plan_a,
+                 sa.lct_may_be_off, sa.always_reads_partner, projected=(qa, kv, vv))  # [B, Na, Da]
         return dv, da

@@ -212,3 +212,61 @@ def test_joint_gives_every_audio_token_its_own_position():
     assert torch.equal(f, torch.ceil(torch.linspace(0, 20, 157)))
     assert len({(a, b, c) for a, b, c in zip(f.tolist(), h.tolist(), w.tolist(), strict=True)}) == 157
     assert (h >= 22).all() and (w < 40).all()  # past the video's rows: no video token shares one
+
+
+
+def test_stream_projections_equal_each_directions_own_pre_norm_and_projections():
+    """One stream's shared LayerNorm pass with both pre-norms' affines folded into one matrix product gives
+    the queries of one direction and the keys and values of the other, values and gradients (both paths
+    compute the norms in float32, so float32 rounding is all that differs)."""
+    from reference_impl.interactions.base import CrossModalProjections, stream_projections
+
+    torch.manual_seed(0)
+    reads, read_by = CrossModalProjections(64, 48, 32, 8, 1e-6, False), CrossModalProjections(48, 64, 40, 8, 1e-6, False)
+    trained_like(reads, scale=0.5), trained_like(read_by, scale=0.5)  # affines far from (1, 0)
+    x = torch.randn(2, 9, 64) * 3 + 1
+
+    def both(project):
+        xx = x.clone().requires_grad_(True)
+        outs = project(xx)
+        sum(o.sin().sum() for o in outs).backward()
+        grads = [xx.grad] + [p.grad for p in (*reads.parameters(), *read_by.parameters())]
+        for p in (*reads.parameters(), *read_by.parameters()):
+            p.grad = None
+        return outs, grads
+
+    shared = both(lambda xx: stream_projections(xx, reads, read_by))
+    separate = both(lambda xx: (reads.queries(reads.norm_in_q(xx)), *read_by.keys_values(read_by.norm_in_kv(xx))))
+    assert [o.shape for o in shared[0]] == [(2, 9, 4, 8), (2, 9, 5, 8), (2, 9, 5, 8)]
+    for a, b in zip(shared[0] + tuple(shared[1]), separate[0] + tuple(separate[1]), strict=True):
+        if b is None:  # a parameter neither path reads (reads' k, v; read_by's q, o)
+            assert a is None
+            continue
+        assert (a - b).norm() <= 1e-5 * b.norm()  # float32 rounding, relative to the tensor's size
+
+
+@pytest.mark.parametrize("name", ["ccl", "ccl-no-lct", "ccl-no-tarp"])
+def test_ccl_projects_each_stream_once_as_when_each_direction_normalises_its_own_inputs(name, monkeypatch):
+    """The whole model (float32): outputs and every gradient as with each direction computing its own
+    pre-norms and projections (the float32 rounding of a differently ordered sum is all that differs)."""
+    import reference_impl.interactions.ccl as ccl_module
+
+    def run(model):
+        x = inputs(model.cfg)
+        ov, oa = model(**x, tasks=TASKS)
+        (ov.square().mean() + oa.square().mean()).backward()
+        return ov, oa, {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+
+    torch.manual_seed(0)
+    model = trained_like(R.build_model(name, "tiny"), scale=0.3)
+    shared = run(model)
+    model.zero_grad(set_to_none=True)
+    monkeypatch.setattr(ccl_module, "stream_projections", lambda x, reads, read_by: (
+        reads.queries(reads.norm_in_q(x)), *read_by.keys_values(read_by.norm_in_kv(x))))
+    separate = run(model)
+    torch.testing.assert_close(shared[0], separate[0], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(shared[1], separate[1], atol=1e-4, rtol=1e-4)
+    assert shared[2].keys() == separate[2].keys()
+    assert any("norm_in_q" in n for n in shared[2]) and any("norm_in_kv" in n for n in shared[2])
+    for n, g in shared[2].items():
+        assert (g - separate[2][n]).norm() <= 1e-4 * separate[2][n].norm(), n

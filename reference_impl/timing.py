@@ -10,6 +10,15 @@ import torch
 
 from .config import ModelConfig
 
+# The configuration fields every token time here depends on (with the token counts): keys of tables made
+# from token times once per configuration and shape.
+TIME_FIELDS = ("video_fps", "video_temporal_compression", "video_causal_first_frame", "video_patch",
+               "audio_latent_rate", "audio_patch")
+
+
+def time_key(cfg: ModelConfig) -> tuple:
+    return tuple(getattr(cfg, f) for f in TIME_FIELDS)
+
 
 def video_pixel_frames(cfg: ModelConfig, frames: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """First and last pixel frame `[frames]` (int64) each video latent frame covers. A latent frame

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..streams.rope import Rotary, apply_rope
+from ..streams.rope import Rotary, apply_rope, cached_rotary
+from ..timing import time_key
 from .base import CrossModalProjections, Interaction, StreamState, only_where, stream_projections
 from .tarp import PartitionPlan, aligned_rope_angles, tarp_attention, tarp_plans
 
@@ -38,8 +39,11 @@ class CrossModalContextAttention(nn.Module):
     def rope_rate(self) -> float:
         return self.cfg.tarp_rope_rate or self.cfg.audio_token_rate
 
+    def angles(self, times: torch.Tensor) -> torch.Tensor:
+        return aligned_rope_angles(times, self.proj.head_dim, self.rope_rate(), self.cfg.rope_theta)
+
     def rotary(self, times: torch.Tensor) -> Rotary:
-        return Rotary(aligned_rope_angles(times, self.proj.head_dim, self.rope_rate(), self.cfg.rope_theta))
+        return Rotary(self.angles(times))
 
     def qkv(self, xq, xkv, times_q, times_kv, rot_q: Rotary | None = None, rot_kv: Rotary | None = None,
             projected: tuple | None = None):
@@ -87,8 +91,11 @@ class CCLInteraction(Interaction):
     def prepare(self, sv: StreamState, sa: StreamState) -> None:
         """Once per forward, outside the layers: partition plans and the aligned-RoPE tables."""
         sv.cache["tarp_plans"] = tarp_plans(self.cfg, sv.grid, len(sa.times), sv.times.device)
-        sv.cache["tarp_rope"] = self.video_from_audio.rotary(sv.times)
-        sa.cache["tarp_rope"] = self.video_from_audio.rotary(sa.times)
+        vfa = self.video_from_audio  # both directions rotate with one head size, rate and theta
+        key = ("tarp", time_key(self.cfg), vfa.rope_rate(), self.cfg.rope_theta, vfa.proj.head_dim, tuple(sv.grid),
+               len(sa.times), str(sv.times.device))
+        sv.cache["tarp_rope"] = cached_rotary((*key, "video"), lambda: vfa.angles(sv.times))
+        sa.cache["tarp_rope"] = cached_rotary((*key, "audio"), lambda: vfa.angles(sa.times))
 
     def exchange(self, xv, xa, sv: StreamState, sa: StreamState):
         if "tarp_plans" not in sv.cache:

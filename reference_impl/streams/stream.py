@@ -16,7 +16,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .layers import FeedForward, LayerNorm32, RMSNorm, attention, timestep_embedding
-from .rope import Rotary, apply_rope, grid_positions, rope_angles_1d, rope_angles_3d
+from .rope import Rotary, apply_rope, cached_rotary, grid_positions, rope_angles_1d, rope_angles_3d
 
 # A hook adds an attention output `[B, N, heads, d]` to a cross-attention before its output projection.
 AttentionHook = Callable[[torch.Tensor], torch.Tensor]
@@ -262,7 +262,8 @@ class VideoStream(Stream):
         return x.permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(x.shape[0], self.out_dim, f * pt, h * ph, w * pw)
 
     def rope_angles(self, grid, device) -> Rotary:
-        return Rotary(rope_angles_3d(*grid_positions(*grid, device=device), self.head_dim))
+        return cached_rotary(("video-3d", tuple(grid), self.head_dim, str(device)),
+                             lambda: rope_angles_3d(*grid_positions(*grid, device=device), self.head_dim))
 
 
 class AudioStream(Stream):
@@ -287,4 +288,5 @@ class AudioStream(Stream):
         return x.permute(0, 3, 1, 2).reshape(x.shape[0], self.out_dim, n * self.patch)
 
     def rope_angles(self, grid, device) -> Rotary:
-        return Rotary(rope_angles_1d(torch.arange(grid[0], device=device), self.head_dim))
+        return cached_rotary(("audio-1d", grid[0], self.head_dim, str(device)),
+                             lambda: rope_angles_1d(torch.arange(grid[0], device=device), self.head_dim))

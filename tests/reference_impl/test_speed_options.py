@@ -68,3 +68,44 @@ def test_joint_batch_runs_and_the_flex_path_trace_in_one_graph():
     fn = lambda q, k, v, a, c: tarp_attention(q, k, v, plan, a, ck, cv, c)  # noqa: E731
     torch.testing.assert_close(torch.compile(fn, backend="eager", fullgraph=True)(q, k, v, allowed, ctx),
                                fn(q, k, v, allowed, ctx), rtol=0, atol=0)
+
+
+def test_a_forward_compiled_whole_reads_its_rope_tables_instead_of_recomputing_them():
+    """After one eager forward (the Trainer's warm-up), the traced forward holds no sin or cos but the two
+    time embeddings' (one per stream): the RoPE tables of both streams and of TARP come in as inputs, so
+    no kernel recomputes them per element."""
+    import torch._dynamo as dynamo
+
+    graphs = []
+
+    def keep(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    torch.manual_seed(0)
+    model = trained_like(R.build_model("ccl", "tiny")).eval()
+    x = inputs(model.cfg, batch=2)
+    with torch.no_grad():
+        want = model(**x)
+        dynamo.reset()
+        got = torch.compile(model, backend=keep)(**x)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    ops = [str(n.target) for g in graphs for n in g.graph.nodes if n.op == "call_function"]
+    assert len(ops) > 100
+    assert sum("method sin " in o for o in ops) == 2 and sum("method cos " in o for o in ops) == 2
+
+
+def test_rope_tables_are_made_once_per_configuration_and_shape():
+
+    torch.manual_seed(0)
+    a, b = R.build_model("ccl", "tiny"), R.build_model("ccl", "tiny", video_fps=12.0)
+    assert a.video_stream.rope_angles((2, 4, 4), "cpu") is a.video_stream.rope_angles((2, 4, 4), "cpu")
+    assert a.video_stream.rope_angles((2, 4, 4), "cpu") is not a.video_stream.rope_angles((3, 4, 4), "cpu")
+    states = []
+    for m in (a, b):
+        m.interactions["0"].prepare = lambda sv, sa, real=m.interactions["0"].prepare: (real(sv, sa), states.append(sv))
+    for m in (a, b, a):
+        m(**inputs(m.cfg))
+    ta, tb, ta2 = (s.cache["tarp_rope"] for s in states)
+    assert ta is ta2 and ta is not tb  # another frame rate: other token times, another table
+    assert not torch.equal(ta[0], tb[0])

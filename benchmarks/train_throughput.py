@@ -189,7 +189,11 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=512)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--profile", type=int, default=0, metavar="K", help="also profile K steps of each variant")
+    ap.add_argument("--cudnn-attention", action=argparse.BooleanOptionalAction, default=True,
+                    help="let SDPA pick cuDNN's attention (off: flash / memory-efficient; compile with a fresh "
+                         "TORCHINDUCTOR_CACHE_DIR, as a cached graph keeps the kernel it was compiled with)")
     args = ap.parse_args()
+    torch.backends.cuda.enable_cudnn_sdp(args.cudnn_attention)
     names = args.variants.split(",")
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -199,7 +203,8 @@ def main() -> None:
     data, rend = load_data(args.scale, args.clips, args.model)
     meta = {**provenance(args.device), "scale": args.scale, "warmup": args.warmup,
             "command": "python benchmarks/train_throughput.py " + " ".join(
-                f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out")}
+                (f"--{'' if v else 'no-'}{k.replace('_', '-')}" if isinstance(v, bool) else f"--{k.replace('_', '-')} {v}")
+                for k, v in vars(args).items() if k != "out")}
     rows = []
     for name in names:
         row = measure(name, VARIANTS[name], args.model, args.scale, data, rend, args.batch_size, args.warmup, args.steps,

@@ -40,7 +40,6 @@ def family(name: str) -> str:
 
 def profile_step(model_name: str, scale: str, compile_blocks: bool, steps: int, device: str) -> dict:
     """{kernel name: [device ms per step, calls per step]} of one training step (forward, backward, AdamW)."""
-    from torch.profiler import ProfilerActivity, profile
 
     from ccl_bench.runner.profile import ClipSize, inputs, model_and_shapes
 
@@ -67,8 +66,14 @@ def profile_step(model_name: str, scale: str, compile_blocks: bool, steps: int, 
 
     for _ in range(3):  # compile and warm-up
         step()
-    acts = [ProfilerActivity.CUDA] if on_gpu else [ProfilerActivity.CPU]
-    with profile(activities=acts) as prof:
+    return profiled(step, steps, on_gpu)
+
+
+def profiled(step, steps: int, on_gpu: bool) -> dict:
+    """{kernel name: [device ms per step, calls per step]} over `steps` calls of `step`."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA] if on_gpu else [ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
             step()
         if on_gpu:

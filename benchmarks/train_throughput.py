@@ -103,30 +103,17 @@ def measure(name: str, spec: dict, model: str, scale: str, data, rend, batch: in
         sync()
         seconds = time.perf_counter() - t0
         last = tr.train_step(record_losses=True)
-        kernels = profiled(lambda: tr.train_step(record_losses=False), profile_steps, cuda) if profile_steps else None
+        kernels = None
+        if profile_steps:
+            from interaction_profile import profiled
+
+            kernels = profiled(lambda: tr.train_step(record_losses=False), profile_steps, cuda)
     row = {"variant": name, "model": "+".join(streams) + " stream" if streams else model, "batch_size": batch,
             "steps_timed": steps, "seconds": round(seconds, 4), "ms_per_step": round(1e3 * seconds / steps, 3),
             "examples_per_s": round(batch * steps / seconds, 1), "warmup_s": round(warm_s, 2),
             "compiled": tr.use_compile, "cuda_graphs": tr.use_graphs, "loss": round(last["loss"], 5),
             "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None}
     return row | {"kernels": kernels} if kernels else row
-
-
-def profiled(step, steps: int, cuda: bool) -> dict:
-    """{kernel: [device ms per step, calls per step]} over `steps` calls of `step` (CPU: operators' own time)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CUDA] if cuda else [ProfilerActivity.CPU]) as prof:
-        for _ in range(steps):
-            step()
-        if cuda:
-            torch.cuda.synchronize()
-    out = {}
-    for e in prof.key_averages():
-        ms = (e.device_time_total if cuda else e.self_cpu_time_total) / 1e3 / steps
-        if ms > 0:
-            out[e.key] = [round(ms, 4), e.count / steps]
-    return out
 
 
 def write_profile(out: Path, rows: list[dict], meta: dict) -> None:

@@ -75,8 +75,8 @@ def cached_rotary(key: tuple, angles: Callable[[], torch.Tensor]) -> Rotary:
     """The `Rotary` of `angles()`, made once per key (the configuration and shape it depends on, and the
     device) and reused. Inside a forward compiled whole, a table built in the graph is not stored but
     recomputed (float64 sin and cos) in every kernel that reads it: measured on an H100 at `small` scale,
-    ~20 ms of a 175 ms training step. Made on first use (outside any compiled region where the caller
-    warms up eagerly, as the Trainer does), then a plain input."""
+    ~20 ms of a 175 ms training step. Made on first use: a caller that compiles the forward whole runs it
+    once eagerly first (as the Trainer does), so the compiled graph reads the table as an input."""
     if key not in _TABLES:
         with torch.inference_mode(False):  # first made under inference mode, it still serves training
             _TABLES[key] = Rotary(angles())

@@ -161,12 +161,12 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
                     opt.step()
 
             fwd = time_call(forward, device, repeats=repeats)
-            retries = _alloc_retries(on_gpu)
+            retries = _alloc_retries() if on_gpu else None
             st = time_call(step, device, repeats=repeats)
             rec = {**base, "guidance": None, "fwd_ms": fwd.median_ms, "step_ms": st.median_ms,
                    "step_samples_ms": st.samples_ms,
                    # the caching allocator freeing its cache and retrying (a device sync each) while timed
-                   "alloc_retries": _alloc_retries(on_gpu) - retries if on_gpu else None,
+                   "alloc_retries": _alloc_retries() - retries if on_gpu else None,
                    "peak_mem_gb": peak_memory(step, device),
                    "passes_per_step": None, "nfe_per_clip": None, "sec_per_clip": None}
             if matmul_flops:
@@ -197,9 +197,9 @@ def profile_model(name: str, scale: str = "tiny", mode: str = "train", guidance:
     return records
 
 
-def _alloc_retries(on_gpu: bool) -> int:
+def _alloc_retries() -> int:
     """How often the CUDA caching allocator has hit the card's memory, freed its cache and retried."""
-    return torch.cuda.memory_stats().get("num_alloc_retries", 0) if on_gpu else 0
+    return torch.cuda.memory_stats().get("num_alloc_retries", 0)
 
 
 def add_interaction_shares(records: list[dict]) -> None:

@@ -39,7 +39,7 @@ import torch
 from ..config import ModelConfig
 from ..streams.layers import attention
 from ..streams.rope import rope_angles_1d
-from ..timing import audio_token_times, video_token_duration, video_token_spans, video_token_times
+from ..timing import audio_token_times, time_key, video_token_duration, video_token_spans, video_token_times
 
 # The gather path is taken where it computes at most this fraction of the dense path's scores:
 # gathering the blocks costs a copy of the keys, so a partition that saves little is not worth it.
@@ -593,9 +593,8 @@ def tarp_plans(cfg: ModelConfig, video_grid: tuple[int, int, int], n_audio: int,
     """(plan of the video queries over audio keys, plan of the audio queries over video keys), made on
     the host once per configuration and shape, then reused (outside any compiled region)."""
     fields = ("tarp_partition", "tarp_partition_rule", "tarp_window", "tarp_video_frames", "tarp_attention_path",
-              "video_fps", "video_temporal_compression", "video_causal_first_frame", "video_patch", "audio_latent_rate",
-              "audio_patch", "lct", "lct_tokens", "cross_head_dim")
-    key = (tuple(getattr(cfg, f) for f in fields), tuple(video_grid), n_audio, str(device))
+              "lct", "lct_tokens", "cross_head_dim")
+    key = (time_key(cfg), tuple(getattr(cfg, f) for f in fields), tuple(video_grid), n_audio, str(device))
     if key not in _PLANS:
         (lo_v, hi_v), (lo_a, hi_a) = partition_intervals(cfg, video_grid, n_audio)
         k, path, nv = cfg.lct_tokens if cfg.lct else 0, cfg.tarp_attention_path, len(lo_v)

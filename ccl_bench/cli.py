@@ -119,7 +119,8 @@ def _train(args: argparse.Namespace) -> None:
     out_dir = train(args.model or "none", args.suite, args.scale, args.steps, args.out, seed=args.seed, resume=args.resume,
                     overrides=overrides, num_clips=args.clips, batch_size=args.batch_size, device=args.device,
                     show_progress=not args.quiet, stage=args.stage, streams=streams, init_from=args.init_from,
-                    data_seed=args.data_seed, lr=args.lr, lr_cross=args.lr_cross, task_probs=parse_task_mix(args.task_mix),
+                    data_seed=args.data_seed, lr=args.lr, lr_cross=args.lr_cross, decay_steps=args.decay_steps,
+                    task_probs=parse_task_mix(args.task_mix),
                     compile=args.compile, checkpoint_seconds=args.checkpoint_seconds, text_embeddings=args.text_embeddings)
     if world().main:
         out.print(f"wrote {out_dir}/ema.safetensors, {out_dir}/metrics.jsonl")
@@ -413,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--task-mix", help="task probabilities, e.g. t2av=0.6,t2v=0.1,t2a=0.1,a2v=0.1,v2a=0.1 (default: routing's)")
     t.add_argument("--lr", type=float, help="streams' learning rate (default: stage 1 5e-4, stage 2 5e-5, scratch 3e-4)")
     t.add_argument("--lr-cross", type=float, help="cross-modal learning rate (default: stage 2 10x --lr's default)")
+    t.add_argument("--decay-steps", type=int, help="the last N steps take the learning rate linearly down to 0 "
+                   "(warmup-stable-decay; a resumed run with a larger --steps decays at its new end; default: constant)")
     t.add_argument("--data-seed", type=int, default=0, help="seed of the rendered training clips (the same for every run)")
     t.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile the model (default: on for one CUDA process)")

@@ -49,6 +49,11 @@ class TrainConfig:
     lr: float = 3e-4
     lr_cross: float = 3e-4
     warmup_steps: int = 50
+    # Warmup-stable-decay [design]: the last `decay_steps` of `steps` take the rate linearly down to 0, so
+    # the final weights are annealed. At a constant 5e-4 the stage-1 video stream's T2V samples scored
+    # prompt accuracy 0.375 and the same weights after 2,000 steps at 5e-5 (stage 2) about 0.9. Decided at
+    # `steps`, so a run resumed with a larger `steps` moves its decay to the new end. 0: constant.
+    decay_steps: int = 0
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     ema_decay: float = 0.999
@@ -123,8 +128,12 @@ def param_groups(model, cfg: TrainConfig) -> list[dict]:
     return groups
 
 
-def lr_factor(step: int, cfg: TrainConfig) -> float:
-    return min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+def lr_factor(step: int, cfg: TrainConfig, warm_start: int = 0) -> float:
+    """The rate's multiplier for the step after `step` steps done: a linear warm-up over `warmup_steps`
+    counted from `warm_start` (where a fresh optimiser began), then 1, then linearly down to
+    `1 / decay_steps` at the last step when `decay_steps` is set."""
+    warm = min(1.0, (step - warm_start + 1) / max(1, cfg.warmup_steps))
+    return warm * (min(1.0, (cfg.steps - step) / cfg.decay_steps) if cfg.decay_steps > 0 else 1.0)
 
 
 def task_cdf(task_probs: dict[str, float], device) -> torch.Tensor:
@@ -378,7 +387,7 @@ class Trainer:
         mask = torch.where(batch.drop[:, None], d.null_mask, d.text_mask[batch.idx])
         for group in self.opt.param_groups:
             base = self.cfg.lr_cross if group["name"] == "cross" else self.cfg.lr
-            group["lr"] = base * lr_factor(self.step - self._warm_start, self.cfg)
+            group["lr"] = base * lr_factor(self.step, self.cfg, self._warm_start)
         video0, audio0 = d.video[batch.idx], d.audio[batch.idx]
         if (self.use_graphs or self.use_compile) and self._call is None:
             n = len(batch.t)

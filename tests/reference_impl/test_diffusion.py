@@ -10,6 +10,7 @@ import reference_impl as R
 from reference_impl.diffusion import SCHEMES, GuidanceScales, TrainConfig, Trainer, passes_per_step, sample
 from reference_impl.diffusion.flow import flow_matching_loss
 from reference_impl.diffusion.guidance import guided_prediction
+from reference_impl.diffusion.train import lr_factor
 from tests.reference_impl.latents import random_latent_data as _data
 
 
@@ -180,6 +181,26 @@ def test_killed_and_resumed_run_reaches_the_same_weights(tmp_path):
     w = [json.loads(ln) for ln in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
     r = [json.loads(ln) for ln in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
     assert [x["loss"] for x in w] == [x["loss"] for x in r]
+
+
+def test_warmup_stable_decay_schedule():
+    cfg = TrainConfig(steps=10, warmup_steps=2, decay_steps=4)
+    factors = [lr_factor(s, cfg) for s in range(10)]
+    assert factors == [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
+    assert lr_factor(3, cfg, warm_start=3) == 0.5  # a fresh optimiser warms up again
+    assert [lr_factor(s, TrainConfig(steps=10, warmup_steps=1)) for s in (0, 9)] == [1.0, 1.0]  # 0: constant
+    # resumed with twice the steps, the decay moves to the new end
+    assert lr_factor(8, TrainConfig(steps=20, warmup_steps=2, decay_steps=4)) == 1.0
+
+
+def test_trainer_logs_the_decayed_rates(tmp_path):
+    torch.manual_seed(0)
+    model = R.build_model("ccl", "tiny")
+    cfg = TrainConfig(steps=6, batch_size=2, log_every=1, warmup_steps=1, decay_steps=4, lr=1e-3, lr_cross=1e-2)
+    Trainer(model, _data(model.cfg), cfg, tmp_path).fit()
+    log = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in log] == pytest.approx([1e-3, 1e-3, 1e-3, 7.5e-4, 5e-4, 2.5e-4])
+    assert [r["lr_cross"] for r in log] == pytest.approx([1e-2, 1e-2, 1e-2, 7.5e-3, 5e-3, 2.5e-3])
 
 
 def test_two_learning_rates():

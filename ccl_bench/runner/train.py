@@ -12,12 +12,14 @@ The data are the same for every run (`data_seed`); `seed` moves initialisation a
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
 import torch
 
 from ..errors import CCLBenchError
 from ..progress import progress
+from ..provenance import provenance
 from ..suites import load_suite
 from .data import encode_clips, render_split
 from .models import build_for_rendering
@@ -166,7 +168,11 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
             "train_clips": n, "data_seed": data_seed, "video_codec": vc.to_dict(), "audio_codec": ac.to_dict(),
             "text_encoder": enc.describe() if text_embeddings else {"kind": "word-hash", "dim": enc.dim, "max_len": enc.max_len},
             "device": str(device),
-            "processes": w.size}
+            "processes": w.size,
+            # where the weights came from: commit, versions, the command, and the card it ran on
+            "provenance": provenance(seed, extra={"device_name": torch.cuda.get_device_name(device)
+                                                  if str(device).startswith("cuda") else platform.processor() or "cpu",
+                                                  "started": "resumed" if resume else "fresh"})}
     if stage == "streams":
         meta["streams"] = list(net.streams)
     trainer = Trainer(net, data, cfg, out, device=device, meta=meta)

@@ -28,6 +28,8 @@ def test_train_logs_a_falling_loss(trained):
     assert last < 0.85 * first, (first, last)
     cfg = json.loads((trained / "config.json").read_text())
     assert cfg["name"] == "ccl" and cfg["steps_done"] == 60 and cfg["model"]["interaction"] == "ccl"
+    prov = cfg["provenance"]  # a run's weights say which commit, versions and command made them
+    assert len(prov["commit"]) == 40 and prov["versions"]["torch"] and "--steps 60" in prov["command"]
     assert (trained / "ema.safetensors").stat().st_size < 2_000_000
 
 

@@ -392,7 +392,10 @@ class Trainer:
         if (self.use_graphs or self.use_compile) and self._call is None:
             n = len(batch.t)
             ones = torch.ones(n, dtype=torch.bool, device=dev)
-            self._forward((video0, audio0, batch.t, batch.t, text, mask, ones, ones.clone()))
+            # Distinct tensors only: a CUDA graph keeps its sample arguments as its input buffers and copies
+            # each call's inputs into them in order, so one tensor given twice (the two streams' times) would
+            # feed both streams the second one (T2V's absent audio: t = 1 for the video too).
+            self._forward((video0, audio0, batch.t, batch.t.clone(), text, mask, ones, ones.clone()))
         if self.use_compile and not self.use_graphs and not getattr(self, "_compiled_ran", False):
             try:  # the first compiled call compiles: on failure, train eagerly (and say so)
                 per_example = self._loss(batch, video0, audio0, text, mask)

@@ -203,6 +203,25 @@ def test_trainer_logs_the_decayed_rates(tmp_path):
     assert [r["lr_cross"] for r in log] == pytest.approx([1e-2, 1e-2, 1e-2, 7.5e-3, 5e-3, 2.5e-3])
 
 
+def test_graph_capture_sample_shares_no_tensor(monkeypatch):
+    # A CUDA graph keeps its sample arguments as input buffers and copies each call's inputs in, in order:
+    # one tensor given twice would feed the video stream the audio stream's time (T2V: t = 1).
+    model = R.build_model("ccl", "tiny")
+    trainer = Trainer(model, _data(model.cfg), TrainConfig(steps=1, batch_size=2), "unused")
+    samples = []
+
+    def record(sample):
+        if sample is not None:
+            samples.append(sample)
+        return trainer.net
+
+    monkeypatch.setattr(trainer, "_forward", record)
+    trainer.use_compile = True  # the path that builds the capture sample (the forward itself stays eager here)
+    trainer.train_step()
+    ptrs = [x.untyped_storage().data_ptr() for x in samples[0]]
+    assert len(samples) == 1 and len(set(ptrs)) == len(ptrs)
+
+
 def test_two_learning_rates():
     model = R.build_model("ccl", "tiny")
     cfg = TrainConfig(lr=1e-5, lr_cross=1e-4)

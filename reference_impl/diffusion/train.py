@@ -49,10 +49,9 @@ class TrainConfig:
     lr: float = 3e-4
     lr_cross: float = 3e-4
     warmup_steps: int = 50
-    # Warmup-stable-decay [design]: the last `decay_steps` of `steps` take the rate linearly down to 0, so
-    # the final weights are annealed. At a constant 5e-4 the stage-1 video stream's T2V samples scored
-    # prompt accuracy 0.375 and the same weights after 2,000 steps at 5e-5 (stage 2) about 0.9. Decided at
-    # `steps`, so a run resumed with a larger `steps` moves its decay to the new end. 0: constant.
+    # Warmup-stable-decay [design]: the last `decay_steps` of `steps` take the rate linearly down to 0, so a
+    # run can end annealed and a campaign can stretch its stable phase before deciding where it ends. Decided
+    # at `steps`, so a run resumed with a larger `steps` moves its decay to the new end. 0: constant.
     decay_steps: int = 0
     weight_decay: float = 0.0
     grad_clip: float = 1.0

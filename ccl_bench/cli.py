@@ -108,6 +108,8 @@ def _train(args: argparse.Namespace) -> None:
             validate.positive_int(option, value)
     from .runner.train import parse_task_mix, train
 
+    if args.decay_steps is not None and args.decay_steps < 0:
+        raise CCLBenchError(f"--decay-steps {args.decay_steps}: give 0 (a constant rate) or more")
     if args.stage == "joint" and not args.model:
         raise CCLBenchError("--model: required (or --stage streams to train the stage-1 streams)")
     overrides = parse_sets(args.set)

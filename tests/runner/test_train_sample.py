@@ -38,6 +38,12 @@ def test_train_refuses_to_overwrite_without_resume(trained, capsys):
     assert code == 2 and "--resume" in capsys.readouterr().err
 
 
+def test_train_refuses_a_negative_decay(tmp_path, capsys):
+    code = main(["train", "--model", "ccl", "--scale", "tiny", "--steps", "2", "--decay-steps", "-1", "--out",
+                 str(tmp_path / "run"), "--quiet"])
+    assert code == 2 and "--decay-steps -1" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("task,guidance", [("t2av", "ucg"), ("a2v", "ltx2"), ("v2a", "ucg-joint"), ("t2v", "cfg")])
 def test_sample_writes_clips_and_a_manifest(trained, tmp_path, task, guidance):
     out = tmp_path / task

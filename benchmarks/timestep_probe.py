@@ -14,6 +14,7 @@ Each folder holds `ema.safetensors` and `config.json`: a stage-1 run (one or bot
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -27,23 +28,25 @@ def load(folder: Path):
     """-> (model, streams it holds) with the folder's EMA weights, eval mode, float32 on the CPU."""
     from safetensors.torch import load_file
 
-    from ccl_bench.runner.models import build_for_rendering, load_trained
-    from ccl_bench.suites import load_suite
+    from ccl_bench.runner.models import load_trained
+    from reference_impl.config import ModelConfig
     from reference_impl.diffusion.stages import StreamsModel, streams_in
 
     info = json.loads((folder / "config.json").read_text())
-    if info.get("train", {}).get("stage") == "streams":
+    if info.get("train", {}).get("stage") == "streams":  # built from the run's own config (its overrides too)
         state = {k: v.float() for k, v in load_file(str(folder / "ema.safetensors")).items()}
-        net, _, _ = build_for_rendering("none", info.get("scale", "small"), load_suite("av-sync").rendering("tiny"), {})
-        model = StreamsModel(net.cfg, streams_in(state))
+        fields = dict(info["model"], video_patch=tuple(info["model"]["video_patch"]))
+        model = StreamsModel(ModelConfig(**fields), streams_in(state))
         model.load_state_dict(state)
     else:
         model, _ = load_trained(folder, "cpu", None)
     return model.eval(), getattr(model, "streams", ("video", "audio"))
 
 
+@functools.cache
 def suite_batch(clips: int, text_dim: int) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-    """The first `clips` av-sync training clips (data seed 0, tiny rendering) -> latents per stream, text, mask."""
+    """The first `clips` av-sync training clips (data seed 0, tiny rendering) -> latents per stream, text, mask
+    (made once per size and text width, however many runs are probed)."""
     from ccl_bench.runner.data import encode_clips, render_split
     from ccl_bench.runner.models import build_for_rendering
     from ccl_bench.suites import load_suite

@@ -156,6 +156,6 @@ def test_committed_tables_exist_for_every_shipped_model():
     files = [f for f in (ROOT / "checkpoints").rglob("*") if f.is_file()]
     assert all(f.stat().st_size < 8_000_000 for f in files if f.suffix == ".safetensors")
     assert not [f for f in files if f.name in ("checkpoint.pt", "state.safetensors")]
-    # 72 weight files of 1.7-6.3 MB: the campaign, campaign-v2 (seed 0 so far), the ablations, the streams
+    # 70 weight files (links included) of 1.7-6.3 MB: the campaign, campaign-v2 (seed 0 so far), the ablations, the streams
     # stored bytes: a symlinked file (campaign run -> shipped model) counts once
     assert sum(f.stat().st_size for f in {f.resolve() for f in files}) < 400_000_000

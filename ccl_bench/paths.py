@@ -72,6 +72,19 @@ def portable(path: str | Path, start: str | Path | None = None) -> str:
     return f"<outside>/{resolved.name}"
 
 
+def portable_value(value: str) -> str:
+    """A command-line or `--set` value as written into results: `portable` where it names a path (absolute, `~`,
+    or an existing relative one), else as given."""
+    if value.startswith(("/", "~")) or os.sep in value and Path(value).exists():
+        return portable(Path(value).expanduser())
+    return value
+
+
+def portable_options(options: dict) -> dict:
+    """`--set` options as written into results: path values made `portable`, the rest as given."""
+    return {k: portable_value(v) if isinstance(v, str) else v for k, v in options.items()}
+
+
 def atomic_write(path: str | Path, content: str | bytes | Callable[[Path], object]) -> Path:
     """Write `content` to `path` through a temporary file beside it and a rename. `content` is text,
     bytes, or a function that writes the temporary path it is given (for numpy, PyAV, soundfile,

@@ -11,10 +11,9 @@ import platform
 import subprocess
 import time
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 from . import __version__
-from .paths import SOURCE_ROOT, portable
+from .paths import SOURCE_ROOT, portable_value
 
 # Distribution names whose versions a result depends on (decoders, resamplers, flow, the maths).
 PACKAGES = {"torch": ("torch",), "numpy": ("numpy",), "scipy": ("scipy",), "librosa": ("librosa",),
@@ -43,10 +42,12 @@ def command_line(argv: list[str] | None = None) -> str:
 
 
 def _portable_arg(arg: str) -> str:
-    key, sep, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
-    if value.startswith(("/", "~")) or os.sep in value and Path(value).exists():
-        value = portable(Path(value).expanduser())
-    return f"{key}{sep}{value}"
+    """`--key=PATH`, `NAME=PATH` (a `--set` value) and `PATH` with the path made portable."""
+    whole = portable_value(arg)
+    if whole != arg or "=" not in arg:
+        return whole
+    key, sep, value = arg.partition("=")
+    return f"{key}{sep}{portable_value(value)}"
 
 
 def versions() -> dict[str, str]:

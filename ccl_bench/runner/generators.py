@@ -30,7 +30,7 @@ from ..generators import (
     check_clips,
 )
 from ..io import AVClip, write_clip
-from ..paths import atomic_write
+from ..paths import atomic_write, portable_options
 from ..suites import Rendering, load_suite
 from .pseudo import PSEUDO_MODELS
 from .sample import Timing, caption_source, prompt_caption, read_suite_folder
@@ -152,7 +152,7 @@ def generate_plugin(entry: GeneratorEntry, gen, suite: str, task: str, num: int,
     nfes = {c.nfe for c in clips}
     manifest = {"suite": spec.name, "split": split, "rendering": rend.name, "seed": seed, "generated": True, "model": entry.name,
                 "generator": entry.record(), "checkpoint": None, "task": task, "guidance": guidance, "captions": captions,
-                "steps": steps, "options": dict(options or {}),
+                "steps": steps, "options": portable_options(options or {}),
                 # A plugin reports network evaluations per clip or nothing; passes per step are the sampler's own.
                 "passes_per_step": None, "nfe_per_clip": nfes.pop() if len(nfes) == 1 and None not in nfes else None,
                 "processes": 1, "ccl_bench_version": __version__, "clips": listed}
@@ -165,7 +165,7 @@ def generate_plugin(entry: GeneratorEntry, gen, suite: str, task: str, num: int,
 def plugin_provenance(entry: GeneratorEntry, gen, options: dict) -> dict:
     """The plugin's record for a table: the entry (distribution, version, target), the options, and what
     the plugin says of itself (`provenance()`, optional; must be JSON)."""
-    record = {**entry.record(), "options": dict(options)}
+    record = {**entry.record(), "options": portable_options(options)}
     describe = getattr(gen, "provenance", None)
     if callable(describe):
         details = describe()

@@ -23,7 +23,7 @@ import torch
 from ..distributed import barrier, device_for, world
 from ..errors import CCLBenchError
 from ..metrics import streams_read
-from ..paths import checkpoint_dirs, portable
+from ..paths import checkpoint_dirs, portable, portable_options
 from ..schema import SCHEMA_VERSION
 from ..suites import build_suite, load_suite
 
@@ -225,8 +225,8 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
     result: dict = {"schema_version": SCHEMA_VERSION, "suite": spec.name, "suite_version": suite_version(spec), "model": model,
                     "tasks": {}, "reference_s": reference_s, "settings": {
         "rendering": rendering, "split": cfg_run["split"], "num_samples": num, "steps": steps, "sampler": cfg_run["sampler"],
-        "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol, "overrides": overrides or {},
-        "captions": captions}}
+        "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol,
+        "overrides": portable_options(overrides or {}), "captions": captions}}
     gen = None
     for t in tasks:
         clip_dir = root / "clips" / model / t

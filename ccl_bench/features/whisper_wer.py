@@ -65,9 +65,14 @@ def corpus_wer(errors: Sequence[int], words: Sequence[int]) -> float | None:
 
 def build_model(dims: dict):
     """A `whisper.model.Whisper` of the given `ModelDimensions` fields (random weights)."""
+    import torch
     from whisper.model import ModelDimensions, Whisper
 
-    return Whisper(ModelDimensions(**dims))
+    model = Whisper(ModelDimensions(**dims))
+    # whisper allocates the decoder's positional embedding with torch.empty (a checkpoint always fills it):
+    # left so, it holds whatever memory it got, NaN at times, which a random model must not carry
+    torch.nn.init.normal_(model.decoder.positional_embedding, std=0.01)
+    return model
 
 
 def transcribe(model, audio16k: np.ndarray, sample_len: int | None = None) -> str:

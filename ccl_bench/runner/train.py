@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CCLBenchError
+from ..paths import portable_value
 from ..progress import progress
 from ..provenance import provenance
 from ..suites import load_suite
@@ -91,7 +92,7 @@ def merge_streams(parts: list[str | Path], out: str | Path) -> Path:
     save_file({k: v.to(torch.bfloat16).contiguous() for k, v in sorted(state.items())}, str(out / "ema.safetensors"))
     infos = [json.loads((Path(d) / "config.json").read_text()) for d in folders]
     merged = {**infos[0], "model": model_cfg, "streams": ["video", "audio"],
-              "parts": [{"folder": d, "streams": i.get("streams"), "steps_done": i.get("steps_done"),
+              "parts": [{"folder": portable_value(d), "streams": i.get("streams"), "steps_done": i.get("steps_done"),
                          "train": i.get("train")} for d, i in zip(folders, infos, strict=True)]}
     (out / "config.json").write_text(json.dumps(merged, indent=1, default=str))
     return out
@@ -152,6 +153,8 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
         except ValueError as exc:
             raise CCLBenchError(f"--init-from {','.join(folders)}: {exc}") from None
         init_from = ",".join(folders)
+    if init_from:  # recorded, not read again: relative to the working directory, never the machine's folders
+        init_from = ",".join(portable_value(str(part)) for part in init_from.split(","))
     n = num_clips or DEFAULT_CLIPS.get(scale, 256)
     video, audio, metas = render_split(spec, "train", rendering, n, data_seed, show_progress)
     lv, la = encode_clips(video, audio, vc, ac)

@@ -31,13 +31,16 @@ def test_stage1_runs_hold_one_stream_each(stage1):
         assert info["train"]["task_probs"] == {"video": {"t2v": 1.0}, "audio": {"t2a": 1.0}}[stream]
 
 
-def test_stage2_starts_from_the_stage1_streams(stage1, tmp_path):
+def test_stage2_starts_from_the_stage1_streams(stage1, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # absolute paths given are recorded relative to the working directory
     merged = merge_streams([stage1 / "video", stage1 / "audio"], tmp_path / "streams")
+    parts = [part["folder"] for part in json.loads((merged / "config.json").read_text())["parts"]]
+    assert parts == ["<outside>/video", "<outside>/audio"]  # the stage-1 runs lie outside it
     out = tmp_path / "ccl"
     frozen = ["--steps", "1", "--lr", "0", "--lr-cross", "0"]  # one step that moves nothing: the model at step 0
     assert main(["train", "--model", "ccl", "--init-from", str(merged), *frozen, "--out", str(out), *COMMON]) == 0
     info = json.loads((out / "config.json").read_text())
-    assert info["train"]["init_from"] == str(merged) and info["train"]["stage"] == "joint"
+    assert info["train"]["init_from"] == "streams" and info["train"]["stage"] == "joint"
     assert STAGE_LR["stage2"]["lr_cross"] == pytest.approx(10 * STAGE_LR["stage2"]["lr"])  # the paper's ratio
     s1, s2 = load_file(str(merged / "ema.safetensors")), load_file(str(out / "ema.safetensors"))
     assert all(torch.equal(s1[k], s2[k]) for k in s1)  # step 0: the streams are stage 1's

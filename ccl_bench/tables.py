@@ -280,6 +280,12 @@ def compare_rich(table: dict) -> Table:
     return t
 
 
+def _table_source(prov: dict) -> str:
+    """`commit ..., checkpoint sha256 ...` of one compared table; a pseudo-model (ceiling, floor) has no checkpoint."""
+    sha = prov.get("checkpoint_sha256")
+    return f"commit `{str(prov.get('commit'))[:12]}`, " + (f"checkpoint sha256 `{sha[:12]}`" if sha else "no checkpoint")
+
+
 def compare_markdown(table: dict) -> str:
     names = table["entries"]
     lines = [f"### {table['suite']}: deltas vs `{names[0]}` (paired bootstrap, {table['bootstrap']} replicates)", "",
@@ -288,8 +294,7 @@ def compare_markdown(table: dict) -> str:
         for metric, row in tt["metrics"].items():
             lines.append(f"| {task} | {metric} ({row['better']}) | " + " | ".join(_cells(row, markup=False)) + " |")
     lines += ["", "Each cell after the first: value (difference to the first, verdict, bootstrap replicates used of those "
-              "drawn). Tables compared: " + ", ".join(f"{k} (commit `{str(v['commit'])[:12]}`, checkpoint sha256 "
-                                                    f"`{str(v['checkpoint_sha256'])[:12]}`)"
+              "drawn). Tables compared: " + ", ".join(f"{k} ({_table_source(v)})"
                                                     for k, v in table.get("provenance", {}).get("tables", {}).items()),
               "", provenance_line(table.get("provenance", {}))]
     return "\n".join(lines) + "\n"

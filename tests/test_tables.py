@@ -104,7 +104,8 @@ def test_compare_markdown_names_its_provenance_and_the_tables_compared():
     md = T.compare_markdown(COMPARE)
     assert "`ccl-bench compare ccl none`" in md and "seed 7" in md
     assert "ccl (commit `aaaa`, checkpoint sha256 `bbbb`)" in md and "none (commit `cccc`" in md
-    floor = {**COMPARE, "provenance": {**COMPARE["provenance"], "tables": {"floor": {"commit": "eeee", "checkpoint_sha256": None}}}}
+    tables = {"floor": {"commit": "eeee", "checkpoint_sha256": None}}
+    floor = {**COMPARE, "provenance": {**COMPARE["provenance"], "tables": tables}}
     assert "floor (commit `eeee`, no checkpoint)" in T.compare_markdown(floor)  # a pseudo-model: not `None`
 
 

@@ -1,0 +1,36 @@
+"""benchmarks/motion_probe.py: a steady scene has no flicker and no events; a jittering blob has both."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+
+_spec = importlib.util.spec_from_file_location("motion_probe", Path(__file__).parents[2] / "benchmarks" / "motion_probe.py")
+probe = importlib.util.module_from_spec(_spec)
+sys.modules["motion_probe"] = probe
+_spec.loader.exec_module(probe)
+
+
+def _scene(jitter: bool, frames: int = 32, size: int = 32) -> np.ndarray:
+    """A grey background with a 3 px square gliding right; `jitter`: its size and place change at random each frame."""
+    rng = np.random.default_rng(0)
+    video = np.full((frames, size, size, 3), 30, np.uint8)
+    for i in range(frames):
+        x, side = 4 + i // 2, 3
+        if jitter:
+            x, side = x + int(rng.integers(-3, 4)), int(rng.integers(2, 7))
+        video[i, 14 : 14 + side, x : x + side] = (220, 40, 200)
+    return video
+
+
+def test_a_gliding_square_is_steady_and_a_jittering_one_is_not():
+    steady, jitter = probe.clip_motion(_scene(False), 16.0), probe.clip_motion(_scene(True), 16.0)
+    assert steady["events"] == 0 and steady["flicker"] < 1.0
+    assert jitter["events"] >= 3 and jitter["flicker"] > 2 * steady["flicker"]
+
+
+def test_families_are_averaged_and_all_is_last():
+    rows = [("a", {"flicker": 1.0}), ("b", {"flicker": 3.0}), ("a", {"flicker": 2.0})]
+    fams = probe.by_family(rows)
+    assert list(fams) == ["a", "b", "all"] and fams["a"] == {"clips": 2, "flicker": 1.5} and fams["all"]["clips"] == 3

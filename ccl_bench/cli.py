@@ -24,6 +24,9 @@ err = Console(stderr=True)
 EXIT_USER_ERROR = 2
 
 
+SCALES_HELP = ("guidance scales, FIELD=VALUE comma-separated: text (s_t, default 4), modality (s_m, 2), perturbed (s_p, 1), "
+               "audio_text and audio_modality (the audio stream's own; default: as video), rescale (0.7)")
+
 def user_errors() -> tuple[type[Exception], ...]:
     """Errors that mean bad input, printed as one line: ours, and the model registry's where a command
     loaded it (an error of `reference_impl` cannot arise before it is imported, so looking here does
@@ -129,11 +132,11 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _sample(args: argparse.Namespace) -> None:
-    from .runner.sample import generate
+    from .runner.sample import generate, parse_scales
 
     m = generate(args.checkpoint, args.suite, args.task, args.num, args.out, guidance=args.guidance, steps=args.steps,
                  sampler=args.sampler, seed=args.seed, split=args.split, device=args.device, show_progress=not args.quiet,
-                 text_embeddings=args.text_embeddings)
+                 text_embeddings=args.text_embeddings, scales=parse_scales(args.scales))
     out.print(f"wrote {len(m['clips'])} clips to {args.out} ({m['passes_per_step']} passes per step, "
               f"{m['nfe_per_clip']} network evaluations per clip)")
 
@@ -232,7 +235,8 @@ def _run(args: argparse.Namespace) -> None:
     kwargs = {"suite": args.suite, "out": args.out, "task": args.task, "guidance": args.guidance, "num_samples": args.num_samples,
               "steps": args.steps, "seed": args.seed, "device": args.device, "checkpoint": args.checkpoint,
               "overrides": parse_sets(args.set), "bootstrap": args.bootstrap, "weights_dir": args.weights_dir,
-              "cache_dir": args.cache_dir, "show_progress": not args.quiet, "captions": args.captions}
+              "cache_dir": args.cache_dir, "show_progress": not args.quiet, "captions": args.captions,
+              "scales": args.scales}
     for result in run_models(models, **kwargs):
         if not world().main:
             continue
@@ -443,6 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--num", type=int, default=8)
     s.add_argument("--out", required=True)
     s.add_argument("--guidance", default="ucg", choices=["ucg", "ucg-joint", "cfg", "ltx2", "ovi-native", "ltx2-native"])
+    s.add_argument("--scales", metavar="FIELD=VALUE,...", help=SCALES_HELP)
     s.add_argument("--steps", type=int, default=25)
     s.add_argument("--sampler", default="euler", choices=["euler", "heun"])
     s.add_argument("--seed", type=int, default=0)
@@ -486,6 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--task", help="t2av, a2v, v2a, t2v, t2a, a comma list of them (one table) or all (default: the suite's)")
     r.add_argument("--guidance", choices=["ucg", "ucg-joint", "cfg", "ltx2", "ovi-native", "ltx2-native"],
                    help="default: the suite's")
+    r.add_argument("--scales", metavar="FIELD=VALUE,...", help=SCALES_HELP)
     r.add_argument("--num-samples", type=int, help="prompts of the suite's test split (default: the suite's)")
     r.add_argument("--steps", type=int, help="sampling steps (default: the suite's)")
     r.add_argument("--seed", type=int)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .errors import CCLBenchError
 
-SETTINGS_THAT_MUST_MATCH = ("rendering", "split", "num_samples", "steps", "sampler", "guidance", "seed", "protocol")
+SETTINGS_THAT_MUST_MATCH = ("rendering", "split", "num_samples", "steps", "sampler", "guidance", "scales", "seed",
+                            "protocol")
 
 
 @dataclass

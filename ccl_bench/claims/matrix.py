@@ -29,7 +29,7 @@ SEED = re.compile(r"^seed(\d+)$")
 STEP = re.compile(r"^step(\d+)$")
 SKIP = {"clips", "measures"}
 # Run settings that change what a run answers: a side matches such a run only when it names the setting.
-STUDY_SETTINGS = {"captions": "own"}
+STUDY_SETTINGS = {"captions": "own", "scales": "default"}  # a run records its scales only when not the defaults
 
 
 @dataclass

@@ -155,16 +155,17 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         num_samples: int | None = None, steps: int | None = None, seed: int | None = None, device: str | None = None,
         checkpoint: str | Path | None = None, overrides: dict | None = None, bootstrap: int = 200,
         weights_dir: str | Path | None = None, cache_dir: str | Path | None = None, show_progress: bool = True,
-        captions: str = "own") -> dict:
+        captions: str = "own", scales: str | None = None) -> dict:
     """The main job for one model on one suite -> the result dict (also written to disk). `model` is a name of
     the generator registry (`runner.generators`): a reference model (a checkpoint), a pseudo-model
-    (`ceiling`, `floor`: `runner.pseudo`) or a plugin (`ccl_bench.generators`; `overrides` are its options)."""
+    (`ceiling`, `floor`: `runner.pseudo`) or a plugin (`ccl_bench.generators`; `overrides` are its options).
+    `scales`: the guidance scales of a reference model, `text=2,modality=1` (`sample.parse_scales`)."""
     from .. import validate
     from ..evaluate import evaluate, save_results
     from ..tables import write_result
     from .generators import check_options, generate_plugin, plugin_provenance, plugin_tasks, resolve_model
     from .pseudo import PSEUDO_MODELS, generate_pseudo
-    from .sample import generate
+    from .sample import generate, parse_scales, scales_label
 
     spec = load_suite(suite)
     cfg_run = {"rendering": "tiny", "split": "test", "num_samples": 16, "steps": 25, "sampler": "euler", "guidance": "ucg",
@@ -192,6 +193,11 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
     guidance = guidance or cfg_run["guidance"]
     seed = int(cfg_run["seed"] if seed is None else seed)
     device = device_for(world(), device)
+    guidance_scales = parse_scales(scales)
+    if scales and (pseudo or plugin):
+        raise CCLBenchError(f"--scales: --model {model} is a {'pseudo-model' if pseudo else 'generator plugin'}; only a "
+                            "reference model is sampled with ccl-bench's guidance" + ("" if pseudo else
+                            " (pass a plugin's own settings as --set KEY=VALUE)"))
     if pseudo and (checkpoint is not None or overrides or captions != "own"):
         raise CCLBenchError(f"--model {model} is a pseudo-model ({PSEUDO_MODELS[model]}): it takes no --checkpoint, --set "
                             "or other captions")
@@ -227,6 +233,8 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
         "rendering": rendering, "split": cfg_run["split"], "num_samples": num, "steps": steps, "sampler": cfg_run["sampler"],
         "guidance": guidance, "seed": seed, "metrics": spec.metrics, "protocol": spec.protocol,
         "overrides": portable_options(overrides or {}), "captions": captions}}
+    if scales_label(guidance_scales):  # recorded only when not the defaults, so a default run's settings stay as they were
+        result["settings"]["scales"] = scales_label(guidance_scales)
     gen = None
     for t in tasks:
         clip_dir = root / "clips" / model / t
@@ -252,7 +260,7 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
             manifest = generate(checkpoint, spec.name, t, num, clip_dir, guidance=guidance, steps=steps,
                                 sampler=cfg_run["sampler"], seed=seed, split=cfg_run["split"], device=device,
                                 show_progress=show_progress, overrides=overrides, reference=ref_dir,
-                                captions=captions)
+                                captions=captions, scales=guidance_scales)
         memory = peak.read()
         timing = manifest["timing"]
         names, _ = task_metrics(t, spec.metrics)

@@ -26,6 +26,45 @@ from .models import codecs_for, load_trained
 TASKS = ("t2av", "a2v", "v2a", "t2v", "t2a")
 
 
+def parse_scales(spec: str | None):
+    """`--scales text=2,modality=1.5` -> `GuidanceScales` (fields not named keep their defaults; None: all defaults).
+    Fields: text (s_t), modality (s_m), perturbed (s_p), audio_text, audio_modality (the audio stream's own), rescale."""
+    from dataclasses import fields, replace
+
+    from reference_impl.diffusion import GuidanceScales
+
+    scales = GuidanceScales()
+    if not spec:
+        return scales
+    known = [f.name for f in fields(GuidanceScales)]
+    values = {}
+    for part in str(spec).split(","):
+        key, eq, value = part.partition("=")
+        key = key.strip()
+        if not eq or key not in known:
+            raise CCLBenchError(f"--scales {spec}: '{part}' is not FIELD=NUMBER with FIELD one of {', '.join(known)}")
+        try:
+            values[key] = float(value)
+        except ValueError:
+            raise CCLBenchError(f"--scales {spec}: {key}={value!r} is not a number") from None
+        if not np.isfinite(values[key]):
+            raise CCLBenchError(f"--scales {spec}: {key}={value} is not finite")
+    return replace(scales, **values)
+
+
+def scales_label(scales) -> str | None:
+    """The guidance scales that differ from the defaults, `field=value` comma-joined in field order (what a result's
+    `settings.scales` records); None when every scale is the default."""
+    from dataclasses import fields
+
+    from reference_impl.diffusion import GuidanceScales
+
+    default = GuidanceScales()
+    changed = [f"{f.name}={getattr(scales, f.name):g}" for f in fields(GuidanceScales)
+               if getattr(scales, f.name) != getattr(default, f.name)]
+    return ",".join(changed) or None
+
+
 def clip_noise(seed: int, index: int, video_shape, audio_shape) -> tuple[torch.Tensor, torch.Tensor]:
     """The initial noise of clip `index`: its own generator, so a clip's sample does not depend on the
     batch it was drawn in or on which process drew it."""
@@ -185,7 +224,7 @@ def _generate(checkpoint, suite, task, num, out, guidance, steps, sampler, seed,
         info_out = next(i for _, i, _ in gathered if i is not None)
         manifest = {"suite": spec.name, "split": split, "rendering": rend.name, "seed": seed, "generated": True,
                     "model": info.get("name"), "checkpoint": portable(checkpoint), "task": task, "guidance": guidance,
-                    "captions": captions,
+                    "scales": asdict(scales or GuidanceScales()), "captions": captions,
                     "sampler": sampler, "steps": steps, "passes_per_step": info_out.passes_per_step,
                     "nfe_per_clip": info_out.nfe_per_clip, "processes": w.size, "ccl_bench_version": __version__,
                     "clips": [c for _, c in every]}

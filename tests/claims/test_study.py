@@ -105,16 +105,17 @@ def test_a_bad_study_file_names_itself(tmp_path):
         load_study(str(p))
 
 
-def test_a_run_with_mismatched_captions_matches_only_a_side_that_names_them(tmp_path):
+@pytest.mark.parametrize("setting,value", [("captions", "mismatched"), ("scales", "text=1")])
+def test_a_run_with_other_captions_or_scales_matches_only_a_side_that_names_them(tmp_path, setting, value):
     runs = write_matrix(tmp_path / "runs", {"good": "ceiling", "bad": "floor"})
     for s in range(3):
-        p = write_run(runs, s, "good", "floor", variant="mismatched")
+        p = write_run(runs, s, "good", "floor", variant="other")
         res = json.loads(p.read_text())
-        res["settings"]["captions"] = "mismatched"
+        res["settings"][setting] = value
         p.write_text(json.dumps(res))
     spec = write_spec(tmp_path / "s.yaml", "good", "bad")
-    assert _row(run_claims(spec, runs, tmp_path / "o", compute=None))["status"] == "supported"  # the own-caption runs
-    spec.write_text(spec.read_text().replace("{model: good}", "{model: good, settings: {captions: mismatched}}"))
+    assert _row(run_claims(spec, runs, tmp_path / "o", compute=None))["status"] == "supported"  # the study's own runs
+    spec.write_text(spec.read_text().replace("{model: good}", f"{{model: good, settings: {{{setting}: {value}}}}}"))
     assert _row(run_claims(spec, runs, tmp_path / "o", compute=None))["status"] == "inconclusive"  # floor vs floor
 
 

@@ -48,6 +48,38 @@ def test_run_writes_a_table_with_every_suite_metric(runs):
     assert main_table.count("| t2av |") == 15 and "| t2av | event-hit |" in families
 
 
+def test_guidance_scales_are_applied_recorded_and_regressed(runs, tmp_path, monkeypatch):
+    from ccl_bench.io import read_clip
+
+    monkeypatch.setenv("CCL_BENCH_HOME", str(tmp_path / "home"))
+    out = tmp_path / "scaled"
+    assert main(["run", "--model", "ccl", "--suite", "av-sync", "--num-samples", "2", "--steps", "2", "--scales",
+                 "text=1,audio_modality=3", "--bootstrap", "0", "--out", str(out), "--quiet"]) == 0
+    res = json.loads((out / "av-sync" / "ccl.json").read_text())
+    assert res["settings"]["scales"] == "text=1,audio_modality=3"  # the fields changed, in GuidanceScales' order
+    assert "scales" not in json.loads((runs / "av-sync" / "ccl.json").read_text())["settings"]  # defaults: not recorded
+    manifest = json.loads((out / "av-sync" / "clips" / "ccl" / "t2av" / "manifest.json").read_text())
+    assert manifest["scales"]["text"] == 1.0 and manifest["scales"]["modality"] == 2.0
+    clip = "clips/ccl/t2av/test-00000.mkv"  # the same prompt and noise as the default-scales run: another picture
+    assert not np.array_equal(read_clip(out / "av-sync" / clip).video, read_clip(runs / "av-sync" / clip).video)
+    base, cur = _copy(runs, tmp_path)
+    table = json.loads((cur / "av-sync" / "ccl.json").read_text())
+    (cur / "av-sync" / "ccl.json").write_text(json.dumps({**table, "settings": res["settings"]}))
+    assert any("setting scales differs" in f for f in regress(base, cur).failures)
+
+
+@pytest.mark.parametrize("scales,fault", [("txt=2", "'txt=2' is not FIELD=NUMBER"), ("text=big", "text='big' is not a number"),
+                                          ("text=nan", "is not finite")])
+def test_bad_scales_are_refused_in_one_line(scales, fault, capsys, tmp_path):
+    assert main(["run", "--model", "ccl", "--scales", scales, "--out", str(tmp_path), "--quiet"]) == 2
+    assert fault in capsys.readouterr().err
+
+
+def test_a_pseudo_model_takes_no_scales(capsys, tmp_path):
+    assert main(["run", "--model", "floor", "--scales", "text=2", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "floor is a pseudo-model" in capsys.readouterr().err
+
+
 def test_a_model_without_checkpoint_names_the_command_that_trains_one(capsys, tmp_path):
     assert main(["run", "--model", "ccl", "--set", "lct_tokens=32", "--out", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err

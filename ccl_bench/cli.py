@@ -27,6 +27,7 @@ EXIT_USER_ERROR = 2
 SCALES_HELP = ("guidance scales, FIELD=VALUE comma-separated: text (s_t, default 4), modality (s_m, 2), perturbed (s_p, 1), "
                "audio_text and audio_modality (the audio stream's own; default: as video), rescale (0.7)")
 
+
 def user_errors() -> tuple[type[Exception], ...]:
     """Errors that mean bad input, printed as one line: ours, and the model registry's where a command
     loaded it (an error of `reference_impl` cannot arise before it is imported, so looking here does

@@ -46,7 +46,35 @@ def load_entries(items: list[str], results: str | Path = "results", suite: str =
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise CCLBenchError(f"{p}: not a `ccl-bench run` result ({type(exc).__name__}: {exc})") from None
         entries.append(Entry(result.get("model", p.stem), p, result))
+    _tell_apart(entries)
     return entries
+
+
+# Settings that make two runs of one model answer different questions; the first that differ name the columns.
+TOLD_APART_BY = ("guidance", "scales", "captions", "steps", "sampler", "num_samples", "seed", "rendering", "overrides")
+
+
+def _tell_apart(entries: list[Entry]) -> None:
+    """Entries of one model get labels that differ: `ccl (scales text=2)`, by the settings in which they differ,
+    else by their files, else by their order."""
+    from .paths import portable
+
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        groups.setdefault(e.label, []).append(e)
+    for name, group in groups.items():
+        if len(group) < 2:
+            continue
+        shown = lambda e, k: str(e.result.get("settings", {}).get(k, "default") or "default")  # noqa: E731
+        keys = [k for k in TOLD_APART_BY if len({shown(e, k) for e in group}) > 1]
+        for e in group:
+            e.label = f"{name} ({', '.join(f'{k} {shown(e, k)}' for k in keys)})" if keys else name
+        if len({e.label for e in group}) < len(group):
+            for e in group:
+                e.label = f"{name} ({portable(e.path)})"
+        if len({e.label for e in group}) < len(group):
+            for i, e in enumerate(group, 1):
+                e.label = f"{name} #{i}"
 
 
 def per_clip_results(entry: Entry, task: str):

@@ -93,3 +93,19 @@ def test_refused_inputs(results, tmp_path):
         compare(load_entries(["good"], results) + load_entries([str(tmp_path / "other.json")]))
     with pytest.raises(CCLBenchError, match="result file not found"):
         load_entries(["nobody"], results)
+
+
+def test_runs_of_one_model_are_told_apart_by_the_settings_they_differ_in(results, tmp_path):
+    base = json.loads((results / "av-sync" / "good.json").read_text())
+    paths = []
+    for name, settings in (("a", {"guidance": "ucg"}), ("b", {"guidance": "ucg", "scales": "text=2"}),
+                           ("c", {"guidance": "cfg"})):
+        (tmp_path / name).mkdir()
+        paths.append(tmp_path / name / "good.json")
+        paths[-1].write_text(json.dumps({**base, "settings": settings}))
+    labels = [e.label for e in load_entries([str(p) for p in paths])]
+    assert labels == ["good (guidance ucg, scales default)", "good (guidance ucg, scales text=2)",
+                      "good (guidance cfg, scales default)"]
+    same = [e.label for e in load_entries([str(paths[0]), str(paths[0])])]
+    assert len(set(same)) == 2 and same[0].startswith("good ")  # nothing differs: told apart by order
+    assert [e.label for e in load_entries(["good", "broken"], results)] == ["good", "broken"]  # distinct: kept

@@ -1,7 +1,8 @@
 """How steady is a model's generated picture? Prints, per scene family, the frame-to-frame change of generated
 clips beside the suite's own clips: what the visual-event detector of `ccl-event-sync-v1` reads as events.
 
-    python benchmarks/motion_probe.py results/av-sync/clips/reference results/av-sync/clips/ccl/t2av ...
+    python benchmarks/motion_probe.py results/av-sync/clips/reference results/av-sync/clips/ccl/t2av ... \\
+        --strip frames.png
     python benchmarks/motion_probe.py --checkpoint checkpoints/av-sync/ccl --num 12 \\
         --settings 25:ucg:4:3 100:ucg:4:3 25:ucg:1:3 25:ucg:4:1
 
@@ -102,6 +103,25 @@ def sweep(checkpoint: Path, settings: list[str], num: int, seed: int) -> dict[st
     return out
 
 
+def frame_strip(folders: list[Path], clip_ids: list[str], out: Path, frames: int = 16, zoom: int = 4) -> None:
+    """A PNG with one row per clip and folder (in that order): its first `frames` frames side by side, `zoom`x."""
+    from PIL import Image
+
+    from ccl_bench.io.reader import read_clip
+
+    rows = []
+    for cid in clip_ids:
+        for folder in folders:
+            names = {c["id"]: c["video"] for c in json.loads((folder / "manifest.json").read_text())["clips"]}
+            if cid not in names:
+                sys.exit(f"{folder}: no clip {cid} in its manifest.json")
+            video = read_clip(folder / names[cid]).video[:frames]
+            rows.append(np.concatenate([np.pad(f, ((1, 1), (1, 1), (0, 0)), constant_values=128) for f in video], 1))
+    width = max(r.shape[1] for r in rows)
+    img = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=128) for r in rows], 0)
+    Image.fromarray(img).resize((img.shape[1] * zoom, img.shape[0] * zoom), Image.NEAREST).save(out)
+
+
 def table(rows: dict[str, dict[str, dict[str, float]]]) -> str:
     lines = ["| clips | family | n | flicker | fg mass | events | kinematic frames | photometric frames |",
              "|---|---|---|---|---|---|---|---|"]
@@ -119,6 +139,8 @@ def main() -> None:
     ap.add_argument("--settings", nargs="+", default=["25:ucg:4:3"], help="steps:guidance:text scale:shift")
     ap.add_argument("--num", type=int, default=12, help="test prompts to sample (--checkpoint)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--strip", type=Path, help="also write a PNG of the first 16 frames of --strip-clips in each folder")
+    ap.add_argument("--strip-clips", default="test-00000,test-00003", help="clip ids for --strip, comma-separated")
     args = ap.parse_args()
     if args.checkpoint:
         print(table(sweep(args.checkpoint, args.settings, args.num, args.seed)))
@@ -126,6 +148,8 @@ def main() -> None:
         from ccl_bench.paths import portable
 
         print(table({portable(f): read_folder(f) for f in args.folders}))
+        if args.strip:
+            frame_strip(args.folders, args.strip_clips.split(","), args.strip)
     else:
         ap.error("give clip folders or --checkpoint")
 

@@ -34,3 +34,21 @@ def test_families_are_averaged_and_all_is_last():
     rows = [("a", {"flicker": 1.0}), ("b", {"flicker": 3.0}), ("a", {"flicker": 2.0})]
     fams = probe.by_family(rows)
     assert list(fams) == ["a", "b", "all"] and fams["a"] == {"clips": 2, "flicker": 1.5} and fams["all"]["clips"] == 3
+
+
+def test_a_clip_folder_is_read_and_drawn(tmp_path):
+    import json
+
+    from PIL import Image
+
+    from ccl_bench.io import AVClip, write_clip
+
+    for name, jitter in (("ref", False), ("gen", True)):
+        folder = tmp_path / name
+        folder.mkdir()
+        path = write_clip(AVClip(_scene(jitter), 16, np.zeros((1, 32000), np.float32), 16000), folder / "c0.mkv")
+        (folder / "manifest.json").write_text(json.dumps({"clips": [{"id": "c0", "video": path.name, "label": "ball"}]}))
+    ref, gen = probe.read_folder(tmp_path / "ref"), probe.read_folder(tmp_path / "gen")
+    assert ref["ball"]["events"] == 0 and gen["ball"]["events"] >= 3 and list(gen) == ["ball", "all"]
+    probe.frame_strip([tmp_path / "ref", tmp_path / "gen"], ["c0"], tmp_path / "strip.png", frames=8, zoom=2)
+    assert Image.open(tmp_path / "strip.png").size == (8 * 34 * 2, 2 * 34 * 2)  # 8 framed 32 px frames, 2 rows

@@ -11,7 +11,9 @@ reference row. The second samples the suite's first `--num` test prompts on the 
 `steps:guidance:text scale:shift` (the suite's own clips as the reference row), so a setting's effect on the picture
 is seen without writing clips. Columns, means over a family's clips:
 
-- flicker: mean |grey[i+1] - grey[i]| over frames and pixels (grey levels, 0-255);
+- flicker: mean |grey[i+1] - grey[i]| over frames and pixels (grey levels, 0-255); split into the frame pairs
+  2k -> 2k+1 and 2k+1 -> 2k+2 (a video token of temporal patch 2 holds frames 2k and 2k+1: a flicker made at the
+  tokens' borders shows in the second);
 - fg mass: mean foreground mass against the clip's temporal median (grey levels; `onsets.foreground`);
 - events: visual events per clip (`onsets.visual_events`), of which kinematic / photometric frames over their floor.
 """
@@ -38,7 +40,9 @@ def clip_motion(video: np.ndarray, fps: float) -> dict[str, float]:
 
     grey = video.astype(np.float32) @ GREY
     vs = visual_strength(video)
-    return {"flicker": float(np.abs(np.diff(grey, axis=0)).mean()), "fg mass": float(foreground(video)[0].mean()),
+    change = np.abs(np.diff(grey, axis=0)).mean((1, 2))  # [T - 1]: frame i -> i + 1
+    return {"flicker": float(change.mean()), "pairs 2k>2k+1": float(change[0::2].mean()),
+            "pairs 2k+1>2k+2": float(change[1::2].mean()), "fg mass": float(foreground(video)[0].mean()),
             "events": float(len(events_from_strength(vs, fps))), "kinematic": float((vs.kinematic >= 1).sum()),
             "photometric": float((vs.photometric >= 1).sum())}
 
@@ -123,12 +127,13 @@ def frame_strip(folders: list[Path], clip_ids: list[str], out: Path, frames: int
 
 
 def table(rows: dict[str, dict[str, dict[str, float]]]) -> str:
-    lines = ["| clips | family | n | flicker | fg mass | events | kinematic frames | photometric frames |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| clips | family | n | flicker | 2k>2k+1 | 2k+1>2k+2 | fg mass | events | kinematic frames | photometric frames |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, fams in rows.items():
         for fam, m in fams.items():
-            lines.append(f"| {name} | {fam} | {m['clips']} | {m['flicker']:.2f} | {m['fg mass']:.2f} | {m['events']:.2f} "
-                         f"| {m['kinematic']:.2f} | {m['photometric']:.2f} |")
+            lines.append(f"| {name} | {fam} | {m['clips']} | {m['flicker']:.2f} | {m['pairs 2k>2k+1']:.2f} "
+                         f"| {m['pairs 2k+1>2k+2']:.2f} | {m['fg mass']:.2f} | {m['events']:.2f} | {m['kinematic']:.2f} "
+                         f"| {m['photometric']:.2f} |")
     return "\n".join(lines)
 
 

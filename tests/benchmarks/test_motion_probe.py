@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 _spec = importlib.util.spec_from_file_location("motion_probe", Path(__file__).parents[2] / "benchmarks" / "motion_probe.py")
 probe = importlib.util.module_from_spec(_spec)
@@ -52,3 +53,10 @@ def test_a_clip_folder_is_read_and_drawn(tmp_path):
     assert ref["ball"]["events"] == 0 and gen["ball"]["events"] >= 3 and list(gen) == ["ball", "all"]
     probe.frame_strip([tmp_path / "ref", tmp_path / "gen"], ["c0"], tmp_path / "strip.png", frames=8, zoom=2)
     assert Image.open(tmp_path / "strip.png").size == (8 * 34 * 2, 2 * 34 * 2)  # 8 framed 32 px frames, 2 rows
+
+
+def test_flicker_is_split_by_frame_pairs():
+    held = np.repeat(_scene(True, frames=16), 2, axis=0)  # each frame shown twice: changes only from 2k+1 to 2k+2
+    m = probe.clip_motion(held, 16.0)
+    assert m["pairs 2k>2k+1"] == 0 and m["pairs 2k+1>2k+2"] > 0
+    assert m["flicker"] == pytest.approx((15 * m["pairs 2k+1>2k+2"]) / 31)  # 16 of 31 changes are within a pair

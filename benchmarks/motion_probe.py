@@ -9,7 +9,8 @@ clips beside the suite's own clips: what the visual-event detector of `ccl-event
 The first form reads clip folders (a `ccl-bench run` output: `manifest.json` + clips); the first folder is the
 reference row. The second samples the suite's first `--num` test prompts on the CPU with each sampler setting
 `steps:guidance:text scale:shift` (the suite's own clips as the reference row), so a setting's effect on the picture
-is seen without writing clips. Columns, means over a family's clips:
+is seen without writing clips; `--task t2v` samples the video alone, e.g. of the stage-1 streams
+(`--checkpoint checkpoints/av-sync/streams`), whose flicker every stage-2 model inherits. Columns, means over a family's clips:
 
 - flicker: mean |grey[i+1] - grey[i]| over frames and pixels (grey levels, 0-255); split into the frame pairs
   2k -> 2k+1 and 2k+1 -> 2k+2 (a video token of temporal patch 2 holds frames 2k and 2k+1: a flicker made at the
@@ -70,8 +71,10 @@ def read_folder(folder: Path) -> dict[str, dict[str, float]]:
     return by_family(rows)
 
 
-def sweep(checkpoint: Path, settings: list[str], num: int, seed: int) -> dict[str, dict[str, dict[str, float]]]:
-    """The suite's own clips and each sampler setting's T2AV samples of the first `num` test prompts."""
+def sweep(checkpoint: Path, settings: list[str], num: int, seed: int,
+          task: str = "t2av") -> dict[str, dict[str, dict[str, float]]]:
+    """The suite's own clips and each sampler setting's samples (`task`: t2av, or t2v for a stage-1 `streams`
+    folder) of the first `num` test prompts."""
     import torch
 
     from ccl_bench.runner.data import encode_clips
@@ -99,7 +102,7 @@ def sweep(checkpoint: Path, settings: list[str], num: int, seed: int) -> dict[st
     for setting in settings:
         steps, guidance, text_scale, shift = setting.split(":")
         with torch.no_grad():
-            xv, _, _ = sample(model, "t2av", text, mask, null_text, null_mask, tuple(lv.shape), tuple(la.shape),
+            xv, _, _ = sample(model, task, text, mask, null_text, null_mask, tuple(lv.shape), tuple(la.shape),
                               steps=int(steps), guidance=guidance, scales=GuidanceScales(text=float(text_scale)),
                               shift=float(shift), init_noise=init)
         gen = vc.decode(xv).numpy()
@@ -143,12 +146,14 @@ def main() -> None:
     ap.add_argument("--checkpoint", type=Path, help="sample the test prompts with this model instead")
     ap.add_argument("--settings", nargs="+", default=["25:ucg:4:3"], help="steps:guidance:text scale:shift")
     ap.add_argument("--num", type=int, default=12, help="test prompts to sample (--checkpoint)")
+    ap.add_argument("--task", default="t2av", choices=["t2av", "t2v"], help="what --checkpoint samples (t2v: a stage-1 "
+                    "streams folder, or any model's video alone)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--strip", type=Path, help="also write a PNG of the first 16 frames of --strip-clips in each folder")
     ap.add_argument("--strip-clips", default="test-00000,test-00003", help="clip ids for --strip, comma-separated")
     args = ap.parse_args()
     if args.checkpoint:
-        print(table(sweep(args.checkpoint, args.settings, args.num, args.seed)))
+        print(table(sweep(args.checkpoint, args.settings, args.num, args.seed, args.task)))
     elif args.folders:
         from ccl_bench.paths import portable
 

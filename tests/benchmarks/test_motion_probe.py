@@ -60,3 +60,11 @@ def test_flicker_is_split_by_frame_pairs():
     m = probe.clip_motion(held, 16.0)
     assert m["pairs 2k>2k+1"] == 0 and m["pairs 2k+1>2k+2"] > 0
     assert m["flicker"] == pytest.approx((15 * m["pairs 2k+1>2k+2"]) / 31)  # 16 of 31 changes are within a pair
+
+
+def test_a_sweep_samples_each_setting_beside_the_suites_clips():
+    root = Path(__file__).parents[2]
+    rows = probe.sweep(root / "checkpoints" / "av-sync" / "streams", ["1:ucg:4:3", "1:ucg:1:3"], num=2, seed=0, task="t2v")
+    assert list(rows) == ["suite's clips", "1:ucg:4:3", "1:ucg:1:3"]
+    assert all(r["all"]["clips"] == 2 for r in rows.values())
+    assert rows["1:ucg:4:3"]["all"]["flicker"] != rows["1:ucg:1:3"]["all"]["flicker"]  # the scale reached the sampler

@@ -54,6 +54,12 @@ def load_entries(items: list[str], results: str | Path = "results", suite: str =
 TOLD_APART_BY = ("guidance", "scales", "captions", "steps", "sampler", "num_samples", "seed", "rendering", "overrides")
 
 
+def _setting(e: Entry, key: str) -> str:
+    """One setting of an entry's run as a label shows it; unset, empty or absent is the default (seed 0 is a value)."""
+    v = e.result.get("settings", {}).get(key)
+    return "default" if v in (None, "", {}) else str(v)
+
+
 def _tell_apart(entries: list[Entry]) -> None:
     """Entries of one model get labels that differ: `ccl (scales text=2)`, by the settings in which they differ,
     else by their files, else by their order."""
@@ -65,10 +71,9 @@ def _tell_apart(entries: list[Entry]) -> None:
     for name, group in groups.items():
         if len(group) < 2:
             continue
-        shown = lambda e, k: str(e.result.get("settings", {}).get(k, "default") or "default")  # noqa: E731
-        keys = [k for k in TOLD_APART_BY if len({shown(e, k) for e in group}) > 1]
+        keys = [k for k in TOLD_APART_BY if len({_setting(e, k) for e in group}) > 1]
         for e in group:
-            e.label = f"{name} ({', '.join(f'{k} {shown(e, k)}' for k in keys)})" if keys else name
+            e.label = f"{name} ({', '.join(f'{k} {_setting(e, k)}' for k in keys)})" if keys else name
         if len({e.label for e in group}) < len(group):
             for e in group:
                 e.label = f"{name} ({portable(e.path)})"

@@ -106,6 +106,12 @@ def test_runs_of_one_model_are_told_apart_by_the_settings_they_differ_in(results
     labels = [e.label for e in load_entries([str(p) for p in paths])]
     assert labels == ["good (guidance ucg, scales default)", "good (guidance ucg, scales text=2)",
                       "good (guidance cfg, scales default)"]
+    seeds = []
+    for k in (0, 1):
+        (tmp_path / f"s{k}").mkdir()
+        seeds.append(tmp_path / f"s{k}" / "good.json")
+        seeds[-1].write_text(json.dumps({**base, "settings": {"seed": k}}))
+    assert [e.label for e in load_entries([str(p) for p in seeds])] == ["good (seed 0)", "good (seed 1)"]
     same = [e.label for e in load_entries([str(paths[0]), str(paths[0])])]
     assert len(set(same)) == 2 and same[0].startswith("good ")  # nothing differs: told apart by order
     assert [e.label for e in load_entries(["good", "broken"], results)] == ["good", "broken"]  # distinct: kept

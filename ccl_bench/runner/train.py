@@ -145,6 +145,7 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
             load_init(net, wan_file)
         except CheckpointError as exc:
             raise CCLBenchError(f"--init-from {exc}") from None
+        init_from = portable_value(wan_file)  # recorded, not read again: never the machine's folders
     elif stage1 is not None:
         state, stage1_cfg, folders = stage1
         try:
@@ -152,9 +153,7 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
             load_stage1_streams(net, state)
         except ValueError as exc:
             raise CCLBenchError(f"--init-from {','.join(folders)}: {exc}") from None
-        init_from = ",".join(folders)
-    if init_from:  # recorded, not read again: relative to the working directory, never the machine's folders
-        init_from = ",".join(portable_value(str(part)) for part in init_from.split(","))
+        init_from = ",".join(portable_value(f) for f in folders)  # as recorded: relative to the working directory
     n = num_clips or DEFAULT_CLIPS.get(scale, 256)
     video, audio, metas = render_split(spec, "train", rendering, n, data_seed, show_progress)
     lv, la = encode_clips(video, audio, vc, ac)

@@ -7,9 +7,9 @@ clips beside the suite's own clips: what the visual-event detector of `ccl-event
         --settings 25:ucg:4:3 100:ucg:4:3 25:ucg:1:3 25:ucg:4:1
 
 The first form reads clip folders (a `ccl-bench run` output: `manifest.json` + clips); the first folder is the
-reference row. The second samples the suite's first `--num` test prompts on the CPU with each sampler setting
-`steps:guidance:text scale:shift` (the suite's own clips as the reference row), so a setting's effect on the picture
-is seen without writing clips; `--task t2v` samples the video alone, e.g. of the stage-1 streams
+reference row. The second samples the suite's first `--num` test prompts (on `--device`, the CPU by default) with
+each sampler setting `steps:guidance:text scale:shift` (the suite's own clips as the reference row), so a
+setting's effect on the picture is seen without writing clips; `--task t2v` samples the video alone, e.g. of the stage-1 streams
 (`--checkpoint checkpoints/av-sync/streams`), whose flicker every stage-2 model inherits. Columns, means over a family's clips:
 
 - flicker: mean |grey[i+1] - grey[i]| over frames and pixels (grey levels, 0-255); split into the frame pairs
@@ -71,10 +71,10 @@ def read_folder(folder: Path) -> dict[str, dict[str, float]]:
     return by_family(rows)
 
 
-def sweep(checkpoint: Path, settings: list[str], num: int, seed: int,
-          task: str = "t2av") -> dict[str, dict[str, dict[str, float]]]:
+def sweep(checkpoint: Path, settings: list[str], num: int, seed: int, task: str = "t2av",
+          device: str = "cpu") -> dict[str, dict[str, dict[str, float]]]:
     """The suite's own clips and each sampler setting's samples (`task`: t2av, or t2v for a stage-1 `streams`
-    folder) of the first `num` test prompts."""
+    folder) of the first `num` test prompts; the noise is drawn on the CPU whatever the `device`."""
     import torch
 
     from ccl_bench.runner.data import encode_clips
@@ -84,7 +84,7 @@ def sweep(checkpoint: Path, settings: list[str], num: int, seed: int,
     from reference_impl.diffusion import GuidanceScales, sample
     from reference_impl.text import text_encoder
 
-    model, info = load_trained(checkpoint, "cpu", None)
+    model, info = load_trained(checkpoint, device, None)
     spec = load_suite(info.get("suite", "av-sync"))
     rend = spec.rendering(info.get("rendering", "tiny"))
     vc, ac = codecs_for(rend)
@@ -93,8 +93,8 @@ def sweep(checkpoint: Path, settings: list[str], num: int, seed: int,
         video, audio, metas = read_suite_folder(Path(tmp), spec.name, rend, num)
     lv, la = encode_clips(video, audio, vc, ac)
     enc = text_encoder(model.cfg.text_dim, None)
-    text, mask = enc([m["caption"] for m in metas])
-    null_text, null_mask = enc([""] * num)
+    text, mask = (t.to(device) for t in enc([m["caption"] for m in metas]))
+    null_text, null_mask = (t.to(device) for t in enc([""] * num))
     noise = [clip_noise(seed, i, lv.shape[1:], la.shape[1:]) for i in range(num)]  # as `ccl-bench run` draws it
     init = torch.stack([n[0] for n in noise]), torch.stack([n[1] for n in noise])
     labels = [m["label"] for m in metas]
@@ -105,7 +105,7 @@ def sweep(checkpoint: Path, settings: list[str], num: int, seed: int,
             xv, _, _ = sample(model, task, text, mask, null_text, null_mask, tuple(lv.shape), tuple(la.shape),
                               steps=int(steps), guidance=guidance, scales=GuidanceScales(text=float(text_scale)),
                               shift=float(shift), init_noise=init)
-        gen = vc.decode(xv).numpy()
+        gen = vc.decode(xv.float().cpu()).numpy()
         out[setting] = by_family([(f, clip_motion(v, rend.fps)) for f, v in zip(labels, gen, strict=True)])
     return out
 
@@ -149,11 +149,12 @@ def main() -> None:
     ap.add_argument("--task", default="t2av", choices=["t2av", "t2v"], help="what --checkpoint samples (t2v: a stage-1 "
                     "streams folder, or any model's video alone)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="where --checkpoint samples (cpu, cuda)")
     ap.add_argument("--strip", type=Path, help="also write a PNG of the first 16 frames of --strip-clips in each folder")
     ap.add_argument("--strip-clips", default="test-00000,test-00003", help="clip ids for --strip, comma-separated")
     args = ap.parse_args()
     if args.checkpoint:
-        print(table(sweep(args.checkpoint, args.settings, args.num, args.seed, args.task)))
+        print(table(sweep(args.checkpoint, args.settings, args.num, args.seed, args.task, args.device)))
     elif args.folders:
         from ccl_bench.paths import portable
 

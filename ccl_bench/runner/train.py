@@ -106,7 +106,13 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
     """Train one run into `out`; train_fields are `TrainConfig` fields (lr, lr_cross, task_probs, ...)."""
     from reference_impl.checkpoints import init_from as load_init
     from reference_impl.diffusion import LatentData, TrainConfig, Trainer
-    from reference_impl.diffusion.stages import StreamsModel, check_stream_config, load_stage1_streams, stage1_task_probs
+    from reference_impl.diffusion.stages import (
+        StreamsModel,
+        check_stream_config,
+        load_stage1_streams,
+        stage1_task_probs,
+        stream_fields,
+    )
     from reference_impl.text import text_encoder
 
     from ..distributed import device_for, world
@@ -133,6 +139,8 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
     spec = load_suite(suite)
     rend = spec.rendering(rendering)
     base = "none" if stage == "streams" else model
+    if stage1 is not None:  # the streams keep stage 1's shapes (a --set that contradicts them is refused below)
+        overrides = {**stream_fields(stage1[1]), **(overrides or {})}
     net, vc, ac = build_for_rendering(base, scale, rend, overrides or {})
     if stage == "streams":
         streams = tuple(streams)

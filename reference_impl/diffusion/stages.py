@@ -63,6 +63,15 @@ def streams_in(state: dict[str, torch.Tensor]) -> tuple[str, ...]:
     return tuple(s for s in STREAMS if any(k.startswith(STREAM_PREFIXES[s]) for k in state))
 
 
+def stream_fields(stage1: dict) -> dict:
+    """The stream shapes of a stage-1 model config (a dict, from config.json): what a stage-2 model built on
+    those streams must share with them (a wider stage-1 video stream makes a wider stage-2 video stream)."""
+    fields = {f: stage1[f] for s in STREAMS for f in STREAM_FIELDS[s] if f in stage1}
+    if "video_patch" in fields:
+        fields["video_patch"] = tuple(fields["video_patch"])
+    return fields
+
+
 def check_stream_config(stage1: dict, cfg: ModelConfig, streams: tuple[str, ...]) -> None:
     """ValueError naming the first field where the stage-1 model config (a dict, from config.json)
     and this model's differ for a stream it provides."""

@@ -75,3 +75,22 @@ def test_init_from_a_model_folder_is_refused(stage1, tmp_path, capsys):
     assert main(["train", "--model", "none", "--steps", "1", "--out", str(run), *COMMON]) == 0
     code = main(["train", "--model", "ccl", "--init-from", str(run), "--steps", "1", "--out", str(tmp_path / "x"), *COMMON])
     assert code == 2 and "not 'streams'" in capsys.readouterr().err
+
+
+def test_stage2_takes_the_shapes_of_wider_streams(stage1, tmp_path, capsys):
+    # A video stream trained wider than the scale's default: stage 2 builds that width without being told.
+    wide = tmp_path / "wide-video"
+    assert main(["train", "--stage", "streams", "--streams", "video", "--steps", "1", "--set", "video_dim=64",
+                 "--set", "video_ffn_dim=96", "--out", str(wide), *COMMON]) == 0
+    merged = merge_streams([wide, stage1 / "audio"], tmp_path / "streams")
+    out = tmp_path / "ccl"
+    frozen = ["--steps", "1", "--lr", "0", "--lr-cross", "0"]
+    assert main(["train", "--model", "ccl", "--init-from", str(merged), *frozen, "--out", str(out), *COMMON]) == 0
+    model, _ = load_trained(out)
+    assert (model.cfg.video_dim, model.cfg.video_ffn_dim) == (64, 96)
+    s1, s2 = load_file(str(merged / "ema.safetensors")), load_file(str(out / "ema.safetensors"))
+    assert all(torch.equal(s1[k], s2[k]) for k in s1)
+    # a --set that contradicts the streams is refused, naming the field
+    code = main(["train", "--model", "ccl", "--init-from", str(merged), "--set", "video_dim=32", "--steps", "1",
+                 "--out", str(tmp_path / "x"), *COMMON])
+    assert code == 2 and "video_dim" in capsys.readouterr().err

@@ -151,21 +151,22 @@ def work(out: Path, spec: RunSpec, args) -> int:
     from ccl_bench.runner.train import STAGE_LR, read_stage1
     from ccl_bench.suites import load_suite
     from reference_impl.diffusion import LatentData, TrainConfig, Trainer
-    from reference_impl.diffusion.stages import StreamsModel, load_stage1_streams, stage1_task_probs
+    from reference_impl.diffusion.stages import StreamsModel, load_stage1_streams, stage1_task_probs, stream_fields
     from reference_impl.diffusion.train import TrainingInterrupted
 
     d = torch.load(data_path(out, args.scale, args.clips), weights_only=True)
     data = LatentData(d["video"], d["audio"], d["text"], d["text_mask"], d["null_text"], d["null_mask"])
     rend = load_suite("av-sync").rendering("tiny")
     torch.manual_seed(spec.seed)
-    net, _, _ = build_for_rendering(spec.model, args.scale, rend, {})
     folder = out / "runs" / spec.name
     lrs = STAGE_LR["streams" if spec.stage == "streams" else "stage2"]
     init_from = None
     if spec.stage == "streams":
+        net, _, _ = build_for_rendering(spec.model, args.scale, rend, {})
         net = StreamsModel(net.cfg, spec.streams)
-    else:
-        state, _, _ = read_stage1(out / "streams")
+    else:  # the model's streams take stage 1's shapes (a wider stage-1 stream makes a wider model)
+        state, stage1_cfg, _ = read_stage1(out / "streams")
+        net, _, _ = build_for_rendering(spec.model, args.scale, rend, stream_fields(stage1_cfg))
         load_stage1_streams(net, state)
         init_from = str(out / "streams")
     cfg = TrainConfig(steps=spec.steps, batch_size=spec.batch_size, seed=spec.seed, lr=lrs["lr"], lr_cross=lrs["lr_cross"],
@@ -203,10 +204,17 @@ def work(out: Path, spec: RunSpec, args) -> int:
 
 
 # ---- the coordinator -------------------------------------------------------------------------------
+def planned_stage1(out: Path) -> list[RunSpec]:
+    """The stage-1 runs recorded in the campaign's `plan.json` (a session of `--only models` does not list them)."""
+    plan_file = out / "plan.json"
+    runs = json.loads(plan_file.read_text())["runs"] if plan_file.is_file() else []
+    return [RunSpec(**{**r, "streams": tuple(r["streams"])}) for r in runs if r["stage"] == "streams"]
+
+
 def merge_if_ready(out: Path, specs: list[RunSpec]) -> bool:
     from ccl_bench.runner.train import merge_streams
 
-    parts = [s for s in specs if s.stage == "streams"]
+    parts = [s for s in specs if s.stage == "streams"] or planned_stage1(out)
     if (out / "streams" / "ema.safetensors").is_file():
         return True
     if parts and all(run_state(out / "runs" / s.name, s)[0] == "done" for s in parts):

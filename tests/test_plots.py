@@ -60,6 +60,11 @@ def test_loss_curves_plot_the_moving_average_of_each_run(tmp_path):
     # The audio panel averages t2a and v2a where logged: v2a is absent here, so it is t2a's curve.
     np.testing.assert_allclose(fig.axes[2].lines[0].get_ydata(),
                                np.convolve([2.0 / i for i in range(1, 30)], np.ones(4) / 4, mode="valid"))
+    assert fig.axes[2].get_legend() is not None
+    # A video-only run (stage 1) draws no audio curve: the legend moves to the video panel.
+    (run / "metrics.jsonl").write_text("".join(json.dumps({k: r[k] for k in ("step", "loss", "loss_t2v")}) + "\n" for r in rows))
+    fig = loss_curves_figure({"demo": run}, smooth=4)
+    assert not fig.axes[2].lines and fig.axes[1].get_legend() is not None
 
 
 @pytest.fixture(scope="module")

@@ -55,8 +55,9 @@ def read_stage1(paths: str | Path | list) -> tuple[dict[str, torch.Tensor], dict
     both streams, the model config dict of stage 1, the folders). One-line errors for a bad folder."""
     from safetensors.torch import load_file
 
-    from reference_impl.diffusion.stages import STREAMS, streams_in
+    from reference_impl.diffusion.stages import STREAM_FIELDS, STREAMS, streams_in
 
+    shared = set(STREAM_FIELDS["video"]) & set(STREAM_FIELDS["audio"])  # layers, text_dim, freq_dim
     folders = [Path(p) for p in (paths.split(",") if isinstance(paths, str) else paths if isinstance(paths, list) else [paths])]
     state, model_cfg = {}, None
     for d in folders:
@@ -73,7 +74,14 @@ def read_stage1(paths: str | Path | list) -> tuple[dict[str, torch.Tensor], dict
         if clash:
             raise CCLBenchError(f"--init-from {d}: gives the {', '.join(streams_in(part))} stream again")
         state.update({k: v.float() for k, v in part.items()})
-        model_cfg = model_cfg or info["model"]
+        # each stream's shapes come from the folder that holds it (a wider video run beside a default audio run)
+        fields = {f: info["model"][f] for s in streams_in(part) for f in STREAM_FIELDS[s] if f in info["model"]}
+        if model_cfg is not None:
+            differ = [f for f in fields if f in model_cfg and f in shared and model_cfg[f] != fields[f]]
+            if differ:
+                raise CCLBenchError(f"--init-from {d}: its {differ[0]}={fields[differ[0]]} differs from "
+                                    f"{model_cfg[differ[0]]} of the other stream's run")
+        model_cfg = {**(model_cfg or info["model"]), **fields}
     have = streams_in(state)
     if set(have) != set(STREAMS):
         raise CCLBenchError(f"--init-from {','.join(map(str, folders))}: holds the {', '.join(have) or 'no'} stream(s); "

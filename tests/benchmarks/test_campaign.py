@@ -82,3 +82,23 @@ def test_portable_state_drops_the_moments_that_do_not_fit(tmp_path):
     cont = _trainer(tmp_path / "cont")
     cont.load_portable(tmp_path / "state.safetensors")
     assert cont.step == 2 and cont._warm_start == 2  # the warm-up runs again for the fresh optimiser
+
+
+def test_campaign_stage2_takes_the_shapes_of_committed_wider_streams(tmp_path):
+    # A campaign continued from committed stage-1 runs, the video stream trained wider than the scale's default.
+    from ccl_bench.cli import main
+
+    committed = tmp_path / "committed"
+    common = ["--stage", "streams", "--suite", "av-sync", "--scale", "tiny", "--clips", "4", "--batch-size", "2",
+              "--steps", "2", "--quiet", "--device", "cpu"]
+    assert main(["train", "--streams", "video", "--set", "video_dim=64", "--set", "video_ffn_dim=96",
+                 "--out", str(committed / "runs" / "streams-video"), *common]) == 0
+    assert main(["train", "--streams", "audio", "--out", str(committed / "runs" / "streams-audio"), *common]) == 0
+    stage1 = train_small.plan([], [], 2, 2, 2, 2, only="streams")
+    (committed / "plan.json").write_text(json.dumps({"runs": [train_small.asdict(s) for s in stage1]}))
+    out = tmp_path / "camp"  # a session of stage 2 alone: the streams are joined from the plan's stage-1 runs
+    train_small.main(["--out", str(out), "--resume-from", str(committed), "--only", "models", "--models", "ccl", *ARGS])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["session"]["touched"] == ["ccl/seed-0"]  # stage 1 was done: not trained again
+    info = json.loads((out / "runs" / "ccl" / "seed-0" / "config.json").read_text())
+    assert (info["model"]["video_dim"], info["model"]["video_ffn_dim"]) == (64, 96)

@@ -82,7 +82,8 @@ def test_stage2_takes_the_shapes_of_wider_streams(stage1, tmp_path, capsys):
     wide = tmp_path / "wide-video"
     assert main(["train", "--stage", "streams", "--streams", "video", "--steps", "1", "--set", "video_dim=64",
                  "--set", "video_ffn_dim=96", "--out", str(wide), *COMMON]) == 0
-    merged = merge_streams([wide, stage1 / "audio"], tmp_path / "streams")
+    merged = merge_streams([stage1 / "audio", wide], tmp_path / "streams")  # each stream's shapes from its own run
+    assert json.loads((merged / "config.json").read_text())["model"]["video_dim"] == 64
     out = tmp_path / "ccl"
     frozen = ["--steps", "1", "--lr", "0", "--lr-cross", "0"]
     assert main(["train", "--model", "ccl", "--init-from", str(merged), *frozen, "--out", str(out), *COMMON]) == 0

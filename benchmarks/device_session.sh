@@ -10,7 +10,10 @@
 #          PER_GPU (runs sharing a GPU, default 1), ORDER (seed or model: train_small's --order), FINALS ("model:guidance,...": T2AV evaluations of the
 #          finished runs, through checkpoints/av-sync/claims/seed<k>/<model>), PACK (models whose weights come
 #          back, default MODELS), SNAPSHOT_MODELS (whose snapshots are evaluated, default MODELS),
-#          CALL_S (default 570), TRAIN_S (training's budget, default CALL_S - 150 from its start),
+#          CAMPAIGN (a committed campaign folder to continue, e.g. checkpoints/av-sync/campaign-v3, whose plan names
+#          its stage-1 runs; default: stage 2 from the shipped checkpoints/av-sync/streams), CLIPS (training clips,
+#          default 2048), MATRIX (where the FINALS' results go, default results/claims/matrix), CALL_S (default 570),
+#          TRAIN_S (training's budget, default CALL_S - 150 from its start),
 #          CCL_BENCH_COMMIT (the commit the tree is), JOBS (evaluations at once, default one per 4 CPU cores),
 #          THREADS (each evaluation's, default 4), TRAIN_GPUS and EVAL_GPUS (default: all GPUs for both; a GPU
 #          kept for evaluations leaves the training runs their GPUs alone)
@@ -42,8 +45,12 @@ export PYTHONPATH=/tmp/site:$PWD PATH=/tmp/bin:$PATH
 mkdir -p /tmp/bin && printf '#!/bin/sh\nexec python3 -m ccl_bench "$@"\n' > /tmp/bin/ccl-bench && chmod +x /tmp/bin/ccl-bench
 python3 -c "import av, soundfile, librosa, jsonschema, platformdirs, cv2" || exit 3
 
-CONV=/tmp/conv
-mkdir -p $CONV && { [ -d $CONV/streams ] || cp -rL checkpoints/av-sync/streams $CONV/streams; }
+CONV=/tmp/conv MATRIX=${MATRIX:-results/claims/matrix}
+if [ -n "${CAMPAIGN:-}" ]; then  # a committed campaign: its plan's stage-1 runs are joined into the streams by train_small
+  RESUME="--resume-from $CAMPAIGN"
+else  # the shipped streams
+  RESUME="" && mkdir -p $CONV && { [ -d $CONV/streams ] || cp -rL checkpoints/av-sync/streams $CONV/streams; }
+fi
 ln -sfn $CONV checkpoints/av-sync/convergence   # checkpoints are named by repository paths in every result file
 # FINALS' runs as the claims plan names them, claims/seed<k>/<model>, linked straight to this call's runs (this
 # machine's copy of the tree lacks the committed campaign/runs, which stay home over the transfer limit, and a
@@ -54,7 +61,7 @@ for f in ${FINALS//,/ }; do m=${f%%:*}
 done
 touch /tmp/t0
 GPUS=$(seq -s, 0 $(( NGPU - 1 )))
-nohup python3 benchmarks/train_small.py --out $CONV --only models --models "$MODELS" --seeds "$SEEDS" --order ${ORDER:-model} \
+nohup python3 benchmarks/train_small.py --out $CONV $RESUME --clips ${CLIPS:-2048} --only models --models "$MODELS" --seeds "$SEEDS" --order ${ORDER:-model} \
   --steps $STEPS --batch-size 128 --gpus ${TRAIN_GPUS:-$GPUS} --per-gpu ${PER_GPU:-1} \
   --budget-s ${TRAIN_S:-$(( $(left) - 150 ))} --reserve-s 40 \
   --state-mib 1 --snapshot-every "${SNAPSHOT_EVERY:-0}" --sheets none > /tmp/train.log 2>&1 &
@@ -65,11 +72,11 @@ queue() {  # $1: seconds after which no evaluation starts; the finished runs' FI
     for k in ${SEEDS//,/ }; do
       grep -qs "\"steps_done\": $STEPS" $CONV/runs/$m/seed-$k/config.json && echo "ccl-bench run --model $m --suite av-sync \
 --checkpoint checkpoints/av-sync/claims/seed$k/$m --task t2av --guidance $g --device cuda --quiet \
---out results/claims/matrix/seed$k/$g" >> /tmp/finals.sh
+--out $MATRIX/seed$k/$g" >> /tmp/finals.sh
     done
   done
   python3 benchmarks/claims_queue.py --commands /tmp/finals.sh --snapshots checkpoints/av-sync/convergence \
-    --snapshot-models "$SNAPSHOT_MODELS" --runs results/claims/matrix --jobs $JOBS --threads ${THREADS:-4} --gpus ${EVAL_GPUS:-$GPUS} --log /tmp/q \
+    --snapshot-models "$SNAPSHOT_MODELS" --runs $MATRIX --jobs $JOBS --threads ${THREADS:-4} --gpus ${EVAL_GPUS:-$GPUS} --log /tmp/q \
     --stop-after-s $1 \
     >> /tmp/queue.log 2>&1
 }
@@ -82,7 +89,7 @@ queue $(( $(left) - 60 ))
  W=$(for m in ${PACK//,/ }; do ls runs/$m/seed-*/ema.safetensors 2>/dev/null; done)
  tar -cf - plan.json summary.json summary.md sha256.txt logs runs/*/seed-*/config.json runs/*/seed-*/metrics.jsonl $W) \
   | split -b 15M -d - $OUT/conv.tar.
-find results/claims/matrix -newer /tmp/t0 -type f ! -name '*.mkv' ! -name '*.mp4' ! -name '*.wav' ! -name '*partial*' \
+find $MATRIX -newer /tmp/t0 -type f ! -name '*.mkv' ! -name '*.mp4' ! -name '*.wav' ! -name '*partial*' \
   | tar -cJf $OUT/matrix.tar.xz -T -
 grep -h "FAILED\|CRASHED" /tmp/queue.log | grep -o "see [0-9]*.log" | cut -d' ' -f2 | sort -u \
   | while read f; do echo "== $f"; head -1 /tmp/q/$f; tail -25 /tmp/q/$f; done > $OUT/failed.log

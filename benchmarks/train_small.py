@@ -168,7 +168,7 @@ def work(out: Path, spec: RunSpec, args) -> int:
         state, stage1_cfg, _ = read_stage1(out / "streams")
         net, _, _ = build_for_rendering(spec.model, args.scale, rend, stream_fields(stage1_cfg))
         load_stage1_streams(net, state)
-        init_from = str(out / "streams")
+        init_from = "streams"  # the campaign folder's own `streams/` (never the machine's path to it)
     cfg = TrainConfig(steps=spec.steps, batch_size=spec.batch_size, seed=spec.seed, lr=lrs["lr"], lr_cross=lrs["lr_cross"],
                       stage=spec.stage, init_from=init_from, log_every=args.log_every, checkpoint_every=10**9,
                       checkpoint_seconds=60.0, snapshot_every=args.snapshot_every,

@@ -102,3 +102,4 @@ def test_campaign_stage2_takes_the_shapes_of_committed_wider_streams(tmp_path):
     assert summary["session"]["touched"] == ["ccl/seed-0"]  # stage 1 was done: not trained again
     info = json.loads((out / "runs" / "ccl" / "seed-0" / "config.json").read_text())
     assert (info["model"]["video_dim"], info["model"]["video_ffn_dim"]) == (64, 96)
+    assert info["train"]["init_from"] == "streams"  # the campaign's own folder, not this machine's path

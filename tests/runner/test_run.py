@@ -186,8 +186,11 @@ def test_committed_tables_exist_for_every_shipped_model():
         assert (ROOT / "checkpoints" / "av-sync" / m / "ema.safetensors").stat().st_size < 8_000_000
     # The claims campaign commits every stage-2 run (bf16 EMA, config, log): small weights, no training state.
     files = [f for f in (ROOT / "checkpoints").rglob("*") if f.is_file()]
-    assert all(f.stat().st_size < 8_000_000 for f in files if f.suffix == ".safetensors")
+    # 1.7-6.3 MB each, but campaign-v3's 256-wide stage-1 video stream (14 MB): under the 16 MiB a device call returns
+    big = {f.relative_to(ROOT).as_posix() for f in files if f.suffix == ".safetensors" and f.stat().st_size >= 8_000_000}
+    assert big <= {"checkpoints/av-sync/campaign-v3/runs/streams-video/ema.safetensors"}
+    assert all(f.stat().st_size < 16 * 2**20 for f in files)
     assert not [f for f in files if f.name in ("checkpoint.pt", "state.safetensors")]
-    # 70 weight files (links included) of 1.7-6.3 MB: the campaign, campaign-v2 (seed 0 so far), the ablations, the streams
+    # the weights of the campaign, campaign-v2 (seed 0 so far), campaign-v3's stage 1, the ablations and the streams;
     # stored bytes: a symlinked file (campaign run -> shipped model) counts once
-    assert sum(f.stat().st_size for f in {f.resolve() for f in files}) < 400_000_000
+    assert sum(f.stat().st_size for f in {f.resolve() for f in files}) < 420_000_000

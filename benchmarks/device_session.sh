@@ -8,11 +8,12 @@
 #          out: the tree plus what is carried must stay under 64 MiB, and the PyAV reader decodes FFV1 the same)
 #   env:   MODELS (comma list), SEEDS (default 0,1,2), STEPS (default 2000), SNAPSHOT_EVERY (0: none),
 #          PER_GPU (runs sharing a GPU, default 1), ORDER (seed or model: train_small's --order), FINALS ("model:guidance,...": T2AV evaluations of the
-#          finished runs, through checkpoints/av-sync/claims/seed<k>/<model>), PACK (models whose weights come
+#          finished runs, through $CLAIMS/seed<k>/<model>), PACK (models whose weights come
 #          back, default MODELS), SNAPSHOT_MODELS (whose snapshots are evaluated, default MODELS),
 #          CAMPAIGN (a committed campaign folder to continue, e.g. checkpoints/av-sync/campaign-v3, whose plan names
 #          its stage-1 runs; default: stage 2 from the shipped checkpoints/av-sync/streams), CLIPS (training clips,
-#          default 2048), MATRIX (where the FINALS' results go, default results/claims/matrix), CALL_S (default 570),
+#          default 2048), MATRIX (where the FINALS' results go, default results/claims/matrix), CLAIMS (the claims
+#          layout the FINALS' checkpoints are named by, default checkpoints/av-sync/claims), CALL_S (default 570),
 #          TRAIN_S (training's budget, default CALL_S - 150 from its start),
 #          CCL_BENCH_COMMIT (the commit the tree is), JOBS (evaluations at once, default one per 4 CPU cores),
 #          THREADS (each evaluation's, default 4), TRAIN_GPUS and EVAL_GPUS (default: all GPUs for both; a GPU
@@ -45,7 +46,7 @@ export PYTHONPATH=/tmp/site:$PWD PATH=/tmp/bin:$PATH
 mkdir -p /tmp/bin && printf '#!/bin/sh\nexec python3 -m ccl_bench "$@"\n' > /tmp/bin/ccl-bench && chmod +x /tmp/bin/ccl-bench
 python3 -c "import av, soundfile, librosa, jsonschema, platformdirs, cv2" || exit 3
 
-CONV=/tmp/conv MATRIX=${MATRIX:-results/claims/matrix}
+CONV=/tmp/conv MATRIX=${MATRIX:-results/claims/matrix} CLAIMS=${CLAIMS:-checkpoints/av-sync/claims}
 if [ -n "${CAMPAIGN:-}" ]; then  # a committed campaign: its plan's stage-1 runs are joined into the streams by train_small
   RESUME="--resume-from $CAMPAIGN"
 else  # the shipped streams
@@ -56,8 +57,8 @@ ln -sfn $CONV checkpoints/av-sync/convergence   # checkpoints are named by repos
 # machine's copy of the tree lacks the committed campaign/runs, which stay home over the transfer limit, and a
 # model with committed seeds there, such as joint, may have left an empty folder that a link would land inside)
 for f in ${FINALS//,/ }; do m=${f%%:*}
-  for k in ${SEEDS//,/ }; do mkdir -p checkpoints/av-sync/claims/seed$k
-    ln -sfn $CONV/runs/$m/seed-$k checkpoints/av-sync/claims/seed$k/$m; done
+  for k in ${SEEDS//,/ }; do mkdir -p $CLAIMS/seed$k
+    ln -sfn $CONV/runs/$m/seed-$k $CLAIMS/seed$k/$m; done
 done
 touch /tmp/t0
 GPUS=$(seq -s, 0 $(( NGPU - 1 )))
@@ -71,7 +72,7 @@ queue() {  # $1: seconds after which no evaluation starts; the finished runs' FI
   for f in ${FINALS//,/ }; do m=${f%%:*} g=${f##*:}
     for k in ${SEEDS//,/ }; do
       grep -qs "\"steps_done\": $STEPS" $CONV/runs/$m/seed-$k/config.json && echo "ccl-bench run --model $m --suite av-sync \
---checkpoint checkpoints/av-sync/claims/seed$k/$m --task t2av --guidance $g --device cuda --quiet \
+--checkpoint $CLAIMS/seed$k/$m --task t2av --guidance $g --device cuda --quiet \
 --out $MATRIX/seed$k/$g" >> /tmp/finals.sh
     done
   done

@@ -49,7 +49,9 @@ def summary_row(run: Path, root: Path) -> dict:
     logged = last_logged(run / "metrics.jsonl")
     return {"steps": cfg["steps_done"], "loss_mean_last5_logged": round(logged["loss_mean_last5_logged"], 5),
             "seconds": logged["seconds"], "commit": _full_commit(prov["commit"], root),
-            "device": prov["device"], "torch": prov["torch"], "date_utc": prov["date_utc"],
+            # train_small's provenance, or `ccl-bench train`'s (a stage-1 run trained on its own)
+            "device": prov.get("device") or prov["device_name"], "torch": prov.get("torch") or prov["versions"]["torch"],
+            "date_utc": prov["date_utc"],
             "ema_sha256": hashlib.sha256((run / "ema.safetensors").read_bytes()).hexdigest()}
 
 
@@ -82,6 +84,7 @@ def join_runs(folder: Path, campaign: Path, claims: Path, root: Path) -> list[st
                 shutil.copy2(run / f, dest / f)
             log = tmp / "logs" / f"{model}_{seed}.log"
             if log.is_file():
+                (campaign / "logs").mkdir(exist_ok=True)
                 shutil.copy2(log, campaign / "logs" / log.name)
             link = claims / f"seed{seed.split('-')[1]}" / model
             if not link.exists() and not link.is_symlink():

@@ -1,5 +1,6 @@
 """`benchmarks/join_session.py`: a device call's runs and results joined into the campaign, nothing overwritten."""
 
+import hashlib
 import importlib.util
 import io
 import json
@@ -55,3 +56,18 @@ def test_a_call_is_joined_once_and_keeps_what_is_committed(tmp_path):
     again = js.join_runs(call, campaign, claims, tmp_path)
     assert any("already in the campaign" in s for s in again)
     assert (campaign / "summary.md").read_text() == md
+
+
+def test_a_stage1_run_of_ccl_bench_train_gets_a_summary_row(tmp_path):
+    # `ccl-bench train` writes device_name and versions where train_small writes device and torch.
+    run = tmp_path / "streams-video"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"steps_done": 7000, "provenance": {
+        "commit": "096e2b2", "device_name": "NVIDIA H100 80GB HBM3", "versions": {"torch": "2.11.0"},
+        "date_utc": "2026-11-27T03:51:35Z"}}))
+    (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "loss": 0.01, "seconds": s / 10}) + "\n"
+                                               for s in range(50, 301, 50)))
+    (run / "ema.safetensors").write_bytes(b"weights")
+    row = js.summary_row(run, tmp_path)
+    assert (row["device"], row["torch"], row["steps"]) == ("NVIDIA H100 80GB HBM3", "2.11.0", 7000)
+    assert row["ema_sha256"] == hashlib.sha256(b"weights").hexdigest()

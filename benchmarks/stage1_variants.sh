@@ -10,8 +10,8 @@
 #          checkpoints/av-sync/campaign-v2/runs/streams-audio (move the rest of checkpoints/ out for the call)
 #   env:   VARIANTS ("name:ccl-bench train arguments;..."; each trains `--model none --stage streams --streams video
 #          --scale small --batch-size 128` plus its arguments), CALL_S (default 570), PROBE ("steps:guidance:text:shift")
-#   out:   $OUT/<name>.tar.NN (15 MiB parts, `cat <name>.tar.* | tar -x`; runs/<name>: ema.safetensors, config.json, metrics.jsonl, train_command.json, log),
-#          $OUT/probe.md (the T2V flicker table of the shipped streams and of every variant)
+#   out:   $OUT/<name>.tar.NN (15 MiB parts, `cat <name>.tar.* | tar -x`; runs/<name>: ema.safetensors, config.json,
+#          metrics.jsonl, train_command.json, log.txt with the machine's paths replaced), $OUT/probe.md (the T2V flicker table of the shipped streams and of every variant)
 # A variant still training when the call's time is nearly up gets SIGTERM: its last checkpoint's EMA comes back, and
 # its config.json says how many steps it reached.
 set -u
@@ -20,6 +20,7 @@ CALL_S=${CALL_S:-570}
 PROBE=${PROBE:-25:cfg:4:3}
 AUDIO=checkpoints/av-sync/campaign-v2/runs/streams-audio
 left() { echo $(( CALL_S - (SECONDS - T0) )); }
+scrub() { sed -E "s#/[^ ]*/site-packages/#<site-packages>/#g; s#$W/#<call folder>/#g"; }  # logs name no machine path
 nvidia-smi -L
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONFAULTHANDLER=1
 DEVICE=${DEVICE:-cuda}  # cpu: a smoke test of this script (with SKIP_INSTALL=1 and a stub nvidia-smi)
@@ -51,7 +52,7 @@ for k in "${!PIDS[@]}"; do
   python3 -c "from ccl_bench.runner.train import merge_streams as m; m(['$W/runs/$name', '$AUDIO'], '$W/joined/$name')" &&
     CUDA_VISIBLE_DEVICES=$k python3 benchmarks/motion_probe.py --checkpoint $W/joined/$name --task t2v --num 12 \
       --settings $PROBE --device $DEVICE > $W/probe-$name.md 2>$W/probe-$name.err
-  cp $W/runs/$name.log $W/runs/$name/log.txt
+  scrub < $W/runs/$name.log > $W/runs/$name/log.txt
   tar -cf - --exclude checkpoint.pt -C $W runs/$name | split -b 15m -d - $OUT/$name.tar.  # a file comes back under 16 MiB
 done
 { echo "# T2V flicker on $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), setting $PROBE"

@@ -3,19 +3,23 @@
 # evaluated there with the suite's main command (`ccl-bench run`, 32 test prompts, T2AV, the model's default scheme),
 # so a candidate's sync is measured before a whole campaign is trained on it.
 #
-#   RUNS="ccl:/tmp/streams/wide7k:--clips 8192;none:/tmp/streams/wide7k:--clips 8192" STEPS=2000 CALL_S=560 \
+#   RUNS="ccl:runs/streams/wide7k:--clips 8192;none:runs/streams/wide7k:--clips 8192" STEPS=2000 CALL_S=560 \
 #     bash benchmarks/stage2_variants.sh
 #
-#   carry: .wheelhouse (as benchmarks/device_session.sh; librosa needs `decorator`) and the streams folders the runs name
-#   env:   EVAL_ARGS (more `ccl-bench run` arguments, e.g. for a smoke test), RUNS ("model:streams folder:more ccl-bench train arguments;..."; each trains `--init-from` the folder at
-#          `--scale small --batch-size 128`), STEPS (default 2000), CALL_S (default 560)
-#   out:   $OUT/<model>.tar.NN (15 MiB parts, `cat <model>.tar.* | tar -x`; runs/<model>: the trained folder without checkpoint.pt; eval/<model>: the result
-#          files of its evaluation, no clips), $OUT/summary.md (each run's last loss and its table)
+#   carry: .wheelhouse (as benchmarks/device_session.sh; librosa needs `decorator`) and the streams folders the runs
+#          name, inside the tree (e.g. under the ignored runs/)
+#   env:   RUNS ("model:streams folder:more ccl-bench train arguments;..."; each trains `--init-from` the folder at
+#          `--scale small --batch-size 128`), STEPS (default 2000), CALL_S (default 560), EVAL_S (the time kept for
+#          the evaluation, default 150), EVAL_ARGS (more `ccl-bench run` arguments, e.g. for a smoke test)
+#   out:   $OUT/<model>.tar.NN (15 MiB parts, `cat <model>.tar.* | tar -x`; runs/<model>: the trained folder without
+#          checkpoint.pt; eval/<model>: the result files of its evaluation, no clips), $OUT/summary.md (each run's
+#          last loss and its table)
 set -u
 T0=$SECONDS
 CALL_S=${CALL_S:-560}
 STEPS=${STEPS:-2000}
 left() { echo $(( CALL_S - (SECONDS - T0) )); }
+scrub() { sed -E "s#/[^ ]*/site-packages/#<site-packages>/#g; s#$W/#<call folder>/#g"; }  # logs name no machine path
 nvidia-smi -L
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONFAULTHANDLER=1
 DEVICE=${DEVICE:-cuda}  # cpu: a smoke test of this script (with SKIP_INSTALL=1 and a stub nvidia-smi)
@@ -43,7 +47,7 @@ for spec in "${SPECS[@]}"; do
 done
 wait "${PIDS[@]}"
 for model in "${NAMES[@]}"; do
-  cp $W/runs/$model.log $W/runs/$model/log.txt 2>/dev/null; cp $W/eval/$model.log $W/runs/$model/eval-log.txt 2>/dev/null
+  mkdir -p $W/runs/$model; scrub < $W/runs/$model.log > $W/runs/$model/log.txt; scrub < $W/eval/$model.log > $W/runs/$model/eval-log.txt
   # shellcheck disable=SC2046  # the result files, not the media
   tar -cf - --exclude checkpoint.pt -C $W runs/$model \
     $(cd $W && find eval/$model -type f ! -name '*.mkv' ! -name '*.mp4' ! -name '*.wav' ! -name '*.flac' 2>/dev/null) \

@@ -64,9 +64,11 @@ def streams_in(state: dict[str, torch.Tensor]) -> tuple[str, ...]:
 
 
 def stream_fields(stage1: dict) -> dict:
-    """The stream shapes of a stage-1 model config (a dict, from config.json): what a stage-2 model built on
-    those streams must share with them (a wider stage-1 video stream makes a wider stage-2 video stream)."""
-    fields = {f: stage1[f] for s in STREAMS for f in STREAM_FIELDS[s] if f in stage1}
+    """The stream shapes of a stage-1 model config (a dict, from config.json) that a stage-2 model built on
+    those streams takes from them (a wider stage-1 video stream makes a wider stage-2 video stream). Not the
+    input channels: the data's codecs fix those, and a stream trained on other data is refused by
+    `check_stream_config`."""
+    fields = {f: stage1[f] for s in STREAMS for f in STREAM_FIELDS[s] if f in stage1 and not f.endswith("_in_dim")}
     if "video_patch" in fields:
         fields["video_patch"] = tuple(fields["video_patch"])
     return fields

@@ -15,20 +15,11 @@
 # A variant still training when the call's time is nearly up gets SIGTERM: its last checkpoint's EMA comes back, and
 # its config.json says how many steps it reached.
 set -u
-T0=$SECONDS
 CALL_S=${CALL_S:-570}
 PROBE=${PROBE:-25:cfg:4:3}
 AUDIO=checkpoints/av-sync/campaign-v2/runs/streams-audio
-left() { echo $(( CALL_S - (SECONDS - T0) )); }
-scrub() { sed -E "s#/[^ ]*/site-packages/#<site-packages>/#g; s#$W/#<call folder>/#g"; }  # logs name no machine path
-nvidia-smi -L
-export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONFAULTHANDLER=1
-DEVICE=${DEVICE:-cuda}  # cpu: a smoke test of this script (with SKIP_INSTALL=1 and a stub nvidia-smi)
-[ -n "${SKIP_INSTALL:-}" ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .wheelhouse/*.whl
-export PYTHONPATH=/tmp/site:$PWD
-python3 -c "import av, soundfile, librosa, jsonschema, platformdirs" || exit 3
-NGPU=$(nvidia-smi -L | wc -l)
 W=/tmp/variants && mkdir -p $W/runs
+. benchmarks/device_call.sh
 IFS=';' read -ra SPECS <<< "$VARIANTS"
 [ ${#SPECS[@]} -le "$NGPU" ] || { echo "VARIANTS: ${#SPECS[@]} variants for $NGPU GPU(s)"; exit 2; }
 PIDS=() NAMES=()

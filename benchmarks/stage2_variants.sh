@@ -15,19 +15,10 @@
 #          checkpoint.pt; eval/<model>: the result files of its evaluation, no clips), $OUT/summary.md (each run's
 #          last loss and its table)
 set -u
-T0=$SECONDS
 CALL_S=${CALL_S:-560}
 STEPS=${STEPS:-2000}
-left() { echo $(( CALL_S - (SECONDS - T0) )); }
-scrub() { sed -E "s#/[^ ]*/site-packages/#<site-packages>/#g; s#$W/#<call folder>/#g"; }  # logs name no machine path
-nvidia-smi -L
-export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONFAULTHANDLER=1
-DEVICE=${DEVICE:-cuda}  # cpu: a smoke test of this script (with SKIP_INSTALL=1 and a stub nvidia-smi)
-[ -n "${SKIP_INSTALL:-}" ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .wheelhouse/*.whl
-export PYTHONPATH=/tmp/site:$PWD
-python3 -c "import av, soundfile, librosa, jsonschema, platformdirs" || exit 3
-NGPU=$(nvidia-smi -L | wc -l)
 W=/tmp/stage2 && mkdir -p $W/runs $W/eval
+. benchmarks/device_call.sh
 IFS=';' read -ra SPECS <<< "$RUNS"
 [ ${#SPECS[@]} -le "$NGPU" ] || { echo "RUNS: ${#SPECS[@]} runs for $NGPU GPU(s)"; exit 2; }
 EVAL_S=${EVAL_S:-150}  # one evaluation's time on the GPU, packing included

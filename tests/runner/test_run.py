@@ -183,14 +183,16 @@ def test_committed_tables_exist_for_every_shipped_model():
     for m in shipped:
         r = json.loads((ROOT / "results" / "av-sync" / f"{m}.json").read_text())
         assert set(r["tasks"]["t2av"]["metrics"]) <= set(METRICS)
-        assert (ROOT / "checkpoints" / "av-sync" / m / "ema.safetensors").stat().st_size < 8_000_000
     # The claims campaign commits every stage-2 run (bf16 EMA, config, log): small weights, no training state.
     files = [f for f in (ROOT / "checkpoints").rglob("*") if f.is_file()]
-    # 1.7-6.3 MB each, but campaign-v3's 256-wide stage-1 video stream (14 MB): under the 16 MiB a device call returns
+    # 1.7-6.3 MB each on the 128-wide streams; campaign-v3's 256-wide stage-1 video stream (14 MB) and the shipped
+    # models built on it (16-18 MB, seed 0) are the only larger ones (checkpoints/README.md, "Size")
+    v3 = "checkpoints/av-sync/campaign-v3/runs/"
+    allowed = {v3 + "streams-video/ema.safetensors"} | {f"{v3}{m}/seed-0/ema.safetensors" for m in shipped}
     big = {f.relative_to(ROOT).as_posix() for f in files if f.suffix == ".safetensors" and f.stat().st_size >= 8_000_000}
-    assert big <= {"checkpoints/av-sync/campaign-v3/runs/streams-video/ema.safetensors"}
-    assert all(f.stat().st_size < 16 * 2**20 for f in files)
+    assert big <= allowed
+    assert all(f.stat().st_size < 18_000_000 for f in files)
     assert not [f for f in files if f.name in ("checkpoint.pt", "state.safetensors")]
-    # the weights of the campaign, campaign-v2 (seed 0 so far), campaign-v3's stage 1, the ablations and the streams;
-    # stored bytes: a symlinked file (campaign run -> shipped model) counts once
-    assert sum(f.stat().st_size for f in {f.resolve() for f in files}) < 420_000_000
+    # the weights of the campaign, campaign-v2 (seed 0 so far), campaign-v3 (stage 1 and the shipped models), the
+    # ablations and the streams; stored bytes: a symlinked file (campaign run -> shipped model) counts once
+    assert sum(f.stat().st_size for f in {f.resolve() for f in files}) < 480_000_000

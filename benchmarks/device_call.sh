@@ -11,3 +11,5 @@ DEVICE=${DEVICE:-cuda}
 export PYTHONPATH=/tmp/site:$PWD
 python3 -c "import av, soundfile, librosa, jsonschema, platformdirs" || exit 3
 NGPU=$(nvidia-smi -L | wc -l)
+GPU0=${GPU_OFFSET:-0}  # the first GPU this script's runs take (two scripts can share one call's machine)
+fits() { [ $(( $1 + GPU0 )) -le "$NGPU" ] || { echo "$1 run(s) from GPU $GPU0 on $NGPU GPU(s)"; exit 2; }; }

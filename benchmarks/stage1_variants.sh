@@ -9,7 +9,10 @@
 #   carry: .wheelhouse (as benchmarks/device_session.sh); the tree must hold checkpoints/av-sync/streams and
 #          checkpoints/av-sync/campaign-v2/runs/streams-audio (move the rest of checkpoints/ out for the call)
 #   env:   VARIANTS ("name:ccl-bench train arguments;..."; each trains `--model none --stage streams --streams video
-#          --scale small --batch-size 128` plus its arguments), CALL_S (default 570), PROBE ("steps:guidance:text:shift")
+#          --scale small --batch-size 128` plus its arguments; `--init-from RUN` continues a committed video run),
+#          CALL_S (default 570), PROBE ("steps:guidance:text:shift"), BASE (a video run probed, beside the audio
+#          stream, as the baseline instead of the shipped streams), GPU_OFFSET (the first GPU the variants take, so
+#          that stage2_variants.sh can share the call: install the wheels once and give both SKIP_INSTALL=1)
 #   out:   $OUT/<name>.tar.NN (15 MiB parts, `cat <name>.tar.* | tar -x`; runs/<name>: ema.safetensors, config.json,
 #          metrics.jsonl, train_command.json, log.txt with the machine's paths replaced), $OUT/probe.md (the T2V flicker table of the shipped streams and of every variant)
 # A variant still training when the call's time is nearly up gets SIGTERM: its last checkpoint's EMA comes back, and
@@ -21,10 +24,10 @@ AUDIO=checkpoints/av-sync/campaign-v2/runs/streams-audio
 W=/tmp/variants && mkdir -p $W/runs
 . benchmarks/device_call.sh
 IFS=';' read -ra SPECS <<< "$VARIANTS"
-[ ${#SPECS[@]} -le "$NGPU" ] || { echo "VARIANTS: ${#SPECS[@]} variants for $NGPU GPU(s)"; exit 2; }
+fits ${#SPECS[@]}
 PIDS=() NAMES=()
 TRAIN_S=$(( $(left) - 40 - 30 * ${#SPECS[@]} ))  # then a probe of about 30 s per variant and the packing
-i=0
+i=$GPU0
 for spec in "${SPECS[@]}"; do
   name=${spec%%:*} args=${spec#*:}
   # shellcheck disable=SC2086  # the variant's arguments are words
@@ -34,20 +37,25 @@ for spec in "${SPECS[@]}"; do
   PIDS+=($!) NAMES+=("$name") i=$(( i + 1 ))
 done
 echo "training ${NAMES[*]} for at most $TRAIN_S s"
-python3 benchmarks/motion_probe.py --checkpoint checkpoints/av-sync/streams --task t2v --num 12 --settings $PROBE \
+SHIPPED=checkpoints/av-sync/streams
+if [ -n "${BASE:-}" ]; then  # the baseline is this video run beside the audio stream, not the shipped streams
+  SHIPPED=$W/joined/base
+  python3 -c "from ccl_bench.runner.train import merge_streams as m; m(['$BASE', '$AUDIO'], '$SHIPPED')"
+fi
+CUDA_VISIBLE_DEVICES=$GPU0 python3 benchmarks/motion_probe.py --checkpoint $SHIPPED --task t2v --num 12 --settings $PROBE \
   --device $DEVICE > $W/probe-shipped.md 2>$W/probe-shipped.err
 for k in "${!PIDS[@]}"; do
   name=${NAMES[$k]}
   wait "${PIDS[$k]}"; echo "$name: exit $?"; tail -2 $W/runs/$name.log
   tail -1 $W/runs/$name/metrics.jsonl
   python3 -c "from ccl_bench.runner.train import merge_streams as m; m(['$W/runs/$name', '$AUDIO'], '$W/joined/$name')" &&
-    CUDA_VISIBLE_DEVICES=$k python3 benchmarks/motion_probe.py --checkpoint $W/joined/$name --task t2v --num 12 \
+    CUDA_VISIBLE_DEVICES=$(( GPU0 + k )) python3 benchmarks/motion_probe.py --checkpoint $W/joined/$name --task t2v --num 12 \
       --settings $PROBE --device $DEVICE > $W/probe-$name.md 2>$W/probe-$name.err
   scrub < $W/runs/$name.log > $W/runs/$name/log.txt
   tar -cf - --exclude checkpoint.pt -C $W runs/$name | split -b 15m -d - $OUT/$name.tar.  # a file comes back under 16 MiB
 done
 { echo "# T2V flicker on $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), setting $PROBE"
-  echo; echo "## shipped streams"; cat $W/probe-shipped.md
+  echo; echo "## ${BASE:-shipped streams}"; cat $W/probe-shipped.md
   for name in "${NAMES[@]}"; do echo; echo "## $name"; grep -h "| all |" $W/probe-$name.md || tail -3 $W/probe-$name.err; done
 } > $OUT/probe.md
 cat $OUT/probe.md

@@ -10,7 +10,7 @@
 #          name, inside the tree (e.g. under the ignored runs/)
 #   env:   RUNS ("model:streams folder:more ccl-bench train arguments;..."; each trains `--init-from` the folder at
 #          `--scale small --batch-size 128`), STEPS (default 2000), CALL_S (default 560), EVAL_S (the time kept for
-#          the evaluation, default 150), EVAL_ARGS (more `ccl-bench run` arguments, e.g. for a smoke test)
+#          the evaluation, default 150), EVAL_ARGS (more `ccl-bench run` arguments, e.g. for a smoke test), GPU_OFFSET (as stage1_variants.sh)
 #   out:   $OUT/<model>.tar.NN (15 MiB parts, `cat <model>.tar.* | tar -x`; runs/<model>: the trained folder without
 #          checkpoint.pt; eval/<model>: the result files of its evaluation, no clips), $OUT/summary.md (each run's
 #          last loss and its table)
@@ -20,10 +20,10 @@ STEPS=${STEPS:-2000}
 W=/tmp/stage2 && mkdir -p $W/runs $W/eval
 . benchmarks/device_call.sh
 IFS=';' read -ra SPECS <<< "$RUNS"
-[ ${#SPECS[@]} -le "$NGPU" ] || { echo "RUNS: ${#SPECS[@]} runs for $NGPU GPU(s)"; exit 2; }
+fits ${#SPECS[@]}
 EVAL_S=${EVAL_S:-150}  # one evaluation's time on the GPU, packing included
 PIDS=() NAMES=()
-i=0
+i=$GPU0
 for spec in "${SPECS[@]}"; do
   model=${spec%%:*} rest=${spec#*:}; streams=${rest%%:*} args=${rest#*:}
   # shellcheck disable=SC2086  # the run's arguments are words

@@ -50,9 +50,11 @@ def parse_task_mix(text: str | None) -> dict[str, float] | None:
     return mix
 
 
-def read_stage1(paths: str | Path | list) -> tuple[dict[str, torch.Tensor], dict, list[str]]:
+def read_stage1(paths: str | Path | list, need: tuple[str, ...] | None = None
+                ) -> tuple[dict[str, torch.Tensor], dict, list[str]]:
     """One folder holding both streams, or several (e.g. `video,audio` runs) -> (state dict float32 of
-    both streams, the model config dict of stage 1, the folders). One-line errors for a bad folder."""
+    the `need` streams (default both), the model config dict of stage 1, the folders). One-line errors for a
+    bad folder."""
     from safetensors.torch import load_file
 
     from reference_impl.diffusion.stages import STREAM_FIELDS, STREAMS, streams_in
@@ -82,10 +84,12 @@ def read_stage1(paths: str | Path | list) -> tuple[dict[str, torch.Tensor], dict
                 raise CCLBenchError(f"--init-from {d}: its {differ[0]}={fields[differ[0]]} differs from "
                                     f"{model_cfg[differ[0]]} of the other stream's run")
         model_cfg = {**(model_cfg or info["model"]), **fields}
-    have = streams_in(state)
-    if set(have) != set(STREAMS):
+    have, need = streams_in(state), need or STREAMS
+    if set(have) != set(need):
+        wants = "stage 2 needs both video and audio" if set(need) == set(STREAMS) else \
+            f"this stage-1 run trains the {', '.join(need)} stream"
         raise CCLBenchError(f"--init-from {','.join(map(str, folders))}: holds the {', '.join(have) or 'no'} stream(s); "
-                            "stage 2 needs both video and audio")
+                            f"{wants}")
     return state, model_cfg, [str(d) for d in folders]
 
 
@@ -130,11 +134,13 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
         raise CCLBenchError(f"{out}: holds a training run already; add --resume to continue it or pick another --out")
     if stage not in ("joint", "streams"):
         raise CCLBenchError(f"--stage {stage}: use 'streams' (stage 1) or 'joint' (a model; stage 2 with --init-from)")
-    if stage == "streams" and init_from:
-        raise CCLBenchError("--init-from: stage 1 (--stage streams) trains the streams from scratch")
-    # A Wan2.1 file starts the video stream (`reference_impl.init_from`); folders are stage-1 streams.
+    # A Wan2.1 file starts the video stream (`reference_impl.init_from`); folders are stage-1 streams: stage 2
+    # starts from them, and a stage-1 run continues from one (its EMA, with a fresh optimizer) to train longer.
     wan_file = init_from if init_from and Path(init_from).is_file() else None
-    stage1 = read_stage1(init_from) if init_from and not wan_file else None  # before any expensive work
+    if stage == "streams" and wan_file:
+        raise CCLBenchError(f"--init-from {init_from}: a stage-1 run continues from a stage-1 folder, not a file")
+    need = tuple(s for s in ("video", "audio") if s in streams) if stage == "streams" else None
+    stage1 = read_stage1(init_from, need) if init_from and not wan_file else None  # before any expensive work
     w = world()  # under torchrun: DDP (or FSDP2 at Wan scales) over the processes, batch_size global
     device = device_for(w, device)
     train_fields.setdefault("parallel", "fsdp" if scale.startswith("wan") else "ddp")
@@ -165,7 +171,7 @@ def train(model: str, suite: str, scale: str, steps: int, out: str | Path, seed:
     elif stage1 is not None:
         state, stage1_cfg, folders = stage1
         try:
-            check_stream_config(stage1_cfg, net.cfg, ("video", "audio"))
+            check_stream_config(stage1_cfg, net.cfg, getattr(net, "streams", ("video", "audio")))
             load_stage1_streams(net, state)
         except ValueError as exc:
             raise CCLBenchError(f"--init-from {','.join(folders)}: {exc}") from None

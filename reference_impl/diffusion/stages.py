@@ -85,12 +85,14 @@ def check_stream_config(stage1: dict, cfg: ModelConfig, streams: tuple[str, ...]
 
 
 def load_stage1_streams(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, int]:
-    """Copy stage-1 stream weights (as float32) into a `DualStreamModel`; every stream parameter must be
-    given, nothing else may be. -> tensors loaded per stream. ValueError on a missing or foreign key."""
-    streams = streams_in(state)
-    if set(streams) != set(STREAMS):
-        raise ValueError(f"stage-1 weights hold the {', '.join(streams) or 'no'} stream(s); both video and audio are needed")
-    own = {k: v for k, v in model.state_dict().items() if k.startswith(tuple(STREAM_PREFIXES.values()))}
+    """Copy stage-1 stream weights (as float32) into a `DualStreamModel` (both streams) or a `StreamsModel`
+    (its streams: a stage-1 run continued); every stream parameter must be given, nothing else may be.
+    -> tensors loaded per stream. ValueError on a missing or foreign key."""
+    streams, wanted = streams_in(state), tuple(getattr(model, "streams", STREAMS))
+    if set(streams) != set(wanted):
+        raise ValueError(f"stage-1 weights hold the {', '.join(streams) or 'no'} stream(s); "
+                         f"the model needs {' and '.join(wanted)}")
+    own = {k: v for k, v in model.state_dict().items() if k.startswith(tuple(STREAM_PREFIXES[s] for s in wanted))}
     missing, foreign = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     if missing or foreign:
         raise ValueError(f"stage-1 weights do not fit: missing {missing[:3]}, unexpected {foreign[:3]}")
@@ -101,4 +103,4 @@ def load_stage1_streams(model: nn.Module, state: dict[str, torch.Tensor]) -> dic
         for k, v in model.state_dict().items():
             if k in state:
                 v.copy_(state[k].to(v.dtype))
-    return {s: sum(k.startswith(STREAM_PREFIXES[s]) for k in state) for s in STREAMS}
+    return {s: sum(k.startswith(STREAM_PREFIXES[s]) for k in state) for s in wanted}

@@ -95,3 +95,19 @@ def test_stage2_takes_the_shapes_of_wider_streams(stage1, tmp_path, capsys):
     code = main(["train", "--model", "ccl", "--init-from", str(merged), "--set", "video_dim=32", "--steps", "1",
                  "--out", str(tmp_path / "x"), *COMMON])
     assert code == 2 and "video_dim" in capsys.readouterr().err
+
+
+def test_a_stage1_run_continues_from_a_stage1_folder(stage1, tmp_path, capsys):
+    """A stage-1 stream trains longer from an earlier run's EMA (a fresh optimizer): at step 0 it is that EMA."""
+    out = tmp_path / "video-longer"
+    frozen = ["--steps", "1", "--lr", "0"]
+    assert main(["train", "--stage", "streams", "--streams", "video", "--init-from", str(stage1 / "video"), *frozen,
+                 "--out", str(out), *COMMON]) == 0
+    before, after = load_file(str(stage1 / "video" / "ema.safetensors")), load_file(str(out / "ema.safetensors"))
+    assert set(before) == set(after) and all(torch.equal(before[k], after[k]) for k in before)
+    info = json.loads((out / "config.json").read_text())
+    assert info["train"]["stage"] == "streams" and info["train"]["init_from"].endswith("video")
+    # the other stream's run cannot start this one
+    code = main(["train", "--stage", "streams", "--streams", "audio", "--init-from", str(stage1 / "video"),
+                 "--steps", "1", "--out", str(tmp_path / "audio"), *COMMON])
+    assert code != 0 and "holds the video stream(s); this stage-1 run trains the audio stream" in capsys.readouterr().err

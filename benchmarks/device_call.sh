@@ -3,7 +3,7 @@
 # nvidia-smi on the PATH makes a CPU smoke test of the calling script.
 T0=$SECONDS
 left() { echo $(( CALL_S - (SECONDS - T0) )); }  # seconds left of the call
-scrub() { sed -E "s#/[^ ]*/site-packages/#<site-packages>/#g; s#$W/#<call folder>/#g"; }  # logs name no machine path
+scrub() { sed -E "s#/[^ ]*/site-packages/#<site-packages>/#g; s#$W/#<call folder>/#g; s#$HOME/\.cache/#<user cache>/#g"; }  # logs name no machine path
 nvidia-smi -L
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONFAULTHANDLER=1
 DEVICE=${DEVICE:-cuda}

@@ -37,10 +37,10 @@ for spec in "${SPECS[@]}"; do
   PIDS+=($!) NAMES+=("$name") i=$(( i + 1 ))
 done
 echo "training ${NAMES[*]} for at most $TRAIN_S s"
+with_audio() { python3 -c "from ccl_bench.runner.train import merge_streams as m; m(['$1', '$AUDIO'], '$2')"; }
 SHIPPED=checkpoints/av-sync/streams
 if [ -n "${BASE:-}" ]; then  # the baseline is this video run beside the audio stream, not the shipped streams
-  SHIPPED=$W/joined/base
-  python3 -c "from ccl_bench.runner.train import merge_streams as m; m(['$BASE', '$AUDIO'], '$SHIPPED')"
+  SHIPPED=$W/joined/base && with_audio "$BASE" $SHIPPED
 fi
 CUDA_VISIBLE_DEVICES=$GPU0 python3 benchmarks/motion_probe.py --checkpoint $SHIPPED --task t2v --num 12 --settings $PROBE \
   --device $DEVICE > $W/probe-shipped.md 2>$W/probe-shipped.err
@@ -48,7 +48,7 @@ for k in "${!PIDS[@]}"; do
   name=${NAMES[$k]}
   wait "${PIDS[$k]}"; echo "$name: exit $?"; tail -2 $W/runs/$name.log
   tail -1 $W/runs/$name/metrics.jsonl
-  python3 -c "from ccl_bench.runner.train import merge_streams as m; m(['$W/runs/$name', '$AUDIO'], '$W/joined/$name')" &&
+  with_audio $W/runs/$name $W/joined/$name &&
     CUDA_VISIBLE_DEVICES=$(( GPU0 + k )) python3 benchmarks/motion_probe.py --checkpoint $W/joined/$name --task t2v --num 12 \
       --settings $PROBE --device $DEVICE > $W/probe-$name.md 2>$W/probe-$name.err
   scrub < $W/runs/$name.log > $W/runs/$name/log.txt

@@ -414,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="streams: stage 1, the streams alone (T2V, T2A); joint: a model (stage 2 with --init-from)")
     t.add_argument("--streams", default="video,audio", help="stage 1: which stream(s) this run trains (video, audio)")
     t.add_argument("--init-from", help="stage 2: a stage-1 streams folder (or video,audio folders, comma-separated); "
-                   "or a Wan2.1 DiT file (.safetensors/.pth) for the video stream")
+                   "or a Wan2.1 DiT file (.safetensors/.pth) for the video stream. Stage 1: a stage-1 run of the same "
+                   "stream(s), continued from its EMA with a fresh optimizer")
     t.add_argument("--text-embeddings", help="folder of precomputed umT5 embeddings (sha256(caption).safetensors; "
                    "see reference_impl/text.py) instead of the word-hash encoder")
     t.add_argument("--routing", choices=["task", "always", "t2av-only"], help="override the model's routing (so its task mix)")

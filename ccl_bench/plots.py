@@ -115,8 +115,9 @@ def loss_curves_figure(runs: dict[str, str | Path], smooth: int = 10, title: str
             ax.set_xlabel("step")
             ax.set_yscale("log")
     axes[0].set_ylabel("flow-matching loss (moving average)")
-    # the legend goes on the last panel with lines (a stage-1 video run draws no audio curve)
-    next((ax for ax in axes[::-1] if ax.lines), axes[0]).legend(fontsize=7, ncol=2)
+    # the legend goes on the last panel with the most lines, so that it names every run it can (a stage-1 video
+    # run draws no audio curve, a T2AV-only baseline no per-task curve)
+    max(axes[::-1], key=lambda ax: len(ax.lines)).legend(fontsize=7, ncol=2)
     return _titled(fig, title)
 
 

@@ -65,6 +65,12 @@ def test_loss_curves_plot_the_moving_average_of_each_run(tmp_path):
     (run / "metrics.jsonl").write_text("".join(json.dumps({k: r[k] for k in ("step", "loss", "loss_t2v")}) + "\n" for r in rows))
     fig = loss_curves_figure({"demo": run}, smooth=4)
     assert not fig.axes[2].lines and fig.axes[1].get_legend() is not None
+    # A T2AV-only run (a baseline's own recipe) logs no per-task loss: the legend goes where it has a line too.
+    t2av = tmp_path / "t2av-only"
+    t2av.mkdir()
+    (t2av / "metrics.jsonl").write_text("".join(json.dumps({k: r[k] for k in ("step", "loss")}) + "\n" for r in rows))
+    fig = loss_curves_figure({"demo": run, "t2av-only": t2av}, smooth=4)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["demo", "t2av-only"]
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,7 @@ def loss_curves_figure(runs: dict[str, str | Path], smooth: int = 10, title: str
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     keys = (("loss", "all tasks"), (("loss_t2v", "loss_a2v"), "video generated (t2v, a2v)"),
             (("loss_t2a", "loss_v2a"), "audio generated (t2a, v2a)"))
-    for name, folder in runs.items():
+    for i, (name, folder) in enumerate(runs.items()):
         rows = [json.loads(ln) for ln in (Path(folder) / "metrics.jsonl").read_text().splitlines() if ln.strip()]
         steps = np.array([r["step"] for r in rows])
         for ax, (key, label) in zip(axes, keys, strict=True):
@@ -109,7 +109,8 @@ def loss_curves_figure(runs: dict[str, str | Path], smooth: int = 10, title: str
             if ok.sum() < 2:
                 continue
             kern = np.ones(min(smooth, ok.sum())) / min(smooth, ok.sum())
-            ax.plot(steps[ok][len(kern) - 1 :], np.convolve(vals[ok], kern, mode="valid"), label=name,
+            # one colour per run on every panel (a panel a run draws no line on must not shift the others')
+            ax.plot(steps[ok][len(kern) - 1 :], np.convolve(vals[ok], kern, mode="valid"), label=name, color=f"C{i % 10}",
                     lw=2.2 if name == "ccl" else 1.2)
             ax.set_title(label, fontsize=9)
             ax.set_xlabel("step")

@@ -71,6 +71,13 @@ def test_loss_curves_plot_the_moving_average_of_each_run(tmp_path):
     (t2av / "metrics.jsonl").write_text("".join(json.dumps({k: r[k] for k in ("step", "loss")}) + "\n" for r in rows))
     fig = loss_curves_figure({"demo": run, "t2av-only": t2av}, smooth=4)
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["demo", "t2av-only"]
+    # ... and a run after it keeps its colour on the panels the T2AV-only run draws nothing on
+    (tmp_path / "third").mkdir()
+    (tmp_path / "third" / "metrics.jsonl").write_text((run / "metrics.jsonl").read_text())
+    fig = loss_curves_figure({"demo": run, "t2av-only": t2av, "third": tmp_path / "third"}, smooth=4)
+    colour = {ln.get_label(): ln.get_color() for ln in fig.axes[0].lines}
+    assert len(set(colour.values())) == 3 and {ln.get_label(): ln.get_color() for ln in fig.axes[1].lines} == \
+        {k: colour[k] for k in ("demo", "third")}
 
 
 @pytest.fixture(scope="module")

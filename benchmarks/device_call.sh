@@ -2,6 +2,8 @@
 # the carried wheels installed, the call's clock, and a log filter. DEVICE=cpu with SKIP_INSTALL=1 and a stub
 # nvidia-smi on the PATH makes a CPU smoke test of the calling script.
 T0=$SECONDS
+# provenance: the device's copy of the tree has reported an older git HEAD than the tree sent (the session's first)
+export CCL_BENCH_COMMIT=${CCL_BENCH_COMMIT:?set CCL_BENCH_COMMIT to the commit of the tree this call sends}
 left() { echo $(( CALL_S - (SECONDS - T0) )); }  # seconds left of the call
 scrub() { sed -E "s#/[^ ]*/site-packages/#<site-packages>/#g; s#$W/#<call folder>/#g; s#$HOME/\.cache/#<user cache>/#g"; }  # logs name no machine path
 nvidia-smi -L

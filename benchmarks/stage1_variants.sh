@@ -8,7 +8,8 @@
 #
 #   carry: .wheelhouse (as benchmarks/device_session.sh); the tree must hold checkpoints/av-sync/streams and
 #          checkpoints/av-sync/campaign-v2/runs/streams-audio (move the rest of checkpoints/ out for the call)
-#   env:   VARIANTS ("name:ccl-bench train arguments;..."; each trains `--model none --stage streams --streams video
+#   env:   CCL_BENCH_COMMIT (required: the commit of the tree sent, for the provenance),
+#          VARIANTS ("name:ccl-bench train arguments;..."; each trains `--model none --stage streams --streams video
 #          --scale small --batch-size 128` plus its arguments; `--init-from RUN` continues a committed video run),
 #          CALL_S (default 570), PROBE ("steps:guidance:text:shift"), BASE (a video run probed, beside the audio
 #          stream, as the baseline instead of the shipped streams), GPU_OFFSET (the first GPU the variants take, so

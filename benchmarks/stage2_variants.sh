@@ -8,7 +8,8 @@
 #
 #   carry: .wheelhouse (as benchmarks/device_session.sh; librosa needs `decorator`) and the streams folders the runs
 #          name, inside the tree (e.g. under the ignored runs/)
-#   env:   RUNS ("model:streams folder:more ccl-bench train arguments;..."; each trains `--init-from` the folder at
+#   env:   CCL_BENCH_COMMIT (required: the commit of the tree sent, for the provenance),
+#          RUNS ("model:streams folder:more ccl-bench train arguments;..."; each trains `--init-from` the folder at
 #          `--scale small --batch-size 128`), STEPS (default 2000), CALL_S (default 560), EVAL_S (the time kept for
 #          the evaluation, default 150), EVAL_ARGS (more `ccl-bench run` arguments, e.g. for a smoke test), GPU_OFFSET (as stage1_variants.sh)
 #   out:   $OUT/<model>.tar.NN (15 MiB parts, `cat <model>.tar.* | tar -x`; runs/<model>: the trained folder without

@@ -90,8 +90,8 @@ def load_stage1_streams(model: nn.Module, state: dict[str, torch.Tensor]) -> dic
     -> tensors loaded per stream. ValueError on a missing or foreign key."""
     streams, wanted = streams_in(state), tuple(getattr(model, "streams", STREAMS))
     if set(streams) != set(wanted):
-        raise ValueError(f"stage-1 weights hold the {', '.join(streams) or 'no'} stream(s); "
-                         f"the model needs {' and '.join(wanted)}")
+        needs = "both video and audio are needed" if set(wanted) == set(STREAMS) else f"the model trains {' and '.join(wanted)}"
+        raise ValueError(f"stage-1 weights hold the {', '.join(streams) or 'no'} stream(s); {needs}")
     own = {k: v for k, v in model.state_dict().items() if k.startswith(tuple(STREAM_PREFIXES[s] for s in wanted))}
     missing, foreign = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     if missing or foreign:

@@ -85,9 +85,11 @@ while kill -0 $TP 2>/dev/null && [ $(left) -gt 120 ]; do queue $(( $(left) - 120
 wait $TP
 queue $(( $(left) - 60 ))
 
-# pack: the PACK runs' weights (not snapshots), every weight's sha256, and every result file written in this call
+# pack: this call's PACK runs' weights (PACK x SEEDS, not snapshots: a machine kept warm between calls still holds the
+# earlier calls' runs, and their weights would push the parts past the 64 MiB that come back), every weight's
+# sha256, and every result file written in this call
 (cd $CONV && sha256sum runs/*/seed-*/snapshots/step-*/ema.safetensors runs/*/seed-*/ema.safetensors > sha256.txt 2>/dev/null
- W=$(for m in ${PACK//,/ }; do ls runs/$m/seed-*/ema.safetensors 2>/dev/null; done)
+ W=$(for m in ${PACK//,/ }; do for k in ${SEEDS//,/ }; do ls runs/$m/seed-$k/ema.safetensors 2>/dev/null; done; done)
  tar -cf - plan.json summary.json summary.md sha256.txt logs runs/*/seed-*/config.json runs/*/seed-*/metrics.jsonl $W) \
   | split -b 15M -d - $OUT/conv.tar.
 find $MATRIX -newer /tmp/t0 -type f ! -name '*.mkv' ! -name '*.mp4' ! -name '*.wav' ! -name '*partial*' \

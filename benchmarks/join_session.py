@@ -5,6 +5,7 @@ files into the run matrix. Nothing committed is overwritten: a run already in th
 said), and so is a result file already in the matrix. Run it again on the same folders: it does nothing more.
 
     python benchmarks/join_session.py /path/to/call1 /path/to/call2      # folders holding conv.tar.NN, matrix.tar.xz
+    python benchmarks/join_session.py /path/to/call --weights ccl,none  # the other models: sha256, not weights
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def _full_commit(commit: str, root: Path) -> str:
         return commit
 
 
+def weights_sha256(run: Path) -> str:
+    """The sha256 of a run's ema.safetensors: of the file, or as recorded where the weights were not kept."""
+    from train_small import WEIGHTS_SHA
+
+    if (run / "ema.safetensors").is_file():
+        return hashlib.sha256((run / "ema.safetensors").read_bytes()).hexdigest()
+    return (run / WEIGHTS_SHA).read_text().split()[0]
+
+
 def summary_row(run: Path, root: Path) -> dict:
     """The campaign summary's row of a finished run folder (config.json's provenance; the last logged steps as
     `train_small.py` reads them)."""
@@ -52,7 +62,7 @@ def summary_row(run: Path, root: Path) -> dict:
             # train_small's provenance, or `ccl-bench train`'s (a stage-1 run trained on its own)
             "device": prov.get("device") or prov["device_name"], "torch": prov.get("torch") or prov["versions"]["torch"],
             "date_utc": prov["date_utc"],
-            "ema_sha256": hashlib.sha256((run / "ema.safetensors").read_bytes()).hexdigest()}
+            "ema_sha256": weights_sha256(run)}
 
 
 def md_row(name: str, r: dict) -> str:
@@ -60,8 +70,12 @@ def md_row(name: str, r: dict) -> str:
             f"{r['commit'][:7]} | {r['date_utc']} | `{r['ema_sha256'][:16]}` |")
 
 
-def join_runs(folder: Path, campaign: Path, claims: Path, root: Path) -> list[str]:
-    """-> what was done, a line each. A run counts when its folder holds every file of `RUN_FILES`."""
+def join_runs(folder: Path, campaign: Path, claims: Path, root: Path, weights: set[str] | None = None) -> list[str]:
+    """-> what was done, a line each. A run counts when its folder holds every file of `RUN_FILES`. A model not in
+    `weights` (None: every model) is joined without its weights: its config, metrics, log and the weights' sha256
+    (`ema.sha256`), which `train_small.py` counts as done."""
+    from train_small import WEIGHTS_SHA
+
     said = []
     summary_path = campaign / "summary.json"
     summary = json.loads(summary_path.read_text())
@@ -80,8 +94,11 @@ def join_runs(folder: Path, campaign: Path, claims: Path, root: Path) -> list[st
                 said.append(f"{name}: already in the campaign, left as it is")
                 continue
             dest.mkdir(parents=True)
-            for f in RUN_FILES:
+            keep = weights is None or model in weights
+            for f in RUN_FILES if keep else [f for f in RUN_FILES if f != "ema.safetensors"]:
                 shutil.copy2(run / f, dest / f)
+            if not keep:
+                (dest / WEIGHTS_SHA).write_text(f"{weights_sha256(run)}  ema.safetensors\n")
             log = tmp / "logs" / f"{model}_{seed}.log"
             if log.is_file():
                 (campaign / "logs").mkdir(exist_ok=True)
@@ -91,7 +108,8 @@ def join_runs(folder: Path, campaign: Path, claims: Path, root: Path) -> list[st
                 link.parent.mkdir(parents=True, exist_ok=True)
                 link.symlink_to(Path("..") / ".." / dest.relative_to(campaign.parent))
             summary["runs"][name] = summary_row(dest, root)
-            said.append(f"{name}: joined (sha256 {summary['runs'][name]['ema_sha256'][:16]})")
+            said.append(f"{name}: joined (sha256 {summary['runs'][name]['ema_sha256'][:16]}"
+                        + ("" if keep else "; weights not kept") + ")")
     summary["runs"] = dict(sorted(summary["runs"].items()))
     summary_path.write_text(json.dumps(summary, indent=1) + "\n")
     _rewrite_md(campaign / "summary.md", summary["runs"])
@@ -134,9 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--campaign", type=Path, default=ROOT / "checkpoints" / "av-sync" / "campaign")
     ap.add_argument("--claims", type=Path, default=ROOT / "checkpoints" / "av-sync" / "claims")
     ap.add_argument("--root", type=Path, default=ROOT, help="where the matrix's paths (results/claims/matrix/...) start")
+    ap.add_argument("--weights", help="models whose weights are kept (comma list; default: every model); the others "
+                                      "keep config, metrics, log and the weights' sha256, for runs evaluated on the card")
     args = ap.parse_args(argv)
+    weights = set(filter(None, args.weights.split(","))) if args.weights is not None else None
     for folder in args.folders:
-        for line in join_runs(folder, args.campaign, args.claims, args.root) + join_matrix(folder, args.root):
+        for line in join_runs(folder, args.campaign, args.claims, args.root, weights) + join_matrix(folder, args.root):
             print(line)
     return 0
 

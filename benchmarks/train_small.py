@@ -7,7 +7,9 @@ The plan (`plan.json`), in order:
 2. stage 2: every model of `--models` for every seed of `--seeds` (seed-major, so a partial campaign
    has whole comparisons), each started from `streams/`, all with the same data, steps and batch.
 
-A run is done when its folder's `config.json` says `steps_done` >= its target. The script runs what
+A run is done when its folder's `config.json` says `steps_done` >= its target and its weights are there, or
+their checksum (`ema.sha256`, written by `join_session.py --weights` for a run evaluated on the GPU machine whose
+weights were not kept). The script runs what
 fits in `--budget-s` (one run per GPU of `--gpus`, as separate processes); when time is up each worker
 gets SIGTERM, checkpoints the step it reached and leaves a small portable state (`state.safetensors`:
 weights, AdamW moments only where they fit `--state-mib`) beside its `ema.safetensors` (bf16) and
@@ -46,6 +48,7 @@ import torch
 CLAIMS_MODELS = ("ccl", "ccl-no-tarp", "ccl-rope-only", "ccl-partition-only", "ccl-no-lct", "ccl-no-dcr", "gated", "ovi",
                  "ltx2", "joint", "none", "gated-mt", "ovi-mt", "ltx2-mt", "joint-mt")
 PORTABLE = ("ema.safetensors", "config.json", "metrics.jsonl", "state.safetensors", "target.json")
+WEIGHTS_SHA = "ema.sha256"  # a finished run kept without its weights: `sha256sum` format of its ema.safetensors
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def run_state(folder: Path, spec: RunSpec) -> tuple[str, int]:
     """("done" | "partial" | "todo", steps reached) of a run folder."""
     cfg = folder / "config.json"
     step = 0
-    if cfg.is_file() and (folder / "ema.safetensors").is_file():
+    if cfg.is_file() and ((folder / "ema.safetensors").is_file() or (folder / WEIGHTS_SHA).is_file()):
         step = json.loads(cfg.read_text()).get("steps_done", 0)
         if step >= target_steps(folder, spec):
             return "done", step

@@ -80,7 +80,7 @@ def write_report(spec: StudySpec, results: list[ClaimResult], out: Path, command
               "| metric | tasks | ceiling - floor [95% interval] | separates |", "|---|---|---|---|"]
     for f in frames or []:
         lines.append(f"| {f['metric']} | {', '.join(f['tasks'])} | {_diff_cell(f)} | {_status_cell(f)} |")
-    lines += ["", "## What this study cannot show", ""] + [f"- {x}" for x in spec.cannot_show]
+    lines += ["", "## What this study cannot show", ""] + [f"- {x.text}" for x in spec.cannot_show if x.applies(runs)]
     lines += ["", "## The [design] readings the verdicts rest on", ""] + [f"- {x}" for x in spec.design]
     for r in results:
         lines += [f"- claim {r.claim.id}: {x}" for x in r.claim.design]

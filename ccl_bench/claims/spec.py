@@ -86,6 +86,21 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Caveat:
+    """One thing the study cannot show; `runs` (a run-matrix folder, repository-relative) limits it to the verdicts
+    computed from that matrix, such as a fault of the models trained for it."""
+
+    text: str
+    runs: str | None = None
+
+    def applies(self, runs: str | Path) -> bool:
+        if self.runs is None:
+            return True
+        mine = Path(self.runs).parts
+        return Path(runs).parts[-len(mine):] == mine
+
+
+@dataclass(frozen=True)
 class StudySpec:
     suite: str
     claims: tuple[Claim, ...]
@@ -94,7 +109,7 @@ class StudySpec:
     level: float = 0.95
     seed: int = 0
     own_guidance: dict = field(default_factory=dict)
-    cannot_show: tuple[str, ...] = ()
+    cannot_show: tuple[Caveat, ...] = ()
     design: tuple[str, ...] = ()
     path: str = ""
 
@@ -102,6 +117,14 @@ class StudySpec:
         """The scheme a side's runs were sampled with (None: any, where the spec names no own scheme)."""
         return self.own_guidance.get(side.model) if side.guidance == "own" else side.guidance
 
+
+def _caveat(x) -> Caveat:
+    """A `cannot_show` entry: a sentence, or {text, runs} for a sentence about one run matrix only."""
+    if isinstance(x, dict):
+        if set(x) - {"text", "runs"} or "text" not in x:
+            raise ValueError(f"cannot_show entry {x!r}: a sentence, or a mapping of `text` and `runs`")
+        return Caveat(str(x["text"]), str(x["runs"]) if x.get("runs") else None)
+    return Caveat(str(x))
 
 def spec_dirs() -> list[Path]:
     here = Path(__file__).resolve().parent
@@ -179,4 +202,5 @@ def _parse(raw: dict, path: str) -> StudySpec:
     boot = raw.get("bootstrap") or {}
     return StudySpec(str(raw["suite"]), tuple(claims), int(raw.get("min_seeds", 3)), int(boot.get("replicates", 2000)),
                      float(boot.get("level", 0.95)), int(boot.get("seed", 0)), dict(raw.get("own_guidance") or {}),
-                     tuple(str(x) for x in raw.get("cannot_show") or ()), tuple(str(x) for x in raw.get("design") or ()), path)
+                     tuple(_caveat(x) for x in raw.get("cannot_show") or ()),
+                     tuple(str(x) for x in raw.get("design") or ()), path)

@@ -71,3 +71,33 @@ def test_a_stage1_run_of_ccl_bench_train_gets_a_summary_row(tmp_path):
     row = js.summary_row(run, tmp_path)
     assert (row["device"], row["torch"], row["steps"]) == ("NVIDIA H100 80GB HBM3", "2.11.0", 7000)
     assert row["ema_sha256"] == hashlib.sha256(b"weights").hexdigest()
+
+
+def test_a_run_joined_without_its_weights_keeps_their_sha256_and_counts_as_done(tmp_path):
+    campaign, claims, call = tmp_path / "campaign", tmp_path / "claims", tmp_path / "call"
+    campaign.mkdir()
+    (campaign / "summary.json").write_text(json.dumps({"runs": {}}))
+    (campaign / "summary.md").write_text("# t\n\n| run | steps |\n|---|---|\n")
+    config = {"steps_done": 2000, "provenance": {"commit": "abc1234", "device": "H200", "torch": "2.11",
+                                                 "date_utc": "2026-11-27T12:00:00Z"}}
+    metrics = "".join(json.dumps({"step": s, "loss": 0.1, "seconds": float(s)}) + "\n" for s in range(1, 6))
+    run = {f"runs/{m}/seed-1/{f}": data for m in ("ccl", "ovi") for f, data in
+           (("config.json", json.dumps(config).encode()), ("metrics.jsonl", metrics.encode()),
+            ("ema.safetensors", f"{m} weights".encode()))}
+    call.mkdir()
+    (call / "conv.tar.00").write_bytes(_tar(run))
+    said = js.main([str(call), "--campaign", str(campaign), "--claims", str(claims), "--root", str(tmp_path),
+                    "--weights", "ccl"])
+    assert said == 0
+    kept, bare = campaign / "runs/ccl/seed-1", campaign / "runs/ovi/seed-1"
+    assert (kept / "ema.safetensors").read_bytes() == b"ccl weights" and not (kept / "ema.sha256").exists()
+    assert not (bare / "ema.safetensors").exists()
+    sha = hashlib.sha256(b"ovi weights").hexdigest()
+    assert (bare / "ema.sha256").read_text() == f"{sha}  ema.safetensors\n"
+    assert json.loads((campaign / "summary.json").read_text())["runs"]["ovi/seed-1"]["ema_sha256"] == sha
+    from train_small import RunSpec, run_state  # join_session put benchmarks/ on the path
+
+    spec_ = RunSpec("ovi/seed-1", "joint", "ovi", 1, 2000, 128)
+    assert run_state(bare, spec_) == ("done", 2000)  # the campaign does not train it again
+    (bare / "ema.sha256").unlink()
+    assert run_state(bare, spec_)[0] == "todo"

@@ -97,6 +97,24 @@ def test_the_shipped_study_has_the_eight_claims_with_their_design_readings():
     assert {p.name for p in s.claims[7].primary.parts} == {"event-hit-cc", "avsync-fvd", "avsync-fad"}
 
 
+def test_a_caveat_about_one_run_matrix_is_shown_only_for_that_matrix():
+    s = load_study("av-sync")
+    fault = [c for c in s.cannot_show if c.runs]
+    assert [c.runs for c in fault] == ["results/claims/matrix"] and "fault" in fault[0].text
+    assert fault[0].applies("results/claims/matrix") and fault[0].applies("/home/u/ccl-bench/results/claims/matrix")
+    assert not fault[0].applies("results/claims/matrix-v4") and not fault[0].applies("other/claims/matrix-v4")
+    assert all(c.applies("results/claims/matrix-v4") for c in s.cannot_show if not c.runs)
+
+
+def test_a_bad_caveat_names_the_study_file(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("suite: av-sync\ncannot_show: [{runs: results/claims/matrix}]\nclaims:\n  - {id: 1, name: x, claim: y, "
+                 "comparisons: [{treatment: {model: a}, comparator: {model: b}}], primary: {metric: event-hit, "
+                 "better: higher, tasks: [t2av]}}\n")
+    with pytest.raises(CCLBenchError, match="bad.yaml: cannot_show entry"):
+        load_study(str(p))
+
+
 def test_a_bad_study_file_names_itself(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("suite: av-sync\nclaims:\n  - {id: 1, name: x, claim: y, comparisons: [{treatment: {model: a}, "

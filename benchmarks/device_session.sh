@@ -7,8 +7,9 @@
 #          platformdirs; `pip download --python-version 3.12 --only-binary=:all: --no-deps ...`; decord is left
 #          out: the tree plus what is carried must stay under 64 MiB, and the PyAV reader decodes FFV1 the same)
 #   env:   MODELS (comma list), SEEDS (default 0,1,2), STEPS (default 2000), SNAPSHOT_EVERY (0: none),
-#          PER_GPU (runs sharing a GPU, default 1), ORDER (seed or model: train_small's --order), FINALS ("model:guidance,...": T2AV evaluations of the
-#          finished runs, through $CLAIMS/seed<k>/<model>), PACK (models whose weights come
+#          PER_GPU (runs sharing a GPU, default 1), ORDER (seed or model: train_small's --order), FINALS ("model:guidance[:task+task],...": evaluations of
+#          the finished runs through $CLAIMS/seed<k>/<model>, T2AV unless tasks are named, e.g. ccl-rope-only:ucg:t2av+a2v+v2a;
+#          a model may be named once per guidance), PACK (models whose weights come
 #          back, default MODELS), SNAPSHOT_MODELS (whose snapshots are evaluated, default MODELS),
 #          CAMPAIGN (a committed campaign folder to continue, e.g. checkpoints/av-sync/campaign-v3, whose plan names
 #          its stage-1 runs; default: stage 2 from the shipped checkpoints/av-sync/streams), CLIPS (training clips,
@@ -18,12 +19,12 @@
 #          CCL_BENCH_COMMIT (the commit the tree is), JOBS (evaluations at once, default one per 4 CPU cores),
 #          THREADS (each evaluation's, default 4), TRAIN_GPUS and EVAL_GPUS (default: all GPUs for both; a GPU
 #          kept for evaluations leaves the training runs their GPUs alone)
-#   out:   $OUT/conv.tar.NN (15 MiB parts: plan, summary, configs, logs, the PACK runs' weights, every weight's
+#   out:   $OUT/conv.tar.NN (15 MiB parts of an xz-compressed tar, about 0.73 of the raw size: plan, summary, configs, logs, the PACK runs' weights, every weight's
 #          sha256; not the snapshots), $OUT/matrix.tar.xz (the evaluations' result files), logs; failed.log holds
 #          the end of every failed evaluation's log
 #
-#   At most 8 files and 64 MiB come back from a call: about nine runs' weights (6.3 MB each) and the
-#   evaluations' results (JSON, xz-compressed) per call.
+#   At most 8 files and 64 MiB come back from a call: four runs' weights at the 256-wide video stream (17 MB each,
+#   12.7 MB compressed) and the evaluations' results (JSON, xz-compressed) per call.
 #
 #   Join at home: python benchmarks/join_session.py <folder of what came back> (campaign runs, claims links, summary
 #   rows, matrix results); claim 6's convergence runs: cat conv.tar.* | tar -x -C checkpoints/av-sync/convergence
@@ -69,10 +70,10 @@ nohup python3 benchmarks/train_small.py --out $CONV $RESUME --clips ${CLIPS:-204
 TP=$!
 queue() {  # $1: seconds after which no evaluation starts; the finished runs' FINALS lines and every snapshot so far
   : > /tmp/finals.sh
-  for f in ${FINALS//,/ }; do m=${f%%:*} g=${f##*:}
+  for f in ${FINALS//,/ }; do IFS=: read -r m g t <<< "$f"; t=${t:-t2av}
     for k in ${SEEDS//,/ }; do
       grep -qs "\"steps_done\": $STEPS" $CONV/runs/$m/seed-$k/config.json && echo "ccl-bench run --model $m --suite av-sync \
---checkpoint $CLAIMS/seed$k/$m --task t2av --guidance $g --device cuda --quiet \
+--checkpoint $CLAIMS/seed$k/$m --task ${t//+/,} --guidance $g --device cuda --quiet \
 --out $MATRIX/seed$k/$g" >> /tmp/finals.sh
     done
   done
@@ -91,7 +92,7 @@ queue $(( $(left) - 60 ))
 (cd $CONV && sha256sum runs/*/seed-*/snapshots/step-*/ema.safetensors runs/*/seed-*/ema.safetensors > sha256.txt 2>/dev/null
  W=$(for m in ${PACK//,/ }; do for k in ${SEEDS//,/ }; do ls runs/$m/seed-$k/ema.safetensors 2>/dev/null; done; done)
  tar -cf - plan.json summary.json summary.md sha256.txt logs runs/*/seed-*/config.json runs/*/seed-*/metrics.jsonl $W) \
-  | split -b 15M -d - $OUT/conv.tar.
+  | xz -T0 -1 | split -b 15M -d - $OUT/conv.tar.
 find $MATRIX -newer /tmp/t0 -type f ! -name '*.mkv' ! -name '*.mp4' ! -name '*.wav' ! -name '*partial*' \
   | tar -cJf $OUT/matrix.tar.xz -T -
 grep -h "FAILED\|CRASHED" /tmp/queue.log | grep -o "see [0-9]*.log" | cut -d' ' -f2 | sort -u \

@@ -80,7 +80,7 @@ def join_runs(folder: Path, campaign: Path, claims: Path, root: Path, weights: s
     summary_path = campaign / "summary.json"
     summary = json.loads(summary_path.read_text())
     with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(fileobj=io.BytesIO(_parts(folder))) as tar:
+        with tarfile.open(fileobj=io.BytesIO(_parts(folder))) as tar:  # plain or xz (device_session.sh's): detected
             tar.extractall(tmp, filter="data")
         tmp = Path(tmp)
         for run in sorted((tmp / "runs").glob("*/seed-*")):

@@ -35,9 +35,9 @@ def test_a_call_is_joined_once_and_keeps_what_is_committed(tmp_path):
            "runs/gated-mt/seed-0/ema.safetensors": b"weights", "logs/gated-mt_seed-0.log": b"log",
            "runs/ovi-mt/seed-1/config.json": json.dumps(config).encode()}  # no weights came back: left out
     call.mkdir()
-    blob = _tar(run)
-    (call / "conv.tar.00").write_bytes(blob[:5000])
-    (call / "conv.tar.01").write_bytes(blob[5000:])
+    blob = _tar(run, "w:xz")  # device_session.sh compresses the tar before splitting it
+    (call / "conv.tar.00").write_bytes(blob[:len(blob) // 2])
+    (call / "conv.tar.01").write_bytes(blob[len(blob) // 2:])
     old = tmp_path / "results/claims/matrix/seed0/cfg/av-sync/ccl.json"
     old.parent.mkdir(parents=True)
     old.write_text("committed")

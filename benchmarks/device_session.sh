@@ -16,6 +16,8 @@
 #          default 2048), MATRIX (where the FINALS' results go, default results/claims/matrix), CLAIMS (the claims
 #          layout the FINALS' checkpoints are named by, default checkpoints/av-sync/claims), CALL_S (default 570),
 #          TRAIN_S (training's budget, default CALL_S - 150 from its start),
+#          MIN_RUN_S (start no run with less of TRAIN_S left, default 250: on an H200 a model's first run on a machine
+#          took 230-246 s with its compile, later seeds 96-129 s; a run stopped by the budget is lost),
 #          CCL_BENCH_COMMIT (the commit the tree is), JOBS (evaluations at once, default one per 4 CPU cores),
 #          THREADS (each evaluation's, default 4), TRAIN_GPUS and EVAL_GPUS (default: all GPUs for both; a GPU
 #          kept for evaluations leaves the training runs their GPUs alone)
@@ -65,7 +67,7 @@ touch /tmp/t0
 GPUS=$(seq -s, 0 $(( NGPU - 1 )))
 nohup python3 benchmarks/train_small.py --out $CONV $RESUME --clips ${CLIPS:-2048} --only models --models "$MODELS" --seeds "$SEEDS" --order ${ORDER:-model} \
   --steps $STEPS --batch-size 128 --gpus ${TRAIN_GPUS:-$GPUS} --per-gpu ${PER_GPU:-1} \
-  --budget-s ${TRAIN_S:-$(( $(left) - 150 ))} --reserve-s 40 \
+  --budget-s ${TRAIN_S:-$(( $(left) - 150 ))} --reserve-s 40 --min-run-s ${MIN_RUN_S:-250} \
   --state-mib 1 --snapshot-every "${SNAPSHOT_EVERY:-0}" --sheets none > /tmp/train.log 2>&1 &
 TP=$!
 queue() {  # $1: seconds after which no evaluation starts; the finished runs' FINALS lines and every snapshot so far

@@ -89,6 +89,11 @@ def join_runs(folder: Path, campaign: Path, claims: Path, root: Path, weights: s
             if not all((run / f).is_file() for f in RUN_FILES):
                 said.append(f"{name}: left out (no weights came back: not in PACK, or unfinished)")
                 continue
+            config = json.loads((run / "config.json").read_text())
+            done, target = config.get("steps_done", 0), config.get("train", {}).get("steps")
+            if target is None or done < target:  # stopped by the call's budget: its weights are not the run's
+                said.append(f"{name}: left out (unfinished: {done} of {target} steps)")
+                continue
             dest = campaign / "runs" / model / seed
             if dest.exists():
                 said.append(f"{name}: already in the campaign, left as it is")

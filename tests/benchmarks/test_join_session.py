@@ -27,13 +27,17 @@ def test_a_call_is_joined_once_and_keeps_what_is_committed(tmp_path):
     (campaign / "logs").mkdir(parents=True)
     (campaign / "summary.json").write_text(json.dumps({"runs": {"ccl/seed-0": {"steps": 2000}}}))
     (campaign / "summary.md").write_text("# t\n\n| run | steps |\n|---|---|\n| ccl/seed-0 | as written earlier |\n\nfoot\n")
-    config = {"steps_done": 2000, "provenance": {"commit": "abc1234", "device": "H100", "torch": "2.11",
-                                                 "date_utc": "2026-11-26T12:00:00Z"}}
+    config = {"steps_done": 2000, "train": {"steps": 2000},
+              "provenance": {"commit": "abc1234", "device": "H100", "torch": "2.11", "date_utc": "2026-11-26T12:00:00Z"}}
+    stopped = dict(config, steps_done=391)  # the call's budget ran out: its weights came back all the same
     metrics = "\n".join(json.dumps({"step": s, "loss": 0.1 * s, "seconds": 20.25 * s - 20.25}) for s in range(1, 7)) + "\n"
     run = {"runs/gated-mt/seed-0/config.json": json.dumps(config).encode(),
            "runs/gated-mt/seed-0/metrics.jsonl": metrics.encode(),
            "runs/gated-mt/seed-0/ema.safetensors": b"weights", "logs/gated-mt_seed-0.log": b"log",
-           "runs/ovi-mt/seed-1/config.json": json.dumps(config).encode()}  # no weights came back: left out
+           "runs/ovi-mt/seed-1/config.json": json.dumps(config).encode(),  # no weights came back: left out
+           **{f"runs/ltx2/seed-0/{f}": data for f, data in (("config.json", json.dumps(stopped).encode()),
+                                                           ("metrics.jsonl", metrics.encode()),
+                                                           ("ema.safetensors", b"partial"))}}
     call.mkdir()
     blob = _tar(run, "w:xz")  # device_session.sh compresses the tar before splitting it
     (call / "conv.tar.00").write_bytes(blob[:len(blob) // 2])
@@ -45,6 +49,8 @@ def test_a_call_is_joined_once_and_keeps_what_is_committed(tmp_path):
                                                 "results/claims/matrix/seed0/cfg/av-sync/ccl.json": b"other"}, "w:xz"))
     said = js.join_runs(call, campaign, claims, tmp_path) + js.join_matrix(call, tmp_path)
     assert any(s.startswith("gated-mt/seed-0: joined") for s in said) and any("ovi-mt/seed-1: left out" in s for s in said)
+    assert "ltx2/seed-0: left out (unfinished: 391 of 2000 steps)" in said
+    assert not (campaign / "runs/ltx2").exists() and not (claims / "seed0/ltx2").is_symlink()
     assert (claims / "seed0" / "gated-mt" / "ema.safetensors").read_bytes() == b"weights"  # the link resolves to the run
     assert (campaign / "logs" / "gated-mt_seed-0.log").read_bytes() == b"log"
     row = json.loads((campaign / "summary.json").read_text())["runs"]["gated-mt/seed-0"]
@@ -78,8 +84,8 @@ def test_a_run_joined_without_its_weights_keeps_their_sha256_and_counts_as_done(
     campaign.mkdir()
     (campaign / "summary.json").write_text(json.dumps({"runs": {}}))
     (campaign / "summary.md").write_text("# t\n\n| run | steps |\n|---|---|\n")
-    config = {"steps_done": 2000, "provenance": {"commit": "abc1234", "device": "H200", "torch": "2.11",
-                                                 "date_utc": "2026-11-27T12:00:00Z"}}
+    config = {"steps_done": 2000, "train": {"steps": 2000},
+              "provenance": {"commit": "abc1234", "device": "H200", "torch": "2.11", "date_utc": "2026-11-27T12:00:00Z"}}
     metrics = "".join(json.dumps({"step": s, "loss": 0.1, "seconds": float(s)}) + "\n" for s in range(1, 6))
     run = {f"runs/{m}/seed-1/{f}": data for m in ("ccl", "ovi") for f, data in
            (("config.json", json.dumps(config).encode()), ("metrics.jsonl", metrics.encode()),

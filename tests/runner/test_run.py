@@ -180,23 +180,29 @@ def test_committed_tables_exist_for_every_shipped_model():
     root = ROOT / "checkpoints" / "av-sync"
     shipped = sorted(p.name for p in root.iterdir() if (p / "ema.safetensors").is_file() and p.name != "streams")
     assert {"ccl", "gated", "none"} <= set(shipped)
+    # Every shipped model has a committed T2AV evaluation: the CPU tables that `tox -e regress` checks (four models),
+    # or, for the others, its on-card evaluation in the claims matrix its run belongs to.
     for m in shipped:
-        r = json.loads((ROOT / "results" / "av-sync" / f"{m}.json").read_text())
-        assert set(r["tasks"]["t2av"]["metrics"]) <= set(METRICS)
+        cpu = ROOT / "results" / "av-sync" / f"{m}.json"
+        found = [cpu] if cpu.is_file() else sorted((ROOT / "results" / "claims" / "matrix-v4" / "seed0").glob(f"*/av-sync/{m}.json"))
+        assert found, m
+        r = json.loads(found[0].read_text())
+        assert r["model"] == m and set(r["tasks"]["t2av"]["metrics"]) <= set(METRICS)
     # The claims campaign commits every stage-2 run (bf16 EMA, config, log): small weights, no training state.
     files = [f for f in (ROOT / "checkpoints").rglob("*") if f.is_file()]
     # 1.7-6.3 MB each on the 128-wide streams; the 256-wide stage-1 video streams of campaign-v3 and v4 (14 MB),
-    # and the seed-0 models of campaign-v3 and campaign-v4 (16-18 MB; v4's seeds 1-2 keep only their sha256) are the
-    # only larger ones
-    # (checkpoints/README.md, "Size")
+    # the seed-0 models of campaign-v3 (four) and campaign-v4's seed-0 models, the shipped ones (16-18.3 MB; v4's
+    # seeds 1-2 keep only their sha256) are the only larger ones (checkpoints/README.md, "Size")
     v3, v4 = "checkpoints/av-sync/campaign-v3/runs/", "checkpoints/av-sync/campaign-v4/runs/"
     allowed = {f"checkpoints/av-sync/campaign-v{k}/runs/streams-video/ema.safetensors" for k in (3, 4)}
-    allowed |= {f"{v}{m}/seed-0/ema.safetensors" for v in (v3, v4) for m in ("ccl", "ccl-no-tarp", "gated", "none")}
+    allowed |= {f"{v3}{m}/seed-0/ema.safetensors" for m in ("ccl", "ccl-no-tarp", "gated", "none")}
+    allowed |= {f"{v4}{m}/seed-0/ema.safetensors" for m in shipped}
     big = {f.relative_to(ROOT).as_posix() for f in files if f.suffix == ".safetensors" and f.stat().st_size >= 8_000_000}
     assert big <= allowed
-    assert all(f.stat().st_size < 18_000_000 for f in files)
+    assert all(f.stat().st_size < 19_000_000 for f in files)
     assert not [f for f in files if f.name in ("checkpoint.pt", "state.safetensors")]
     # the weights of the campaign, campaign-v2 (seed 0), campaign-v3 (stage 1 and seed 0 of four models),
-    # campaign-v4 (stage 1 and seed 0 of the four shipped models), the ablations and the streams; stored bytes:
-    # a symlinked file (campaign run -> shipped model) counts once
-    assert sum(f.stat().st_size for f in {f.resolve() for f in files}) < 570_000_000
+    # campaign-v4 (stage 1 and seed 0 of every shipped model), the ablations and the streams; stored bytes:
+    # a symlinked file (campaign run -> shipped model) counts once. 673 MB with eleven shipped models; each of the
+    # four claims models still to train adds 16-18 MB
+    assert sum(f.stat().st_size for f in {f.resolve() for f in files}) < 760_000_000

@@ -109,9 +109,10 @@ def loss_curves_figure(runs: dict[str, str | Path], smooth: int = 10, title: str
             if ok.sum() < 2:
                 continue
             kern = np.ones(min(smooth, ok.sum())) / min(smooth, ok.sum())
-            # one colour per run on every panel (a panel a run draws no line on must not shift the others')
+            # one colour per run on every panel (a panel a run draws no line on must not shift the others'); past
+            # ten runs the colours repeat dashed, so that no two runs share a line
             ax.plot(steps[ok][len(kern) - 1 :], np.convolve(vals[ok], kern, mode="valid"), label=name, color=f"C{i % 10}",
-                    lw=2.2 if name == "ccl" else 1.2)
+                    ls=("-", "--", ":")[i // 10 % 3], lw=2.2 if name == "ccl" else 1.2)
             ax.set_title(label, fontsize=9)
             ax.set_xlabel("step")
             ax.set_yscale("log")

@@ -78,6 +78,10 @@ def test_loss_curves_plot_the_moving_average_of_each_run(tmp_path):
     colour = {ln.get_label(): ln.get_color() for ln in fig.axes[0].lines}
     assert len(set(colour.values())) == 3 and {ln.get_label(): ln.get_color() for ln in fig.axes[1].lines} == \
         {k: colour[k] for k in ("demo", "third")}
+    # eleven runs (every shipped model): no two share colour and line style
+    many = {f"m{i}": tmp_path / "third" for i in range(11)}
+    lines = loss_curves_figure(many, smooth=4).axes[0].lines
+    assert len({(ln.get_color(), ln.get_linestyle()) for ln in lines}) == 11
 
 
 @pytest.fixture(scope="module")

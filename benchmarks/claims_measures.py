@@ -4,7 +4,9 @@
 
 CK holds the stage-2 checkpoints as `CK/seed<k>/<model>/{ema.safetensors,config.json}` (what
 `ccl-bench train --model M --init-from STREAMS --seed k --out CK/seed<k>/M` writes); STREAMS is the
-stage-1 checkpoint every stage-2 run started from. For every seed and model it writes
+stage-1 checkpoint every stage-2 run started from: a joined streams folder, or `VIDEO,AUDIO`, the two stage-1 runs
+of one stream each (campaign-v4's `runs/streams-video,runs/streams-audio`), joined here as `--init-from` joins them.
+For every seed and model it writes
     <runs>/seed<k>/measures/prediction-drift/<model>.json          claim 1, every test prompt
     <runs>/seed<k>/measures/background-audio-share/<model>.json    claim 2, background-object prompts
     <runs>/seed<k>/measures/foreground-audio-share/<model>.json
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +29,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ccl_bench.runner.data import encode_clips, render_split  # noqa: E402
 from ccl_bench.runner.measures import audio_attention_shares, background_tokens, prediction_drift, write_measure  # noqa: E402
 from ccl_bench.runner.models import codecs_for, load_trained  # noqa: E402
+from ccl_bench.runner.train import merge_streams  # noqa: E402
 from ccl_bench.suites import load_suite  # noqa: E402
 from ccl_bench.suites.build import generate_scene  # noqa: E402
 from ccl_bench.suites.synth import grid  # noqa: E402
 
 BACKGROUND_FAMILY = "background-object"
+
+
+def load_stage1(streams: str, device):
+    """-> (stage-1 model, its config.json dict) from one joined streams folder or `VIDEO,AUDIO` stage-1 runs."""
+    parts = [p.strip() for p in streams.split(",") if p.strip()]
+    if len(parts) == 1:
+        return load_trained(parts[0], device)
+    with tempfile.TemporaryDirectory() as tmp:  # the joined weights live only as long as the loading
+        return load_trained(merge_streams(parts, Path(tmp) / "streams"), device)
 
 
 def held_out(spec, rendering: str, num: int, data_seed: int, text_dim: int, device):
@@ -56,7 +69,7 @@ def held_out(spec, rendering: str, num: int, data_seed: int, text_dim: int, devi
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoints", required=True, help="CK/seed<k>/<model>/ (stage-2 checkpoints)")
-    ap.add_argument("--streams", required=True, help="the stage-1 streams checkpoint")
+    ap.add_argument("--streams", required=True, help="the stage-1 streams checkpoint, or VIDEO,AUDIO stage-1 runs")
     ap.add_argument("--runs", required=True, help="the run matrix to write measures into")
     ap.add_argument("--models", default="ccl,ccl-no-lct,gated,ltx2", help="comma-separated")
     ap.add_argument("--suite", default="av-sync")
@@ -65,7 +78,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args(argv)
     spec = load_suite(args.suite)
-    stage1, info1 = load_trained(args.streams, args.device)
+    stage1, info1 = load_stage1(args.streams, args.device)
     data = held_out(spec, info1.get("rendering", "tiny"), args.num, args.data_seed, stage1.cfg.text_dim, args.device)
     lv, la, text, mask, ids, bg_idx, covers = data
     models = [m.strip() for m in args.models.split(",") if m.strip()]

@@ -184,7 +184,8 @@ def test_committed_tables_exist_for_every_shipped_model():
     # or, for the others, its on-card evaluation in the claims matrix its run belongs to.
     for m in shipped:
         cpu = ROOT / "results" / "av-sync" / f"{m}.json"
-        found = [cpu] if cpu.is_file() else sorted((ROOT / "results" / "claims" / "matrix-v4" / "seed0").glob(f"*/av-sync/{m}.json"))
+        card = ROOT / "results" / "claims" / "matrix-v4" / "seed0"
+        found = [cpu] if cpu.is_file() else sorted(card.glob(f"*/av-sync/{m}.json"))
         assert found, m
         r = json.loads(found[0].read_text())
         assert r["model"] == m and set(r["tasks"]["t2av"]["metrics"]) <= set(METRICS)

@@ -111,3 +111,19 @@ def test_a_stage1_run_continues_from_a_stage1_folder(stage1, tmp_path, capsys):
     code = main(["train", "--stage", "streams", "--streams", "audio", "--init-from", str(stage1 / "video"),
                  "--steps", "1", "--out", str(tmp_path / "audio"), *COMMON])
     assert code != 0 and "holds the video stream(s); this stage-1 run trains the audio stream" in capsys.readouterr().err
+
+
+def test_claims_measures_joins_two_stage1_runs_as_init_from_does(stage1, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / "claims_measures.py"
+    spec = importlib.util.spec_from_file_location("claims_measures", path)
+    cm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cm)
+    pair, _ = cm.load_stage1(f"{stage1 / 'video'},{stage1 / 'audio'}", "cpu")
+    joined, _ = load_trained(merge_streams([stage1 / "video", stage1 / "audio"], tmp_path / "streams"))
+    a, b = pair.state_dict(), joined.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    audio = load_file(str(stage1 / "audio" / "ema.safetensors"))  # the audio run's own weights, not a fresh init
+    assert audio and all(torch.equal(a[k], v.float()) for k, v in audio.items())

@@ -18,6 +18,8 @@
 #          TRAIN_S (training's budget, default CALL_S - 150 from its start),
 #          MIN_RUN_S (start no run with less of TRAIN_S left, default 250: on an H200 a model's first run on a machine
 #          took 230-246 s with its compile, later seeds 96-129 s; a run stopped by the budget is lost),
+#          MEASURES (models whose claims-1-2 measures, benchmarks/claims_measures.py, are taken after training; each
+#          also in FINALS), STREAMS (their stage-1 runs, default $CAMPAIGN/runs/streams-video,...-audio),
 #          CCL_BENCH_COMMIT (the commit the tree is), JOBS (evaluations at once, default one per 4 CPU cores),
 #          THREADS (each evaluation's, default 4), TRAIN_GPUS and EVAL_GPUS (default: all GPUs for both; a GPU
 #          kept for evaluations leaves the training runs their GPUs alone)
@@ -87,6 +89,13 @@ queue() {  # $1: seconds after which no evaluation starts; the finished runs' FI
 while kill -0 $TP 2>/dev/null && [ $(left) -gt 120 ]; do queue $(( $(left) - 120 )); sleep 5; done
 wait $TP
 queue $(( $(left) - 60 ))
+# claims 1-2's measures of this call's finished MEASURES runs (linked through FINALS), against the campaign's
+# stage-1 runs named by their repository paths (what the result files record)
+if [ -n "${MEASURES:-}" ] && [ $(left) -gt 90 ]; then
+  timeout $(( $(left) - 50 )) python3 benchmarks/claims_measures.py --checkpoints $CLAIMS --runs $MATRIX --device cuda \
+    --streams ${STREAMS:-$CAMPAIGN/runs/streams-video,$CAMPAIGN/runs/streams-audio} --models "$MEASURES" \
+    > /tmp/measures.log 2>&1 || echo "measures stopped: $(tail -1 /tmp/measures.log)"
+fi
 
 # pack: this call's PACK runs' weights (PACK x SEEDS, not snapshots: a machine kept warm between calls still holds the
 # earlier calls' runs, and their weights would push the parts past the 64 MiB that come back), every weight's
@@ -100,4 +109,5 @@ find $MATRIX -newer /tmp/t0 -type f ! -name '*.mkv' ! -name '*.mp4' ! -name '*.w
 grep -h "FAILED\|CRASHED" /tmp/queue.log | grep -o "see [0-9]*.log" | cut -d' ' -f2 | sort -u \
   | while read f; do echo "== $f"; head -1 /tmp/q/$f; tail -25 /tmp/q/$f; done > $OUT/failed.log
 tail -80 /tmp/queue.log > $OUT/queue.log; tail -40 /tmp/train.log > $OUT/train.log
+[ -f /tmp/measures.log ] && tail -30 /tmp/measures.log >> $OUT/train.log
 ls -la $OUT; echo "call used $(( SECONDS - T0 )) s"

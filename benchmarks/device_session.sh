@@ -23,15 +23,15 @@
 #          CCL_BENCH_COMMIT (the commit the tree is), JOBS (evaluations at once, default one per 4 CPU cores),
 #          THREADS (each evaluation's, default 4), TRAIN_GPUS and EVAL_GPUS (default: all GPUs for both; a GPU
 #          kept for evaluations leaves the training runs their GPUs alone)
-#   out:   $OUT/conv.tar.NN (15 MiB parts of an xz-compressed tar, about 0.73 of the raw size: plan, summary, configs, logs, the PACK runs' weights, every weight's
-#          sha256; not the snapshots), $OUT/matrix.tar.xz (the evaluations' result files), logs; failed.log holds
+#   out:   $OUT/conv.tar.NN (15 MiB parts of an xz-compressed tar, about 0.73 of the raw size: plan, summary,
+#          configs, logs, the PACK runs' weights, every weight's sha256; not the snapshots), $OUT/matrix.tar.xz (the evaluations' result files), logs; failed.log holds
 #          the end of every failed evaluation's log
 #
 #   At most 8 files and 64 MiB come back from a call: four runs' weights at the 256-wide video stream (17 MB each,
 #   12.7 MB compressed) and the evaluations' results (JSON, xz-compressed) per call.
 #
 #   Join at home: python benchmarks/join_session.py <folder of what came back> (campaign runs, claims links, summary
-#   rows, matrix results); claim 6's convergence runs: cat conv.tar.* | tar -x -C checkpoints/av-sync/convergence
+#   rows, matrix results); claim 6's convergence runs: cat conv.tar.* | tar -xJ -C checkpoints/av-sync/convergence
 set -u
 T0=$SECONDS
 CALL_S=${CALL_S:-570}

@@ -11,7 +11,6 @@ said), and so is a result file already in the matrix. Run it again on the same f
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import shutil
@@ -20,6 +19,8 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
+from ccl_bench.weights import sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # train_small.py, beside this script
@@ -45,7 +46,7 @@ def weights_sha256(run: Path) -> str:
     from train_small import WEIGHTS_SHA
 
     if (run / "ema.safetensors").is_file():
-        return hashlib.sha256((run / "ema.safetensors").read_bytes()).hexdigest()
+        return sha256_of(run / "ema.safetensors")
     return (run / WEIGHTS_SHA).read_text().split()[0]
 
 

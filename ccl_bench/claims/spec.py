@@ -126,6 +126,7 @@ def _caveat(x) -> Caveat:
         return Caveat(str(x["text"]), str(x["runs"]) if x.get("runs") else None)
     return Caveat(str(x))
 
+
 def spec_dirs() -> list[Path]:
     here = Path(__file__).resolve().parent
     return [here.parent / "claim_specs", here.parents[1] / "benchmarks" / "claims"]

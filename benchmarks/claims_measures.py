@@ -75,8 +75,10 @@ def main(argv=None) -> int:
     ap.add_argument("--suite", default="av-sync")
     ap.add_argument("--num", type=int, default=64, help="test prompts (every 5th is a background-object clip)")
     ap.add_argument("--data-seed", type=int, default=0, help="the suite's seed (as `ccl-bench run --seed`)")
+    ap.add_argument("--seeds", help="comma-separated training seeds (default: every seed<k> folder)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args(argv)
+    seeds = {int(k) for k in args.seeds.split(",")} if args.seeds else None
     spec = load_suite(args.suite)
     stage1, info1 = load_stage1(args.streams, args.device)
     data = held_out(spec, info1.get("rendering", "tiny"), args.num, args.data_seed, stage1.cfg.text_dim, args.device)
@@ -87,6 +89,8 @@ def main(argv=None) -> int:
         if not m:
             continue
         seed = int(m.group(1))
+        if seeds is not None and seed not in seeds:
+            continue
         for name in models:
             ck = seed_dir / name
             if not (ck / "ema.safetensors").is_file():

@@ -76,7 +76,8 @@ queue() {  # $1: seconds after which no evaluation starts; the finished runs' FI
   : > /tmp/finals.sh
   for f in ${FINALS//,/ }; do IFS=: read -r m g t <<< "$f"; t=${t:-t2av}
     for k in ${SEEDS//,/ }; do
-      grep -qs "\"steps_done\": $STEPS" $CONV/runs/$m/seed-$k/config.json && echo "ccl-bench run --model $m --suite av-sync \
+      # a finished run of this machine: a run joined from an earlier call keeps only its weights' sha256 here
+      [ -f $CONV/runs/$m/seed-$k/ema.safetensors ] && grep -qs "\"steps_done\": $STEPS" $CONV/runs/$m/seed-$k/config.json && echo "ccl-bench run --model $m --suite av-sync \
 --checkpoint $CLAIMS/seed$k/$m --task ${t//+/,} --guidance $g --device cuda --quiet \
 --out $MATRIX/seed$k/$g" >> /tmp/finals.sh
     done

@@ -204,6 +204,5 @@ def test_committed_tables_exist_for_every_shipped_model():
     assert not [f for f in files if f.name in ("checkpoint.pt", "state.safetensors")]
     # the weights of the campaign, campaign-v2 (seed 0), campaign-v3 (stage 1 and seed 0 of four models),
     # campaign-v4 (stage 1 and seed 0 of every shipped model), the ablations and the streams; stored bytes:
-    # a symlinked file (campaign run -> shipped model) counts once. 673 MB with eleven shipped models; each of the
-    # four claims models still to train adds 16-18 MB
+    # a symlinked file (campaign run -> shipped model) counts once: 743 MB with the fifteen shipped models
     assert sum(f.stat().st_size for f in {f.resolve() for f in files}) < 760_000_000

@@ -3,6 +3,9 @@ prompts beside the suite's own clips (8 frames and a spectrogram each), sampled 
 scheme (the claims study's), one PNG per model, and an index page naming each checkpoint by sha256.
 
     python benchmarks/contact_sheets.py --checkpoints checkpoints/av-sync/claims --seed 0 --out results/training/sheets
+
+`--models a,b` draws those alone and keeps the other sheets of `--out`: the index (`index.json`, rendered as
+`README.md`) names the commit and date that drew each sheet.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -73,16 +77,31 @@ def main(argv: list[str] | None = None) -> None:
                   args.models.split(",") if args.models else None)
     command = "python benchmarks/contact_sheets.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     prov = provenance(seed=0, command=command.split()[1:])
+    drawn = {"commit": str(prov.get("commit", "?"))[:7], "date_utc": prov.get("date_utc", "?"),
+             "torch": prov.get("versions", {}).get("torch", "?"), "device": args.device, "command": command}
+    rows = merge_index(out / "index.json", [{**r, **drawn} for r in rows], keep_others=bool(args.models))
     lines = ["# Contact sheets: T2AV samples of each trained model beside the suite's clips", "",
              f"Training seed {args.seed}; the first {args.num} test prompts of the av-sync `tiny` rendering; each model "
              f"sampled with its own guidance scheme (the claims study's), {args.steps} steps, the sampling noise of "
              "`ccl-bench run` (clip seed 0). Each prompt: the generated row, then the suite's clip; 8 frames and the "
-             "spectrogram.", "", "| model | guidance | sheet | sha256 of ema.safetensors |", "|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['guidance']} | [{r['png']}]({r['png']}) | `{r['sha256'][:16]}` |" for r in rows]
-    lines += ["", f"Commit {str(prov.get('commit', '?'))[:7]}, {prov.get('date_utc', '?')}, torch "
-              f"{prov.get('versions', {}).get('torch', '?')}, device {args.device}. Command: `{command}`", ""]
-    (out / "README.md").write_text("\n".join(lines))
+             "spectrogram.", "", "| model | guidance | sheet | sha256 of ema.safetensors | drawn at |", "|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['guidance']} | [{r['png']}]({r['png']}) | `{r['sha256'][:16]}` | "
+              f"{r['commit']}, {r['date_utc']} |" for r in rows]
+    lines += ["", "Commands (torch, device):", ""]
+    lines += [f"- `{c}` ({t}, {d})" for c, t, d in dict.fromkeys((r["command"], r["torch"], r["device"]) for r in rows)]
+    (out / "README.md").write_text("\n".join(lines + [""]))
     print("\n".join(lines))
+
+
+def merge_index(path: Path, new: list[dict], keep_others: bool) -> list[dict]:
+    """The index rows after a drawing: the new rows, and with `keep_others` the earlier rows of models not drawn
+    again whose sheet is still beside the index; written back to `path` (JSON), sorted by model."""
+    old = json.loads(path.read_text()) if keep_others and path.is_file() else []
+    fresh = {r["model"] for r in new}
+    rows = [r for r in old if r["model"] not in fresh and (path.parent / r["png"]).is_file()] + new
+    rows.sort(key=lambda r: r["model"])
+    path.write_text(json.dumps(rows, indent=1) + "\n")
+    return rows
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ claims layout, each sampled with the model's own guidance scheme, and an index n
 
 import hashlib
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -37,6 +38,20 @@ def test_a_sheet_per_model_with_its_own_guidance(tmp_path, monkeypatch):
     index = (tmp_path / "sheets" / "README.md").read_text()
     sha = hashlib.sha256((layout / "ccl" / "ema.safetensors").read_bytes()).hexdigest()
     assert f"| ccl | ucg | [ccl_t2av.png](ccl_t2av.png) | `{sha[:16]}` |" in index
+    # drawing one model again keeps the other's sheet and row (with the commit and date that drew it)
+    first = {r["model"]: r for r in json.loads((tmp_path / "sheets" / "index.json").read_text())}
+    first["ltx2"]["date_utc"] = "earlier"
+    (tmp_path / "sheets" / "index.json").write_text(json.dumps(list(first.values())))
+    contact_sheets.main(["--checkpoints", str(tmp_path / "claims"), "--out", str(tmp_path / "sheets"), "--num", "1",
+                         "--steps", "2", "--models", "ccl"])
+    assert drawn == ["ucg", "ltx2", "ucg"]
+    index = (tmp_path / "sheets" / "README.md").read_text()
+    assert "| ltx2 | ltx2 | [ltx2_t2av.png](ltx2_t2av.png) |" in index and ", earlier |" in index
+    assert index.count("| ccl | ucg |") == 1 and "--models ccl" in index
+    (tmp_path / "sheets" / "ltx2_t2av.png").unlink()  # a row whose sheet is gone is dropped
+    contact_sheets.main(["--checkpoints", str(tmp_path / "claims"), "--out", str(tmp_path / "sheets"), "--num", "1",
+                         "--steps", "2", "--models", "ccl"])
+    assert "ltx2" not in (tmp_path / "sheets" / "README.md").read_text()
     with pytest.raises(CCLBenchError, match="no trained model folders"):
         contact_sheets.sheets(tmp_path / "camp", 0, tmp_path / "x", 1, 2, "cpu")
     sys.modules.pop("train_small", None)

@@ -11,7 +11,6 @@ scheme (the claims study's), one PNG per model, and an index page naming each ch
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import json
 import shlex
@@ -37,6 +36,7 @@ def sheets(checkpoints: Path, seed: int, out: Path, num: int, steps: int, device
     from ccl_bench.claims.spec import Side
     from ccl_bench.errors import CCLBenchError
     from ccl_bench.progress import progress
+    from ccl_bench.weights import sha256_of
 
     folder = checkpoints / f"seed{seed}"
     found = sorted(p.name for p in folder.iterdir() if (p / "ema.safetensors").is_file()) if folder.is_dir() else []
@@ -54,7 +54,7 @@ def sheets(checkpoints: Path, seed: int, out: Path, num: int, steps: int, device
             png = out / f"{model}_t2av.png"
             draw(folder / model, png, num, steps, device, f"{model} seed {seed}, T2AV ({guidance}, {steps} steps)",
                  guidance=guidance)
-            sha = hashlib.sha256((folder / model / "ema.safetensors").read_bytes()).hexdigest()
+            sha = sha256_of(folder / model / "ema.safetensors")
             rows.append({"model": model, "guidance": guidance, "png": png.name, "sha256": sha})
             bar.advance(task)
     return rows

@@ -294,5 +294,30 @@ def run(model: str, suite: str, out: str | Path = "runs", task: str | None = Non
                                           if k in ck_info}})
     result["provenance"] = {**prov, "processes": w.size}
     if w.main:
-        write_result(result, root / f"{model}.json")
+        path = root / f"{model}.json"
+        result = keep_other_tasks(_read_result(path), result)
+        write_result(result, path)
     return result
+
+
+def _read_result(path: Path) -> dict | None:
+    """A table already at `path`, or None (absent or unreadable: it is then written over, as before)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def keep_other_tasks(old: dict | None, new: dict) -> dict:
+    """`new` with the tasks of `old` (the table already at its path) that `new` did not run, where both are
+    the same checkpoint (sha256) sampled and scored with the same settings: adding A2V to a T2AV table keeps
+    the T2AV rows. Each kept task carries the provenance it was measured with (commit, device, versions).
+    Anything else (another checkpoint, other settings, a pseudo-model or plugin) -> `new` alone, as written."""
+    sha = new.get("provenance", {}).get("checkpoint_sha256")
+    if (not old or sha is None or old.get("provenance", {}).get("checkpoint_sha256") != sha
+            or old.get("model") != new.get("model") or old.get("settings") != new.get("settings")
+            or old.get("suite_version") != new.get("suite_version")):
+        return new
+    kept = {t: {**row, "provenance": row.get("provenance", old["provenance"])}
+            for t, row in old.get("tasks", {}).items() if t not in new["tasks"]}
+    return {**new, "tasks": {**kept, **new["tasks"]}}

@@ -48,6 +48,25 @@ def test_run_writes_a_table_with_every_suite_metric(runs):
     assert main_table.count("| t2av |") == 15 and "| t2av | event-hit |" in families
 
 
+def test_a_task_added_to_a_table_keeps_the_other_tasks_of_the_same_checkpoint(runs, tmp_path, monkeypatch):
+    out = tmp_path / "runs"
+    shutil.copytree(runs / "av-sync", out / "av-sync", ignore=shutil.ignore_patterns("*.mp4", "*.mkv", "*.wav"))
+    monkeypatch.setenv("CCL_BENCH_HOME", str(tmp_path / "home"))
+    before = json.loads((out / "av-sync" / "ccl.json").read_text())
+    args = ["run", "--model", "ccl", "--suite", "av-sync", "--num-samples", "4", "--bootstrap", "20", "--out", str(out),
+            "--quiet", "--task", "a2v"]
+    assert main([*args, "--steps", "2"]) == 0
+    after = json.loads((out / "av-sync" / "ccl.json").read_text())
+    assert set(after["tasks"]) == {"t2av", "a2v"}
+    assert after["tasks"]["t2av"]["metrics"] == before["tasks"]["t2av"]["metrics"]
+    assert after["tasks"]["t2av"]["provenance"] == before["provenance"]  # measured then, by that run
+    assert "provenance" not in after["tasks"]["a2v"]
+    assert "| t2av |" in (out / "av-sync" / "ccl.md").read_text()
+    # Other settings make another table: the earlier tasks are not kept beside it.
+    assert main([*args, "--steps", "1"]) == 0
+    assert set(json.loads((out / "av-sync" / "ccl.json").read_text())["tasks"]) == {"a2v"}
+
+
 def test_guidance_scales_are_applied_recorded_and_regressed(runs, tmp_path, monkeypatch):
     from ccl_bench.io import read_clip
 

@@ -123,11 +123,17 @@ def join_runs(folder: Path, campaign: Path, claims: Path, root: Path, weights: s
 
 
 def _rewrite_md(path: Path, runs: dict) -> None:
-    """The table's rows for every run, keeping each existing row's text (earlier sessions' rows stay as written)."""
+    """The table's rows for every run, keeping each existing row's text (earlier sessions' rows stay as written)
+    unless the run has been trained again since: a row that does not name the run's weights (sha256) is redrawn."""
     lines = path.read_text().splitlines()
     sep = next(i for i, line in enumerate(lines) if line.startswith("|---"))
     have = {line.split(" | ")[0][2:]: line for line in lines[sep + 1:] if line.startswith("| ")}
-    rows = [have.get(name) or md_row(name, runs[name]) for name in sorted(runs, key=lambda n: n.split("/"))]  # ccl before ccl-*
+
+    def current(name: str) -> str | None:
+        row, sha = have.get(name), runs[name].get("ema_sha256")
+        return row if row and (not sha or sha[:16] in row) else None
+
+    rows = [current(name) or md_row(name, runs[name]) for name in sorted(runs, key=lambda n: n.split("/"))]  # ccl before ccl-*
     rest = [line for line in lines[sep + 1:] if not line.startswith("| ")]
     path.write_text("\n".join(lines[:sep + 1] + rows + rest) + "\n")
 

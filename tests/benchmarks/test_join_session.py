@@ -4,6 +4,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -61,6 +62,12 @@ def test_a_call_is_joined_once_and_keeps_what_is_committed(tmp_path):
     assert old.read_text() == "committed" and (old.parent / "gated-mt.json").read_text() == "new"
     again = js.join_runs(call, campaign, claims, tmp_path)
     assert any("already in the campaign" in s for s in again)
+    assert (campaign / "summary.md").read_text() == md
+    # A run trained again (its folder joined anew) gets its row redrawn: the old row named other weights.
+    shutil.rmtree(campaign / "runs" / "gated-mt")
+    stale = md.replace(row["ema_sha256"][:16], "0123456789abcdef").replace("| 2000 | 0.4000 |", "| 2000 | 0.9000 |")
+    (campaign / "summary.md").write_text(stale)
+    js.join_runs(call, campaign, claims, tmp_path)
     assert (campaign / "summary.md").read_text() == md
 
 

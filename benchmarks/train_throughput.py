@@ -6,6 +6,8 @@ Variants (each a fresh model and Trainer in this process, the same data, batch a
 - `new`: the forward compiled by torch.compile (element-wise work fused) inside the CUDA graphs, no
   host sync outside logged steps, the batch drawn on the GPU.
 - `new-nographs`: compiled, no CUDA graphs (what falls out if capture fails).
+- `new-cdt`, `new-autotune`: `new` with Inductor's coordinate-descent tuning of each fused kernel's launch
+  configuration (and max-autotune's matmul search): the same maths, a longer compile.
 - `video-stream`, `audio-stream`: stage 1 (one stream alone, compiled and graphed), to size its runs.
 
 Each variant runs `--warmup` steps (compilation, graph capture), then `--steps` timed steps between
@@ -33,6 +35,10 @@ VARIANTS = {
     "old": {"compile": False, "cuda_graphs": True, "sync_every_step": True},
     "new": {"compile": True, "cuda_graphs": True},
     "new-nographs": {"compile": True, "cuda_graphs": False},
+    # Inductor searching its kernels' launch configurations (longer compile; the same maths).
+    "new-cdt": {"compile": True, "cuda_graphs": True, "compile_options": {"coordinate_descent_tuning": True}},
+    "new-autotune": {"compile": True, "cuda_graphs": True,
+                     "compile_options": {"coordinate_descent_tuning": True, "max_autotune": True}},
     "video-stream": {"compile": True, "cuda_graphs": True, "streams": ("video",)},
     "audio-stream": {"compile": True, "cuda_graphs": True, "streams": ("audio",)},
 }
@@ -83,7 +89,8 @@ def measure(name: str, spec: dict, model: str, scale: str, data, rend, batch: in
     if streams:
         net = StreamsModel(net.cfg, streams)
     cfg = TrainConfig(steps=10**9, batch_size=batch, seed=0, compile=spec["compile"] and cuda,
-                      cuda_graphs=spec["cuda_graphs"], checkpoint_seconds=1e9, checkpoint_every=10**9,
+                      cuda_graphs=spec["cuda_graphs"], compile_options=spec.get("compile_options"),
+                      checkpoint_seconds=1e9, checkpoint_every=10**9,
                       task_probs=stage1_task_probs(streams) if streams else None)
     with tempfile.TemporaryDirectory() as tmp:
         tr = Trainer(net, data, cfg, tmp, device=device)

@@ -75,6 +75,9 @@ class TrainConfig:
     # model (measured on the H100, `small` at batch 512: 2.5x without graphs). None: on for one CUDA process.
     compile: bool | None = None
     compile_backend: str = "inductor"  # "eager" / "aot_eager": the same capture without code generation (tests)
+    # Inductor options for the compiled forward (e.g. {"coordinate_descent_tuning": True}: block sizes of the fused
+    # norm reductions searched per kernel, the 30% of a `small` step that `throughput-profile.md` names). None: defaults.
+    compile_options: dict | None = None
     # Several processes (torchrun; a process group already initialised): "ddp" replicates the model and
     # averages gradients; "fsdp" shards parameters, gradients and optimiser state per block (FSDP2) with
     # every layer's activations recomputed in the backward pass (Wan scales). batch_size is global.
@@ -351,7 +354,8 @@ class Trainer:
             import torch._dynamo as dynamo
 
             dynamo.config.cache_size_limit = max(dynamo.config.cache_size_limit, 32)
-            fn = torch.compile(fn, dynamic=False, backend=self.cfg.compile_backend)
+            fn = torch.compile(fn, dynamic=False, backend=self.cfg.compile_backend,
+                               options=dict(self.cfg.compile_options) if self.cfg.compile_options else None)
         if self.use_graphs:
             try:
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False):

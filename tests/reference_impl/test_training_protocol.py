@@ -128,6 +128,23 @@ def test_compiled_training_equals_eager(tmp_path):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
 
 
+def test_compile_options_reach_torch_compile_and_config_json(tmp_path, monkeypatch):
+    seen = []
+    real = torch.compile
+
+    def spy(fn, **kwargs):
+        seen.append(kwargs.get("options"))
+        return real(fn, **kwargs)
+
+    monkeypatch.setattr(torch, "compile", spy)
+    tr = _fit("ccl", tmp_path / "c", steps=1, compile=True, compile_backend="eager",
+              compile_options={"coordinate_descent_tuning": True})
+    assert seen == [{"coordinate_descent_tuning": True}]
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["train"]["compile_options"] == {
+        "coordinate_descent_tuning": True}
+    assert tr.use_compile
+
+
 def test_sigterm_checkpoints_the_step_reached_and_resume_matches(tmp_path):
     whole = _fit("ccl", tmp_path / "whole", checkpoint_every=100)
     torch.manual_seed(0)
